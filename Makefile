@@ -1,0 +1,29 @@
+# repbook: `make demo` runs it, `make test` tests it. One cargo profile (dev, with optimised dependencies)
+# serves the demo, the tests and CI, so nothing is compiled twice.
+
+CARGO ?= cargo
+DEMO_DIR ?= demo-data
+
+.PHONY: demo test plugins bench build fmt
+
+build:
+	$(CARGO) build --workspace
+
+# Builds every connector component under plugins/ for wasm32-wasip2.
+plugins:
+	@if [ -f plugins/Cargo.toml ]; then \
+	  rustup target add wasm32-wasip2 && \
+	  $(CARGO) build --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release; \
+	else echo "no components under plugins/ yet"; fi
+
+test: plugins
+	$(CARGO) test --workspace
+
+bench: plugins
+	$(CARGO) bench --workspace
+
+demo: build
+	./scripts/demo.sh $(DEMO_DIR)
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,143 @@
+//! The HTTP API: routes, auth, error mapping. Handlers stay thin: parse, call the store or domain, map the
+//! error. Everything but `/healthz` needs the bearer token.
+
+mod appointments;
+mod auth;
+mod clinics;
+mod error;
+mod extract;
+mod pms;
+mod staff;
+mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use tower_http::trace::TraceLayer;
+
+pub use auth::{TOKEN_FILE, load_or_create_token};
+pub use error::ApiError;
+
+use crate::store::Store;
+
+/// Written by `serve` once it listens, so the CLI and scripts find a server started on port 0.
+pub const ADDR_FILE: &str = "server.addr";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub token: Arc<str>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/clinics", get(clinics::list).post(clinics::create))
+        .route(
+            "/clinics/{clinic}",
+            get(clinics::show)
+                .patch(clinics::update)
+                .delete(clinics::delete),
+        )
+        .route("/clinics/{clinic}/pms", put(pms::set))
+        .route("/clinics/{clinic}/pms/validate", post(pms::validate))
+        .route("/clinics/{clinic}/pms/locations", get(pms::locations))
+        .route("/clinics/{clinic}/pms/reset", post(pms::reset))
+        .route("/clinics/{clinic}/staff", get(staff::list).post(staff::add))
+        .route("/clinics/{clinic}/staff/sync", post(staff::sync))
+        .route(
+            "/clinics/{clinic}/appointments",
+            get(appointments::list).post(appointments::book),
+        )
+        .route(
+            "/clinics/{clinic}/sync",
+            get(pms::sync_status).post(pms::sync_all),
+        )
+        .route(
+            "/appointments/{id}",
+            get(appointments::show).patch(appointments::reschedule),
+        )
+        .route("/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/appointments/{id}/resend", post(appointments::resend))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .nest("/api/v1", api)
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "no_such_route",
+                "no such route; see DESIGN.md or `repbook --help`",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+pub struct ServeConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub token: Option<String>,
+}
+
+/// Opens the store, binds, records the address and serves until SIGINT/SIGTERM.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    let token = load_or_create_token(&config.data_dir, config.token).with_context(|| {
+        format!(
+            "cannot read or create the token in {}",
+            config.data_dir.display()
+        )
+    })?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; pick another --listen address",
+                config.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())?;
+    println!("repbook listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+    let app = router(AppState {
+        store,
+        token: token.into(),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

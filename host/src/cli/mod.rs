@@ -1,0 +1,242 @@
+//! The command line. `serve` runs the server; every other command is a client of a running server over
+//! HTTP, finding it (address and token) through the data dir unless told otherwise.
+
+mod client;
+mod commands;
+mod table;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use client::{CliError, Client};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "repbook",
+    version,
+    about = "Rep-visit bookings for GP clinics, delivered to the clinic's PMS"
+)]
+pub struct Cli {
+    /// Where the server keeps its data, token and address file.
+    #[arg(
+        long,
+        global = true,
+        env = "REPBOOK_DATA_DIR",
+        default_value = "repbook-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Base URL of a running server (default: the address recorded in the data dir, else 127.0.0.1:7878).
+    #[arg(long, global = true, env = "REPBOOK_URL")]
+    pub server: Option<String>,
+    /// API token (default: the data dir's token file).
+    #[arg(long, global = true, env = "REPBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (HTTP API) on the data dir.
+    Serve {
+        #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+    /// Clinics and their PMS settings.
+    #[command(subcommand)]
+    Clinic(ClinicCommand),
+    /// Medical staff.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Rep appointments.
+    #[command(subcommand)]
+    Appt(ApptCommand),
+    /// PMS sync status and actions.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClinicCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        /// IANA zone, e.g. Australia/Sydney.
+        #[arg(long)]
+        timezone: String,
+        /// NSW, VIC, QLD, SA, WA, TAS, NT or ACT.
+        #[arg(long)]
+        state: String,
+        /// Default appointment length in minutes (5 to 240).
+        #[arg(long, default_value_t = 15)]
+        duration: u32,
+    },
+    List,
+    Show {
+        clinic: String,
+    },
+    /// Set the PMS connection (only the options given change).
+    SetPms(SetPmsArgs),
+    /// Check the Site ID with the PMS and list practice locations.
+    Validate {
+        clinic: String,
+    },
+    Locations {
+        clinic: String,
+    },
+    /// Forget the PMS site state, re-validate and re-send what is pending.
+    Reset {
+        clinic: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SetPmsArgs {
+    pub clinic: String,
+    #[arg(long)]
+    pub connector: Option<String>,
+    /// How appointments travel; today only halo-link.
+    #[arg(long)]
+    pub send_via: Option<String>,
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    #[arg(long)]
+    pub disable: bool,
+    #[arg(long)]
+    pub site_id: Option<String>,
+    #[arg(long)]
+    pub pairing_code: Option<String>,
+    #[arg(long)]
+    pub location_id: Option<i64>,
+    /// Connector setting as KEY=VALUE (repeatable); secrets such as subscription_key are write-only.
+    #[arg(long = "setting", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    Add {
+        #[arg(long)]
+        clinic: String,
+        #[arg(long, default_value = "Dr")]
+        title: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        /// AHPRA registration number, e.g. MED0001234567.
+        #[arg(long)]
+        ahpra: String,
+    },
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Match staff to PMS users by AHPRA number.
+    Sync {
+        #[arg(long)]
+        clinic: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApptCommand {
+    Book {
+        #[arg(long)]
+        clinic: String,
+        #[arg(long)]
+        practitioner: String,
+        #[arg(long)]
+        rep_name: String,
+        #[arg(long)]
+        rep_company: String,
+        #[arg(long, default_value = "")]
+        rep_email: String,
+        #[arg(long)]
+        rep_phone: Option<String>,
+        /// Clinic-local start, YYYY-MM-DDTHH:MM (add +HH:MM only when a DST change makes it ambiguous).
+        #[arg(long)]
+        start: String,
+        /// Minutes (default: the clinic's default).
+        #[arg(long)]
+        duration: Option<u32>,
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    List {
+        #[arg(long)]
+        clinic: String,
+        /// First clinic-local date, YYYY-MM-DD (default: from now on).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last clinic-local date, YYYY-MM-DD.
+        #[arg(long)]
+        to: Option<String>,
+        /// booked or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    Move {
+        id: String,
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        duration: Option<u32>,
+    },
+    Cancel {
+        id: String,
+    },
+    /// Send one future appointment to the PMS again.
+    Resend {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    Status {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Queue every future appointment of the clinic for the PMS.
+    Run {
+        #[arg(long)]
+        clinic: String,
+    },
+}
+
+/// Runs the parsed command line; the exit code says how it went (0 ok, 1 refused by the server,
+/// 3 server unreachable or local failure).
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve { listen } => crate::api::serve(crate::api::ServeConfig {
+            data_dir: cli.data_dir.clone(),
+            listen,
+            token: cli.token.clone(),
+        })
+        .await
+        .map_err(CliError::Local),
+        command => {
+            match Client::discover(&cli.data_dir, cli.server.as_deref(), cli.token.as_deref()) {
+                Ok(client) => commands::run(&client, command, cli.json).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}

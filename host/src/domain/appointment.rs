@@ -1,0 +1,382 @@
+//! Rep appointments: who visits whom and when, their lifecycle (book, move, cancel) and PMS sync state.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::local_time::{LocalStart, parse_local_start, resolve_local_start};
+use super::{Clinic, DomainError, check_duration, require_text};
+
+/// The representative who visits. Stored verbatim (trimmed); it reaches the PMS only as a query parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rep {
+    pub name: String,
+    pub company: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Rep {
+    fn validated(self) -> Result<Rep, DomainError> {
+        let email = self.email.trim().to_string();
+        if !email.is_empty() && !looks_like_email(&email) {
+            return Err(DomainError::Invalid {
+                field: "rep.email",
+                message: format!("rep.email '{email}' is not an email address (name@example.com)"),
+            });
+        }
+        Ok(Rep {
+            name: require_text("rep.name", &self.name, 120)?,
+            company: require_text("rep.company", &self.company, 120)?,
+            email,
+            phone: self
+                .phone
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+fn looks_like_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    Booked,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PmsSyncState {
+    Pending,
+    Synced,
+    NeedsAttention,
+    NotApplicable,
+}
+
+/// Where the appointment stands in the PMS; written by the sync path, reset to pending by every change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmsSyncStatus {
+    pub state: PmsSyncState,
+    pub pms_id: Option<String>,
+    pub reason: Option<String>,
+    pub synced_version: Option<u64>,
+    pub attempts: u32,
+    pub updated_at: Option<Timestamp>,
+}
+
+impl PmsSyncStatus {
+    fn initial(pms_active: bool) -> Self {
+        PmsSyncStatus {
+            state: if pms_active {
+                PmsSyncState::Pending
+            } else {
+                PmsSyncState::NotApplicable
+            },
+            pms_id: None,
+            reason: None,
+            synced_version: None,
+            attempts: 0,
+            updated_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub id: String,
+    /// The stable reference written into the PMS so a retry can find what an earlier attempt created.
+    pub reference: String,
+    pub clinic_id: String,
+    pub practitioner_id: String,
+    pub rep: Rep,
+    pub start: Timestamp,
+    pub local_date: Date,
+    pub local_seconds: u32,
+    pub duration_minutes: u32,
+    pub notes: String,
+    pub status: AppointmentStatus,
+    pub version: u64,
+    pub pms: PmsSyncStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointment {
+    pub practitioner_id: String,
+    pub rep: Rep,
+    pub start: String,
+    pub duration_minutes: Option<u32>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    pub start: Option<String>,
+    pub duration_minutes: Option<u32>,
+}
+
+fn resolve_future(clinic: &Clinic, text: &str, now: Timestamp) -> Result<LocalStart, DomainError> {
+    let input = parse_local_start(text)?;
+    let start = resolve_local_start(&clinic.timezone, &input)?;
+    if start.instant <= now {
+        return Err(DomainError::InPast {
+            local: input.datetime.strftime("%Y-%m-%dT%H:%M").to_string(),
+            zone: clinic.timezone.clone(),
+        });
+    }
+    Ok(start)
+}
+
+fn check_notes(notes: &str) -> Result<String, DomainError> {
+    let notes = notes.trim();
+    if notes.chars().count() > 2000 {
+        return Err(DomainError::Invalid {
+            field: "notes",
+            message: "notes are longer than 2000 characters".into(),
+        });
+    }
+    Ok(notes.to_string())
+}
+
+impl Appointment {
+    /// Books a new appointment; the caller has checked that the practitioner belongs to the clinic.
+    pub fn book(
+        id: String,
+        clinic: &Clinic,
+        new: NewAppointment,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
+        let start = resolve_future(clinic, &new.start, now)?;
+        let duration = check_duration(
+            "duration_minutes",
+            new.duration_minutes
+                .unwrap_or(clinic.appointment_duration_minutes),
+        )?;
+        Ok(Appointment {
+            reference: id.clone(),
+            id,
+            clinic_id: clinic.id.clone(),
+            practitioner_id: new.practitioner_id,
+            rep: new.rep.validated()?,
+            start: start.instant,
+            local_date: start.local_date,
+            local_seconds: start.local_seconds,
+            duration_minutes: duration,
+            notes: check_notes(&new.notes)?,
+            status: AppointmentStatus::Booked,
+            version: 1,
+            pms: PmsSyncStatus::initial(clinic.pms.is_active()),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Moves (new start and/or length). A cancelled appointment cannot move; the new time must be future.
+    pub fn moved(
+        &self,
+        clinic: &Clinic,
+        change: MoveRequest,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
+        if self.status == AppointmentStatus::Cancelled {
+            return Err(DomainError::Cancelled {
+                id: self.id.clone(),
+            });
+        }
+        if change.start.is_none() && change.duration_minutes.is_none() {
+            return Err(DomainError::Invalid {
+                field: "start",
+                message: "a move needs \"start\" (YYYY-MM-DDTHH:MM) and/or \"duration_minutes\""
+                    .into(),
+            });
+        }
+        let mut next = self.clone();
+        if let Some(text) = change.start {
+            let start = resolve_future(clinic, &text, now)?;
+            next.start = start.instant;
+            next.local_date = start.local_date;
+            next.local_seconds = start.local_seconds;
+        } else if self.start <= now {
+            return Err(DomainError::InPast {
+                local: format!("{} (its current start)", self.local_date),
+                zone: clinic.timezone.clone(),
+            });
+        }
+        if let Some(minutes) = change.duration_minutes {
+            next.duration_minutes = check_duration("duration_minutes", minutes)?;
+        }
+        next.touch(clinic, now);
+        Ok(next)
+    }
+
+    /// Cancels. Returns `None` when already cancelled: cancelling twice changes nothing.
+    pub fn cancelled(&self, clinic: &Clinic, now: Timestamp) -> Option<Self> {
+        if self.status == AppointmentStatus::Cancelled {
+            return None;
+        }
+        let mut next = self.clone();
+        next.status = AppointmentStatus::Cancelled;
+        next.touch(clinic, now);
+        Some(next)
+    }
+
+    fn touch(&mut self, clinic: &Clinic, now: Timestamp) {
+        self.version += 1;
+        self.updated_at = now;
+        let pms_id = self.pms.pms_id.take();
+        self.pms = PmsSyncStatus {
+            pms_id,
+            ..PmsSyncStatus::initial(clinic.pms.is_active())
+        };
+    }
+
+    pub fn end(&self) -> Timestamp {
+        self.start + jiff::SignedDuration::from_mins(self.duration_minutes as i64)
+    }
+
+    pub fn overlaps(&self, other: &Appointment) -> bool {
+        self.start < other.end() && other.start < self.end()
+    }
+}
+
+/// The first booked appointment of the same practitioner that `candidate` would overlap.
+pub fn find_overlap<'a>(
+    candidate: &Appointment,
+    neighbours: impl IntoIterator<Item = &'a Appointment>,
+    clinic: &Clinic,
+) -> Result<(), DomainError> {
+    let tz = clinic.tz();
+    let clash = neighbours.into_iter().find(|other| {
+        other.id != candidate.id
+            && other.practitioner_id == candidate.practitioner_id
+            && other.status == AppointmentStatus::Booked
+            && candidate.overlaps(other)
+    });
+    match clash {
+        None => Ok(()),
+        Some(other) => Err(DomainError::Overlap {
+            other_id: other.id.clone(),
+            other_start: other
+                .start
+                .to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+            other_end: other
+                .end()
+                .to_zoned_datetime(tz)
+                .strftime("%H:%M")
+                .to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewClinic;
+
+    fn clinic() -> Clinic {
+        Clinic::create(
+            "c1".into(),
+            NewClinic {
+                name: "A".into(),
+                timezone: "Australia/Adelaide".into(),
+                state: "SA".into(),
+                appointment_duration_minutes: 20,
+            },
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap()
+    }
+
+    fn book(start: &str, now: &str) -> Result<Appointment, DomainError> {
+        let new = NewAppointment {
+            practitioner_id: "p1".into(),
+            rep: Rep {
+                name: "Jane Citizen".into(),
+                company: "Acme Pharma".into(),
+                email: "jane@acme.test".into(),
+                phone: None,
+            },
+            start: start.into(),
+            duration_minutes: None,
+            notes: String::new(),
+        };
+        Appointment::book(
+            crate::domain::new_id(),
+            &clinic(),
+            new,
+            now.parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn booking_uses_clinic_default_length_and_refuses_the_past() {
+        let appt = book("2030-01-10T09:00", "2029-01-01T00:00:00Z").unwrap();
+        assert_eq!(appt.duration_minutes, 20);
+        assert_eq!(appt.local_seconds, 32_400);
+        assert_eq!(
+            book("2030-01-10T09:00", "2030-02-01T00:00:00Z")
+                .unwrap_err()
+                .code(),
+            "start_in_past"
+        );
+    }
+
+    #[test]
+    fn overlap_is_a_conflict_and_touching_is_not() {
+        let a = book("2030-01-10T09:00", "2029-01-01T00:00:00Z").unwrap();
+        let b = book("2030-01-10T09:10", "2029-01-01T00:00:00Z").unwrap();
+        let c = book("2030-01-10T09:20", "2029-01-01T00:00:00Z").unwrap();
+        assert_eq!(
+            find_overlap(&b, [&a], &clinic()).unwrap_err().code(),
+            "overlapping_appointment"
+        );
+        assert!(find_overlap(&c, [&a], &clinic()).is_ok());
+    }
+
+    #[test]
+    fn cancelled_cannot_move_and_moves_bump_the_version() {
+        let now: Timestamp = "2029-01-01T00:00:00Z".parse().unwrap();
+        let a = book("2030-01-10T09:00", "2029-01-01T00:00:00Z").unwrap();
+        let moved = a
+            .moved(
+                &clinic(),
+                MoveRequest {
+                    start: Some("2030-01-11T10:00".into()),
+                    duration_minutes: None,
+                },
+                now,
+            )
+            .unwrap();
+        assert_eq!(moved.version, 2);
+        assert_eq!(moved.local_date.to_string(), "2030-01-11");
+        let cancelled = moved.cancelled(&clinic(), now).unwrap();
+        assert!(cancelled.cancelled(&clinic(), now).is_none());
+        let err = cancelled.moved(
+            &clinic(),
+            MoveRequest {
+                start: Some("2030-01-12T10:00".into()),
+                duration_minutes: None,
+            },
+            now,
+        );
+        assert_eq!(err.unwrap_err().code(), "appointment_cancelled");
+    }
+}

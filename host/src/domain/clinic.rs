@@ -1,0 +1,312 @@
+//! A clinic: its identity, time zone, default appointment length and PMS settings.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::local_time::time_zone;
+use super::{DomainError, check_duration, require_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuState {
+    NSW,
+    VIC,
+    QLD,
+    SA,
+    WA,
+    TAS,
+    NT,
+    ACT,
+}
+
+impl AuState {
+    const ALL: [AuState; 8] = [
+        AuState::NSW,
+        AuState::VIC,
+        AuState::QLD,
+        AuState::SA,
+        AuState::WA,
+        AuState::TAS,
+        AuState::NT,
+        AuState::ACT,
+    ];
+
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let upper = text.trim().to_ascii_uppercase();
+        Self::ALL.into_iter().find(|s| format!("{s:?}") == upper).ok_or_else(|| DomainError::Invalid {
+            field: "state",
+            message: format!("state '{text}' is not an Australian state or territory; use one of NSW, VIC, QLD, SA, WA, TAS, NT, ACT"),
+        })
+    }
+}
+
+/// How appointments reach the PMS. Only Halo Link exists today; the field is explicit because the
+/// practice manager picks it as a step of the Bp setup guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SendVia {
+    HaloLink,
+}
+
+/// The clinic's PMS configuration. Secret settings are kept apart from the rest so that no code path that
+/// shows settings can show a secret by accident.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmsSettings {
+    pub connector: Option<String>,
+    pub send_via: Option<SendVia>,
+    pub enabled: bool,
+    pub site_id: Option<String>,
+    pub pairing_code: Option<String>,
+    pub location_id: Option<i64>,
+    pub location_name: Option<String>,
+    pub settings: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    /// What the connector learned about the site (e.g. the Halo GUID); cleared by a reset.
+    pub site_cache: BTreeMap<String, String>,
+    pub validated_at: Option<Timestamp>,
+}
+
+/// A PUT of the PMS settings. Absent fields keep their stored value, so a secret need not be re-entered.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PmsSettingsUpdate {
+    pub connector: Option<String>,
+    pub send_via: Option<SendVia>,
+    pub enabled: Option<bool>,
+    pub site_id: Option<String>,
+    pub pairing_code: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub location_id: Option<Option<i64>>,
+    pub location_name: Option<String>,
+    pub settings: Option<BTreeMap<String, String>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// Setting names treated as secrets: stored, never shown. Connectors declare theirs; these names are
+/// recognised whatever the connector says, so a key is never echoed because of a missing declaration.
+pub fn is_secret_setting(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["key", "secret", "password", "token"]
+        .iter()
+        .any(|word| lower.contains(word))
+}
+
+impl PmsSettings {
+    /// Applies an update. Changing the site id or connector forgets what was learned about the old site.
+    pub fn apply(&mut self, update: PmsSettingsUpdate) -> Result<(), DomainError> {
+        if let Some(connector) = update.connector {
+            let connector = require_text("connector", &connector, 64)?;
+            if self.connector.as_deref() != Some(connector.as_str()) {
+                self.forget_site();
+            }
+            self.connector = Some(connector);
+        }
+        if let Some(send_via) = update.send_via {
+            self.send_via = Some(send_via);
+        }
+        if let Some(enabled) = update.enabled {
+            self.enabled = enabled;
+        }
+        if let Some(site_id) = update.site_id {
+            let site_id = require_text("site_id", &site_id, 64)?;
+            if self.site_id.as_deref() != Some(site_id.as_str()) {
+                self.forget_site();
+            }
+            self.site_id = Some(site_id);
+        }
+        if let Some(code) = update.pairing_code {
+            self.pairing_code = Some(require_text("pairing_code", &code, 64)?);
+        }
+        if let Some(location) = update.location_id {
+            self.location_id = location;
+            if location.is_none() {
+                self.location_name = None;
+            }
+        }
+        if let Some(name) = update.location_name {
+            self.location_name = Some(require_text("location_name", &name, 200)?);
+        }
+        if let Some(settings) = update.settings {
+            for (name, value) in settings {
+                let name = require_text("settings", &name, 64)?;
+                let target = if is_secret_setting(&name) {
+                    &mut self.secrets
+                } else {
+                    &mut self.settings
+                };
+                if value.is_empty() {
+                    target.remove(&name);
+                } else {
+                    target.insert(name, value);
+                }
+            }
+        }
+        if self.enabled && self.connector.is_none() {
+            return Err(DomainError::Invalid {
+                field: "enabled",
+                message:
+                    "cannot enable PMS sync without a connector; set \"connector\": \"halo-bp\""
+                        .into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn forget_site(&mut self) {
+        self.site_cache.clear();
+        self.validated_at = None;
+        self.location_id = None;
+        self.location_name = None;
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.enabled && self.connector.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clinic {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub state: AuState,
+    pub appointment_duration_minutes: u32,
+    pub pms: PmsSettings,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClinic {
+    pub name: String,
+    pub timezone: String,
+    pub state: String,
+    #[serde(default = "default_duration")]
+    pub appointment_duration_minutes: u32,
+}
+
+fn default_duration() -> u32 {
+    15
+}
+
+impl Clinic {
+    pub fn create(id: String, new: NewClinic, now: Timestamp) -> Result<Self, DomainError> {
+        let name = require_text("name", &new.name, 200)?;
+        let timezone = new.timezone.trim().to_string();
+        time_zone(&timezone)?;
+        Ok(Clinic {
+            id,
+            name,
+            timezone,
+            state: AuState::parse(&new.state)?,
+            appointment_duration_minutes: check_duration(
+                "appointment_duration_minutes",
+                new.appointment_duration_minutes,
+            )?,
+            pms: PmsSettings::default(),
+            created_at: now,
+        })
+    }
+
+    /// Applies a PATCH; the time zone cannot change once appointments exist, so callers check that first.
+    pub fn update(
+        &mut self,
+        name: Option<String>,
+        timezone: Option<String>,
+        state: Option<String>,
+        duration: Option<u32>,
+    ) -> Result<(), DomainError> {
+        if let Some(name) = name {
+            self.name = require_text("name", &name, 200)?;
+        }
+        if let Some(zone) = timezone {
+            let zone = zone.trim().to_string();
+            time_zone(&zone)?;
+            self.timezone = zone;
+        }
+        if let Some(state) = state {
+            self.state = AuState::parse(&state)?;
+        }
+        if let Some(minutes) = duration {
+            self.appointment_duration_minutes =
+                check_duration("appointment_duration_minutes", minutes)?;
+        }
+        Ok(())
+    }
+
+    pub fn tz(&self) -> jiff::tz::TimeZone {
+        // Validated on create and update; a zone that vanished from the bundled database falls back to UTC
+        // rather than making the clinic unreadable.
+        time_zone(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(zone: &str, state: &str, minutes: u32) -> NewClinic {
+        NewClinic {
+            name: "Harbour GP".into(),
+            timezone: zone.into(),
+            state: state.into(),
+            appointment_duration_minutes: minutes,
+        }
+    }
+
+    #[test]
+    fn clinic_rules_name_the_bad_field() {
+        let now = Timestamp::now();
+        assert!(Clinic::create("c".into(), new("Australia/Adelaide", "sa", 20), now).is_ok());
+        assert_eq!(
+            Clinic::create("c".into(), new("Australia/Nowhere", "SA", 20), now)
+                .unwrap_err()
+                .code(),
+            "unknown_time_zone"
+        );
+        assert!(
+            Clinic::create("c".into(), new("Australia/Sydney", "XYZ", 20), now)
+                .unwrap_err()
+                .to_string()
+                .contains("NSW")
+        );
+        assert!(
+            Clinic::create("c".into(), new("Australia/Sydney", "NSW", 300), now)
+                .unwrap_err()
+                .to_string()
+                .contains("240")
+        );
+    }
+
+    #[test]
+    fn secrets_are_kept_apart_and_site_change_forgets_the_cache() {
+        let mut pms = PmsSettings::default();
+        let update: PmsSettingsUpdate = serde_json::from_value(serde_json::json!({
+            "connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": "12345",
+            "settings": {"base_url": "http://127.0.0.1:9", "subscription_key": "s3cret"}
+        }))
+        .unwrap();
+        pms.apply(update).unwrap();
+        assert_eq!(
+            pms.secrets.get("subscription_key").map(String::as_str),
+            Some("s3cret")
+        );
+        assert!(!pms.settings.contains_key("subscription_key"));
+        pms.site_cache.insert("halo_guid".into(), "g".into());
+        pms.apply(PmsSettingsUpdate {
+            site_id: Some("999".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(pms.site_cache.is_empty());
+        let disable_connectorless = PmsSettings::default().apply(PmsSettingsUpdate {
+            enabled: Some(true),
+            ..Default::default()
+        });
+        assert!(disable_connectorless.is_err());
+    }
+}

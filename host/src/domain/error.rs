@@ -1,0 +1,93 @@
+//! The one error type of the domain rules, with a stable snake_case code per case.
+
+use thiserror::Error;
+
+/// How an adapter should present a [`DomainError`]: the value is wrong, or the current state forbids it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Invalid,
+    Conflict,
+}
+
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum DomainError {
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error(
+        "unknown time zone '{zone}': use an IANA name such as Australia/Sydney, Australia/Adelaide, \
+         Australia/Perth, Australia/Brisbane or Australia/Lord_Howe"
+    )]
+    UnknownTimeZone { zone: String },
+    #[error(
+        "{local} does not exist in {zone}: clocks jump forward over it for daylight saving; \
+         pick a time outside {gap_start} to {gap_end}"
+    )]
+    NonexistentLocalTime {
+        local: String,
+        zone: String,
+        gap_start: String,
+        gap_end: String,
+    },
+    #[error(
+        "{local} happens twice in {zone} because daylight saving ends then; repeat the start with an \
+         explicit offset: {local}{first} (the first) or {local}{second} (the second)"
+    )]
+    AmbiguousLocalTime {
+        local: String,
+        zone: String,
+        first: String,
+        second: String,
+    },
+    #[error("offset {given} is not valid for {local} in {zone}; valid: {valid}")]
+    OffsetMismatch {
+        local: String,
+        zone: String,
+        given: String,
+        valid: String,
+    },
+    #[error("{local} ({zone}) is in the past; book a future time")]
+    InPast { local: String, zone: String },
+    #[error(
+        "the practitioner already has appointment {other_id} from {other_start} to {other_end} (clinic \
+         time); choose a time that does not overlap it"
+    )]
+    Overlap {
+        other_id: String,
+        other_start: String,
+        other_end: String,
+    },
+    #[error("appointment {id} is cancelled and cannot be moved; book a new appointment instead")]
+    Cancelled { id: String },
+    #[error(
+        "a practitioner with AHPRA number {ahpra} already exists in this clinic ({existing_id})"
+    )]
+    DuplicateAhpra { ahpra: String, existing_id: String },
+}
+
+impl DomainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::Invalid { .. } => "invalid_value",
+            DomainError::UnknownTimeZone { .. } => "unknown_time_zone",
+            DomainError::NonexistentLocalTime { .. } => "nonexistent_local_time",
+            DomainError::AmbiguousLocalTime { .. } => "ambiguous_local_time",
+            DomainError::OffsetMismatch { .. } => "offset_mismatch",
+            DomainError::InPast { .. } => "start_in_past",
+            DomainError::Overlap { .. } => "overlapping_appointment",
+            DomainError::Cancelled { .. } => "appointment_cancelled",
+            DomainError::DuplicateAhpra { .. } => "duplicate_ahpra",
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DomainError::Overlap { .. }
+            | DomainError::Cancelled { .. }
+            | DomainError::DuplicateAhpra { .. } => ErrorKind::Conflict,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The booking domain: clinics, medical staff, reps and appointments as plain types with pure rules.
+//!
+//! Nothing here does I/O or knows about HTTP or sled. Every rule that can refuse input returns a
+//! [`DomainError`] whose message tells a person what to fix; callers pass "now" in so the rules stay testable.
+
+mod appointment;
+mod clinic;
+mod error;
+mod local_time;
+mod staff;
+
+pub use appointment::{
+    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsSyncState, PmsSyncStatus, Rep,
+    find_overlap,
+};
+pub use clinic::{AuState, Clinic, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
+pub use error::{DomainError, ErrorKind};
+pub use local_time::{LocalStart, local_parts, parse_local_start, resolve_local_start, time_zone};
+
+/// Time formatting helpers shared by adapters.
+pub mod local_time_format {
+    pub use super::local_time::rfc3339_in;
+}
+pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
+
+/// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.
+pub const DURATION_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;
+
+/// A fresh identifier: a ULID, so ids sort by creation time and read well in logs and PMS text.
+pub fn new_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+pub(crate) fn require_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<String, DomainError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::Invalid {
+            field,
+            message: format!("{field} must not be empty"),
+        });
+    }
+    if trimmed.chars().count() > max {
+        return Err(DomainError::Invalid {
+            field,
+            message: format!("{field} is longer than {max} characters"),
+        });
+    }
+    Ok(trimmed.to_string())
+}
+
+pub(crate) fn check_duration(field: &'static str, minutes: u32) -> Result<u32, DomainError> {
+    if DURATION_MINUTES.contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(DomainError::Invalid {
+            field,
+            message: format!(
+                "{field} is {minutes}; it must be between {} and {} minutes",
+                DURATION_MINUTES.start(),
+                DURATION_MINUTES.end()
+            ),
+        })
+    }
+}

@@ -1,0 +1,34 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::domain::DomainError;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the data store at {path}: {source} (is another repbook running on this data dir?)"
+    )]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored {what} cannot be read: {message}")]
+    Corrupt { what: &'static str, message: String },
+    #[error(
+        "the data dir was written by a newer repbook (schema {found}, this build knows up to {supported}); \
+         run the newer repbook or restore a backup"
+    )]
+    SchemaTooNew { found: u32, supported: u32 },
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("could not make the write durable: {0}")]
+    Flush(String),
+    #[error("transaction aborted: {0}")]
+    Aborted(String),
+}

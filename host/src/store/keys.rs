@@ -1,0 +1,47 @@
+//! Key layouts. Ids are ULIDs (fixed width, no '/'), so `clinic/...` prefixes never collide; instants are
+//! stored as big-endian sign-flipped integers so byte order is time order.
+
+use jiff::Timestamp;
+
+pub fn clinic_prefix(clinic_id: &str) -> Vec<u8> {
+    let mut key = clinic_id.as_bytes().to_vec();
+    key.push(b'/');
+    key
+}
+
+pub fn staff(clinic_id: &str, staff_id: &str) -> Vec<u8> {
+    let mut key = clinic_prefix(clinic_id);
+    key.extend_from_slice(staff_id.as_bytes());
+    key
+}
+
+pub fn ordered_instant(instant: Timestamp) -> [u8; 8] {
+    ((instant.as_second() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// `clinic/<start><appointment id>`: appointments of a clinic in start order.
+pub fn appointment_by_start(clinic_id: &str, start: Timestamp, appointment_id: &str) -> Vec<u8> {
+    let mut key = start_bound(clinic_id, start);
+    key.extend_from_slice(appointment_id.as_bytes());
+    key
+}
+
+pub fn start_bound(clinic_id: &str, start: Timestamp) -> Vec<u8> {
+    let mut key = clinic_prefix(clinic_id);
+    key.extend_from_slice(&ordered_instant(start));
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_keys_sort_in_time_order_across_the_epoch() {
+        let before: Timestamp = "1969-12-31T23:00:00Z".parse().unwrap();
+        let after: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+        let later: Timestamp = "2027-01-01T00:00:01Z".parse().unwrap();
+        let k = |t| appointment_by_start("C", t, "A");
+        assert!(k(before) < k(after) && k(after) < k(later));
+    }
+}

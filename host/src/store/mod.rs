@@ -1,0 +1,210 @@
+//! The sled store: trees, key encoding, versioned record codecs, schema migrations and durable commits.
+//!
+//! Every appointment change writes the record, its start-time index entry and an outbox entry in one sled
+//! transaction; [`Store::durable`] then waits for a shared flush (group commit) before a caller may
+//! acknowledge the write. Writes that touch several records of one clinic run under that clinic's lock so
+//! cross-record rules (no overlapping bookings, one practitioner per AHPRA number) hold.
+
+mod appointments;
+mod codec;
+mod error;
+mod group_commit;
+mod keys;
+mod outbox;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+pub use appointments::AppointmentFilter;
+pub use error::StoreError;
+pub use outbox::{OutboxEntry, OutboxOp};
+pub use schema::SCHEMA_VERSION;
+
+use crate::domain::{Clinic, Practitioner};
+use codec::{decode, encode};
+use group_commit::GroupCommit;
+
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    clinics: sled::Tree,
+    staff: sled::Tree,
+    appointments: sled::Tree,
+    appointments_by_start: sled::Tree,
+    outbox: sled::Tree,
+    commits: GroupCommit,
+    clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, migrating older data. Must run inside a tokio runtime.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("store");
+        let db = sled::Config::new()
+            .path(&path)
+            // sled's cache is a target, not a cap; a clinic's data is small.
+            .cache_capacity(64 << 20)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let meta = db.open_tree("meta")?;
+        schema::migrate(&db, &meta)?;
+        let store = Store {
+            clinics: db.open_tree("clinics")?,
+            staff: db.open_tree("staff")?,
+            appointments: db.open_tree("appointments")?,
+            appointments_by_start: db.open_tree("appointments_by_start")?,
+            outbox: db.open_tree("outbox")?,
+            commits: GroupCommit::start(db.clone(), path.clone()),
+            clinic_locks: Mutex::new(HashMap::new()),
+            meta,
+            db,
+            path,
+        };
+        tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store open");
+        Ok(store)
+    }
+
+    /// Waits until everything written before this call is on disk. Concurrent callers share one flush.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.commits.wait().await
+    }
+
+    /// How many flushes have run; with `durable_writes`, shows how well group commit batches.
+    pub fn flush_count(&self) -> u64 {
+        self.commits.flushes()
+    }
+
+    /// Serialises multi-record writes of one clinic. Held only around reads and the sled transaction,
+    /// never across the durability flush, so writers of one clinic still share flushes.
+    pub async fn lock_clinic(&self, clinic_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .clinic_locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(clinic_id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        schema::read_version(&self.meta)
+    }
+
+    // ---- clinics ----
+
+    pub fn put_clinic(&self, clinic: &Clinic) -> Result<(), StoreError> {
+        self.clinics.insert(clinic.id.as_bytes(), encode(clinic)?)?;
+        Ok(())
+    }
+
+    pub fn clinic(&self, id: &str) -> Result<Clinic, StoreError> {
+        match self.clinics.get(id.as_bytes())? {
+            Some(bytes) => decode("clinic", &bytes),
+            None => Err(StoreError::NotFound {
+                entity: "clinic",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    pub fn clinics(&self) -> Result<Vec<Clinic>, StoreError> {
+        self.clinics
+            .iter()
+            .values()
+            .map(|v| decode("clinic", &v?))
+            .collect()
+    }
+
+    /// Deletes a clinic and its staff. Refused while the clinic has appointments: they are history that a
+    /// PMS may still hold.
+    pub fn delete_clinic(&self, id: &str) -> Result<(), StoreError> {
+        self.clinic(id)?;
+        if self
+            .appointments_by_start
+            .scan_prefix(keys::clinic_prefix(id))
+            .next()
+            .is_some()
+        {
+            return Err(StoreError::Conflict {
+                code: "clinic_has_appointments",
+                message: format!(
+                    "clinic {id} has appointments; cancel them and keep the clinic, or archive it instead"
+                ),
+            });
+        }
+        let staff_keys: Vec<_> = self
+            .staff
+            .scan_prefix(keys::clinic_prefix(id))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        (&self.clinics, &self.staff)
+            .transaction(|(clinics, staff)| {
+                clinics.remove(id.as_bytes())?;
+                for key in &staff_keys {
+                    staff.remove(key.clone())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)?;
+        Ok(())
+    }
+
+    // ---- staff ----
+
+    /// Adds a practitioner; the caller holds the clinic lock so the AHPRA check and the insert are atomic.
+    pub fn add_practitioner(&self, practitioner: &Practitioner) -> Result<(), StoreError> {
+        if let Some(existing) = self
+            .staff(&practitioner.clinic_id)?
+            .into_iter()
+            .find(|p| p.ahpra == practitioner.ahpra)
+        {
+            return Err(crate::domain::DomainError::DuplicateAhpra {
+                ahpra: practitioner.ahpra.to_string(),
+                existing_id: existing.id,
+            }
+            .into());
+        }
+        self.put_practitioner(practitioner)
+    }
+
+    pub fn put_practitioner(&self, practitioner: &Practitioner) -> Result<(), StoreError> {
+        let key = keys::staff(&practitioner.clinic_id, &practitioner.id);
+        self.staff.insert(key, encode(practitioner)?)?;
+        Ok(())
+    }
+
+    pub fn practitioner(&self, clinic_id: &str, id: &str) -> Result<Practitioner, StoreError> {
+        match self.staff.get(keys::staff(clinic_id, id))? {
+            Some(bytes) => decode("practitioner", &bytes),
+            None => Err(StoreError::NotFound {
+                entity: "practitioner",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    pub fn staff(&self, clinic_id: &str) -> Result<Vec<Practitioner>, StoreError> {
+        self.staff
+            .scan_prefix(keys::clinic_prefix(clinic_id))
+            .values()
+            .map(|v| decode("practitioner", &v?))
+            .collect()
+    }
+}
+
+fn tx_error<E: std::fmt::Debug>(error: TransactionError<E>) -> StoreError {
+    match error {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(e) => StoreError::Aborted(format!("{e:?}")),
+    }
+}

@@ -1,0 +1,108 @@
+//! The schema version and the migrations that bring an older data dir up to it.
+//!
+//! A migration is a function from version N to N+1, run in order at open. Add one by appending to
+//! [`MIGRATIONS`] and bumping [`SCHEMA_VERSION`]; a data dir from a newer build is refused, never rewritten.
+
+use super::StoreError;
+
+pub const SCHEMA_VERSION: u32 = 1;
+const VERSION_KEY: &[u8] = b"schema_version";
+
+type Migration = fn(&sled::Db) -> Result<(), StoreError>;
+
+/// `MIGRATIONS[i]` takes the store from version `i + 1` to `i + 2`.
+const MIGRATIONS: &[Migration] = &[];
+
+pub fn read_version(meta: &sled::Tree) -> Result<u32, StoreError> {
+    match meta.get(VERSION_KEY)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let array: [u8; 4] = bytes.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "schema version",
+                message: format!("{} bytes instead of 4", bytes.len()),
+            })?;
+            Ok(u32::from_be_bytes(array))
+        }
+    }
+}
+
+pub fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    migrate_with(db, meta, SCHEMA_VERSION, MIGRATIONS)
+}
+
+fn migrate_with(
+    db: &sled::Db,
+    meta: &sled::Tree,
+    target: u32,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    let mut version = read_version(meta)?;
+    if version == 0 {
+        // A new data dir starts at the current schema.
+        meta.insert(VERSION_KEY, &target.to_be_bytes())?;
+        db.flush()?;
+        return Ok(());
+    }
+    if version > target {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            supported: target,
+        });
+    }
+    while version < target {
+        let step = migrations
+            .get(version as usize - 1)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "schema version",
+                message: format!("no migration from version {version}"),
+            })?;
+        tracing::info!(from = version, to = version + 1, "migrating store");
+        step(db)?;
+        version += 1;
+        meta.insert(VERSION_KEY, &version.to_be_bytes())?;
+        db.flush()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db() -> sled::Db {
+        sled::Config::new().temporary(true).open().unwrap()
+    }
+
+    #[test]
+    fn new_store_starts_at_current_version_and_newer_is_refused() {
+        let db = temp_db();
+        let meta = db.open_tree("meta").unwrap();
+        migrate_with(&db, &meta, 1, &[]).unwrap();
+        assert_eq!(read_version(&meta).unwrap(), 1);
+        let err = migrate_with(&db, &meta, 0, &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 1,
+                supported: 0
+            }
+        ));
+    }
+
+    #[test]
+    fn migrations_run_in_order_once() {
+        fn add_marker(db: &sled::Db) -> Result<(), StoreError> {
+            let tree = db.open_tree("markers")?;
+            let n = tree.len() as u8;
+            tree.insert([n], &[])?;
+            Ok(())
+        }
+        let db = temp_db();
+        let meta = db.open_tree("meta").unwrap();
+        migrate_with(&db, &meta, 1, &[]).unwrap();
+        migrate_with(&db, &meta, 3, &[add_marker, add_marker]).unwrap();
+        migrate_with(&db, &meta, 3, &[add_marker, add_marker]).unwrap();
+        assert_eq!(read_version(&meta).unwrap(), 3);
+        assert_eq!(db.open_tree("markers").unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,198 @@
+//! The CLI as a client of a running server: the same clinic → staff → booking lifecycle, tables for people,
+//! `--json` for scripts, and the server's message with a non-zero exit code on errors.
+
+mod support;
+
+use serde_json::Value;
+use support::{Server, cli, local_date_in};
+
+fn json_of(output: &std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[tokio::test]
+async fn cli_books_lists_moves_and_cancels_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = Server::start(dir.path()).await;
+    let data = dir.path();
+
+    let clinic = json_of(&cli(
+        data,
+        &[
+            "--json",
+            "clinic",
+            "create",
+            "--name",
+            "Glenelg GP",
+            "--timezone",
+            "Australia/Adelaide",
+            "--state",
+            "SA",
+            "--duration",
+            "20",
+        ],
+    ));
+    let clinic_id = clinic["id"].as_str().unwrap();
+    let ana = json_of(&cli(
+        data,
+        &[
+            "--json",
+            "staff",
+            "add",
+            "--clinic",
+            clinic_id,
+            "--first-name",
+            "Ana",
+            "--last-name",
+            "Ng",
+            "--ahpra",
+            "MED0001234567",
+        ],
+    ));
+    let ben = json_of(&cli(
+        data,
+        &[
+            "--json",
+            "staff",
+            "add",
+            "--clinic",
+            clinic_id,
+            "--first-name",
+            "Ben",
+            "--last-name",
+            "Ode",
+            "--ahpra",
+            "MED0007654321",
+        ],
+    ));
+
+    let table = cli(data, &["staff", "list", "--clinic", clinic_id]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("ID"), "{text}");
+    assert!(
+        text.contains("Dr Ana Ng") && text.contains("MED0007654321"),
+        "{text}"
+    );
+
+    let day = local_date_in("Australia/Adelaide", 9);
+    let booked = json_of(&cli(
+        data,
+        &[
+            "--json",
+            "appt",
+            "book",
+            "--clinic",
+            clinic_id,
+            "--practitioner",
+            ana["id"].as_str().unwrap(),
+            "--rep-name",
+            "O'Brien'); DROP TABLE Appointments;--",
+            "--rep-company",
+            "Acme Pharma",
+            "--rep-email",
+            "ob@acme.test",
+            "--start",
+            &format!("{day}T12:30"),
+        ],
+    ));
+    assert_eq!(booked["duration_minutes"], 20, "clinic default length");
+    assert_eq!(booked["local_seconds"], 45_000);
+    assert_eq!(
+        booked["rep"]["name"],
+        "O'Brien'); DROP TABLE Appointments;--"
+    );
+    let id = booked["id"].as_str().unwrap();
+
+    let clash = cli(
+        data,
+        &[
+            "appt",
+            "book",
+            "--clinic",
+            clinic_id,
+            "--practitioner",
+            ana["id"].as_str().unwrap(),
+            "--rep-name",
+            "Sam",
+            "--rep-company",
+            "Beta",
+            "--start",
+            &format!("{day}T12:40"),
+        ],
+    );
+    assert_eq!(clash.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&clash.stderr);
+    assert!(
+        stderr.contains("overlapping_appointment") && stderr.contains(id),
+        "{stderr}"
+    );
+
+    json_of(&cli(
+        data,
+        &[
+            "--json",
+            "appt",
+            "book",
+            "--clinic",
+            clinic_id,
+            "--practitioner",
+            ben["id"].as_str().unwrap(),
+            "--rep-name",
+            "Sam",
+            "--rep-company",
+            "Beta",
+            "--start",
+            &format!("{day}T12:40"),
+        ],
+    ));
+
+    let listed = json_of(&cli(
+        data,
+        &[
+            "--json", "appt", "list", "--clinic", clinic_id, "--from", &day, "--to", &day,
+        ],
+    ));
+    assert_eq!(listed["appointments"].as_array().unwrap().len(), 2);
+
+    let moved = json_of(&cli(
+        data,
+        &[
+            "--json",
+            "appt",
+            "move",
+            id,
+            "--start",
+            &format!("{day}T15:00"),
+            "--duration",
+            "30",
+        ],
+    ));
+    assert_eq!(moved["local_seconds"], 15 * 3600);
+    assert_eq!(moved["version"], 2);
+    let cancelled = json_of(&cli(data, &["--json", "appt", "cancel", id]));
+    assert_eq!(cancelled["status"], "cancelled");
+
+    let table = cli(
+        data,
+        &["appt", "list", "--clinic", clinic_id, "--status", "booked"],
+    );
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("Sam (Beta)") && !text.contains(id), "{text}");
+
+    let unreachable = support::cli(
+        dir.path(),
+        &["--server", "http://127.0.0.1:9", "clinic", "list"],
+    );
+    assert_eq!(unreachable.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("is `repbook serve` running?"));
+}

@@ -1,0 +1,211 @@
+//! Test harness shared by the end-to-end suites: run the real `repbook` binary on a temporary data dir,
+//! talk to it over loopback HTTP, kill it, start it again on the same data.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_repbook");
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `repbook serve` on a free loopback port and waits until it answers.
+    pub async fn start(data_dir: &Path) -> Server {
+        Self::start_with_env(data_dir, &[]).await
+    }
+
+    pub async fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let addr_file = data_dir.join("server.addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("REPBOOK_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("spawn repbook serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+                if !addr.trim().is_empty() {
+                    break addr.trim().to_string();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "repbook serve did not start within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let token = env
+            .iter()
+            .find(|(k, _)| *k == "REPBOOK_TOKEN")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| {
+                std::fs::read_to_string(data_dir.join("token"))
+                    .expect("token file")
+                    .trim()
+                    .to_string()
+            });
+        let server = Server {
+            child: Some(child),
+            base: format!("http://{addr}"),
+            token,
+            data_dir: data_dir.to_path_buf(),
+            http: reqwest::Client::new(),
+        };
+        let health = server
+            .http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("healthz");
+        assert!(health.status().is_success());
+        server
+    }
+
+    /// SIGKILL: no shutdown code runs, exactly like a crash or power cut of the process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn create_clinic(&self, name: &str, zone: &str, state: &str) -> String {
+        let (status, body) = self
+            .post("/api/v1/clinics", json!({"name": name, "timezone": zone, "state": state, "appointment_duration_minutes": 15}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn add_doctor(&self, clinic: &str, first: &str, last: &str, ahpra: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/clinics/{clinic}/staff"),
+                json!({"title": "Dr", "first_name": first, "last_name": last, "ahpra": ahpra}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn book(
+        &self,
+        clinic: &str,
+        practitioner: &str,
+        start: &str,
+        minutes: u32,
+    ) -> (u16, Value) {
+        self.post(
+            &format!("/api/v1/clinics/{clinic}/appointments"),
+            json!({
+                "practitioner_id": practitioner,
+                "rep": {"name": "Jane Citizen", "company": "Acme Pharma", "email": "jane@acme.test"},
+                "start": start, "duration_minutes": minutes,
+            }),
+        )
+        .await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs the CLI against a data dir and returns its output.
+pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("REPBOOK_TOKEN")
+        .env_remove("REPBOOK_URL")
+        .output()
+        .expect("run repbook")
+}
+
+/// A clinic-local date in the given zone, `days` from today, as YYYY-MM-DD.
+pub fn local_date_in(zone: &str, days: i64) -> String {
+    let tz = TimeZone::get(zone).unwrap();
+    let today = Timestamp::now().to_zoned_datetime(tz).date();
+    today
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+        .to_string()
+}
+
+/// The next two DST transitions of a zone after now, as clinic-local dates: (first, second).
+pub fn next_transitions(zone: &str) -> Vec<(String, i32, i32)> {
+    let tz = TimeZone::get(zone).unwrap();
+    tz.following(Timestamp::now())
+        .take(2)
+        .map(|t| {
+            let after = t.offset().seconds();
+            let before = tz
+                .to_offset(t.timestamp() - jiff::SignedDuration::from_secs(1))
+                .seconds();
+            let date = t
+                .timestamp()
+                .to_zoned_datetime(tz.clone())
+                .date()
+                .to_string();
+            (date, before, after)
+        })
+        .collect()
+}
