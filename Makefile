@@ -11,10 +11,8 @@ build:
 
 # Builds every connector component under plugins/ for wasm32-wasip2.
 plugins:
-	@if [ -f plugins/Cargo.toml ]; then \
-	  rustup target add wasm32-wasip2 && \
-	  $(CARGO) build --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release; \
-	else echo "no components under plugins/ yet"; fi
+	rustup target add wasm32-wasip2
+	$(CARGO) build --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release --workspace --lib --examples
 
 test: plugins
 	$(CARGO) test --workspace

@@ -13,12 +13,8 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
     let clinic = server.create_clinic("Glenelg GP", ZONE, "SA").await;
-    let ana = server
-        .add_doctor(&clinic, "Ana", "Ng", "med 000 123 4567")
-        .await;
-    let ben = server
-        .add_doctor(&clinic, "Ben", "Ode", "MED0007654321")
-        .await;
+    let ana = server.add_doctor(&clinic, "Ana", "Ng", "med 000 123 4567").await;
+    let ben = server.add_doctor(&clinic, "Ben", "Ode", "MED0007654321").await;
 
     let (_, staff) = server.get(&format!("/api/v1/clinics/{clinic}/staff")).await;
     let ahpras: Vec<&str> = staff["staff"]
@@ -27,26 +23,18 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
         .iter()
         .map(|p| p["ahpra"].as_str().unwrap())
         .collect();
-    assert!(
-        ahpras.contains(&"MED0001234567"),
-        "AHPRA stored normalised: {ahpras:?}"
-    );
+    assert!(ahpras.contains(&"MED0001234567"), "AHPRA stored normalised: {ahpras:?}");
     assert_eq!(staff["staff"][0]["pms"]["state"], "unsynced");
 
     let day1 = local_date_in(ZONE, 10);
     let day2 = local_date_in(ZONE, 11);
-    let (status, first) = server
-        .book(&clinic, &ana, &format!("{day1}T12:30"), 20)
-        .await;
+    let (status, first) = server.book(&clinic, &ana, &format!("{day1}T12:30"), 20).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["local_date"], day1.as_str());
     assert_eq!(first["local_seconds"], 45_000);
     assert_eq!(first["status"], "booked");
     assert_eq!(first["version"], 1);
-    assert_eq!(
-        first["pms"]["state"], "not_applicable",
-        "no PMS configured yet"
-    );
+    assert_eq!(first["pms"]["state"], "not_applicable", "no PMS configured yet");
     assert!(
         first["start"]
             .as_str()
@@ -56,15 +44,11 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
         first["start"]
     );
     assert_eq!(first["reference"], first["id"]);
-    let (status, second) = server
-        .book(&clinic, &ben, &format!("{day2}T09:00"), 15)
-        .await;
+    let (status, second) = server.book(&clinic, &ben, &format!("{day2}T09:00"), 15).await;
     assert_eq!(status, 201, "{second}");
 
     // Same doctor, overlapping: 409 naming the clash. Other doctor at the same time: fine.
-    let (status, clash) = server
-        .book(&clinic, &ana, &format!("{day1}T12:40"), 15)
-        .await;
+    let (status, clash) = server.book(&clinic, &ana, &format!("{day1}T12:40"), 15).await;
     assert_eq!(status, 409, "{clash}");
     assert_eq!(clash["error"]["code"], "overlapping_appointment");
     assert!(
@@ -73,9 +57,7 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
             .unwrap()
             .contains(first["id"].as_str().unwrap())
     );
-    let (status, _) = server
-        .book(&clinic, &ben, &format!("{day1}T12:40"), 15)
-        .await;
+    let (status, _) = server.book(&clinic, &ben, &format!("{day1}T12:40"), 15).await;
     assert_eq!(status, 201);
 
     // Listing: future by default; from/to select clinic-local dates.
@@ -87,20 +69,13 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
             .map(|a| a["id"].as_str().unwrap().to_string())
             .collect()
     };
-    let (status, all) = server
-        .get(&format!("/api/v1/clinics/{clinic}/appointments"))
-        .await;
+    let (status, all) = server.get(&format!("/api/v1/clinics/{clinic}/appointments")).await;
     assert_eq!(status, 200);
     assert_eq!(ids(&all).len(), 3);
     let (_, only_day2) = server
-        .get(&format!(
-            "/api/v1/clinics/{clinic}/appointments?from={day2}&to={day2}"
-        ))
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?from={day2}&to={day2}"))
         .await;
-    assert_eq!(
-        ids(&only_day2),
-        vec![second["id"].as_str().unwrap().to_string()]
-    );
+    assert_eq!(ids(&only_day2), vec![second["id"].as_str().unwrap().to_string()]);
     let (_, until_day1) = server
         .get(&format!("/api/v1/clinics/{clinic}/appointments?to={day1}"))
         .await;
@@ -120,9 +95,7 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
     assert_eq!(moved["duration_minutes"], 30);
     assert_eq!(moved["version"], 2);
     let (_, only_day1) = server
-        .get(&format!(
-            "/api/v1/clinics/{clinic}/appointments?from={day1}&to={day1}"
-        ))
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?from={day1}&to={day1}"))
         .await;
     assert!(
         !ids(&only_day1).contains(&first_id.to_string()),
@@ -130,10 +103,7 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
     );
 
     let (status, cancelled) = server
-        .post(
-            &format!("/api/v1/appointments/{first_id}/cancel"),
-            json!({}),
-        )
+        .post(&format!("/api/v1/appointments/{first_id}/cancel"), json!({}))
         .await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["status"], "cancelled");
@@ -147,15 +117,11 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
     assert_eq!(status, 409);
     assert_eq!(refused["error"]["code"], "appointment_cancelled");
     let (_, booked_only) = server
-        .get(&format!(
-            "/api/v1/clinics/{clinic}/appointments?status=booked"
-        ))
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?status=booked"))
         .await;
     assert_eq!(ids(&booked_only).len(), 2);
     // The cancelled slot is free again.
-    let (status, _) = server
-        .book(&clinic, &ana, &format!("{day2}T14:00"), 15)
-        .await;
+    let (status, _) = server.book(&clinic, &ana, &format!("{day2}T14:00"), 15).await;
     assert_eq!(status, 201);
 
     // Every change wrote an outbox entry: 4 bookings + 1 move + 1 cancel.
@@ -192,18 +158,9 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
         )
         .await;
     assert_eq!(status, 400);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("colour"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("colour"), "{body}");
     let (status, body) = server
-        .post(
-            "/api/v1/clinics",
-            json!({"name": "X", "timezone": 7, "state": "NSW"}),
-        )
+        .post("/api/v1/clinics", json!({"name": "X", "timezone": 7, "state": "NSW"}))
         .await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = server
@@ -219,9 +176,7 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
     let (status, body) = server.post("/api/v1/clinics", huge).await;
     assert_eq!(status, 413, "{body}");
 
-    let clinic = server
-        .create_clinic("Harbour GP", "Australia/Sydney", "NSW")
-        .await;
+    let clinic = server.create_clinic("Harbour GP", "Australia/Sydney", "NSW").await;
     let (status, body) = server
         .post(
             &format!("/api/v1/clinics/{clinic}/staff"),
@@ -235,9 +190,7 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
             .unwrap()
             .contains("three letters followed by ten digits")
     );
-    let doctor = server
-        .add_doctor(&clinic, "Ana", "Ng", "MED0001234567")
-        .await;
+    let doctor = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
     let (status, body) = server
         .post(
             &format!("/api/v1/clinics/{clinic}/staff"),
@@ -259,12 +212,7 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
         )
         .await;
     assert_eq!(status, 422);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("practitioner_id")
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("practitioner_id"));
     let (status, body) = server
         .book(
             &clinic,
@@ -275,15 +223,11 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
         .await;
     assert_eq!(status, 422, "{body}");
 
-    let (status, body) = server
-        .get("/api/v1/appointments/01NOSUCHAPPOINTMENT0000000")
-        .await;
+    let (status, body) = server.get("/api/v1/appointments/01NOSUCHAPPOINTMENT0000000").await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "appointment_not_found");
     let (status, body) = server
-        .get(&format!(
-            "/api/v1/clinics/{clinic}/appointments?from=tomorrow"
-        ))
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?from=tomorrow"))
         .await;
     assert_eq!(status, 422, "{body}");
 
@@ -322,10 +266,7 @@ async fn bad_requests_get_an_envelope_that_says_what_to_fix() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(
-        booked["pms"]["state"], "pending",
-        "PMS enabled: waiting to be sent"
-    );
+    assert_eq!(booked["pms"]["state"], "pending", "PMS enabled: waiting to be sent");
 }
 
 #[tokio::test]
@@ -345,8 +286,7 @@ async fn token_file_is_private_and_env_token_overrides_it() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let server =
-        Server::start_with_env(dir.path(), &[("REPBOOK_TOKEN", "from-the-environment")]).await;
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_TOKEN", "from-the-environment")]).await;
     let (status, _) = server.get("/api/v1/clinics").await;
     assert_eq!(status, 200);
     let file_token = std::fs::read_to_string(dir.path().join("token")).unwrap();

@@ -12,12 +12,8 @@ fn json_of(output: &std::process::Output) -> Value {
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 #[tokio::test]
@@ -79,10 +75,7 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     let table = cli(data, &["staff", "list", "--clinic", clinic_id]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.starts_with("ID"), "{text}");
-    assert!(
-        text.contains("Dr Ana Ng") && text.contains("MED0007654321"),
-        "{text}"
-    );
+    assert!(text.contains("Dr Ana Ng") && text.contains("MED0007654321"), "{text}");
 
     let day = local_date_in("Australia/Adelaide", 9);
     let booked = json_of(&cli(
@@ -107,10 +100,7 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     ));
     assert_eq!(booked["duration_minutes"], 20, "clinic default length");
     assert_eq!(booked["local_seconds"], 45_000);
-    assert_eq!(
-        booked["rep"]["name"],
-        "O'Brien'); DROP TABLE Appointments;--"
-    );
+    assert_eq!(booked["rep"]["name"], "O'Brien'); DROP TABLE Appointments;--");
     let id = booked["id"].as_str().unwrap();
 
     let clash = cli(
@@ -182,17 +172,11 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     let cancelled = json_of(&cli(data, &["--json", "appt", "cancel", id]));
     assert_eq!(cancelled["status"], "cancelled");
 
-    let table = cli(
-        data,
-        &["appt", "list", "--clinic", clinic_id, "--status", "booked"],
-    );
+    let table = cli(data, &["appt", "list", "--clinic", clinic_id, "--status", "booked"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("Sam (Beta)") && !text.contains(id), "{text}");
 
-    let unreachable = support::cli(
-        dir.path(),
-        &["--server", "http://127.0.0.1:9", "clinic", "list"],
-    );
+    let unreachable = support::cli(dir.path(), &["--server", "http://127.0.0.1:9", "clinic", "list"]);
     assert_eq!(unreachable.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("is `repbook serve` running?"));
 }

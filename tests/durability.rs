@@ -23,12 +23,7 @@ async fn sigkill_after_last_ack_loses_no_booking_or_outbox_entry() {
     for n in 0..DOCTORS {
         doctors.push(
             server
-                .add_doctor(
-                    &clinic,
-                    "Doc",
-                    &format!("Number{n}"),
-                    &format!("MED{:010}", n + 1),
-                )
+                .add_doctor(&clinic, "Doc", &format!("Number{n}"), &format!("MED{:010}", n + 1))
                 .await,
         );
     }
@@ -101,9 +96,7 @@ async fn sigkill_after_last_ack_loses_no_booking_or_outbox_entry() {
     }
 
     let restarted = Server::start(dir.path()).await;
-    let (_, list) = restarted
-        .get(&format!("/api/v1/clinics/{clinic}/appointments"))
-        .await;
+    let (_, list) = restarted.get(&format!("/api/v1/clinics/{clinic}/appointments")).await;
     let listed: HashSet<String> = list["appointments"]
         .as_array()
         .unwrap()

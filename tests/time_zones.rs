@@ -9,46 +9,28 @@ use support::{Server, next_transitions};
 async fn sydney_dst_gap_refused_and_fold_needs_an_offset() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
-    let clinic = server
-        .create_clinic("Harbour GP", "Australia/Sydney", "NSW")
-        .await;
-    let doctor = server
-        .add_doctor(&clinic, "Ana", "Ng", "MED0001234567")
-        .await;
+    let clinic = server.create_clinic("Harbour GP", "Australia/Sydney", "NSW").await;
+    let doctor = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
 
     for (date, before, after) in next_transitions("Australia/Sydney") {
         if after > before {
             // DST starts: 02:00 jumps to 03:00, so 02:30 never happens.
-            let (status, body) = server
-                .book(&clinic, &doctor, &format!("{date}T02:30"), 15)
-                .await;
+            let (status, body) = server.book(&clinic, &doctor, &format!("{date}T02:30"), 15).await;
             assert_eq!(status, 422, "{body}");
             assert_eq!(body["error"]["code"], "nonexistent_local_time");
             assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("02:00 to 03:00"),
+                body["error"]["message"].as_str().unwrap().contains("02:00 to 03:00"),
                 "{body}"
             );
         } else {
             // DST ends: 02:30 happens twice; without an offset the answer asks for one.
-            let (status, body) = server
-                .book(&clinic, &doctor, &format!("{date}T02:30"), 15)
-                .await;
+            let (status, body) = server.book(&clinic, &doctor, &format!("{date}T02:30"), 15).await;
             assert_eq!(status, 422, "{body}");
             assert_eq!(body["error"]["code"], "ambiguous_local_time");
-            let (status, first) = server
-                .book(&clinic, &doctor, &format!("{date}T02:30+11:00"), 15)
-                .await;
+            let (status, first) = server.book(&clinic, &doctor, &format!("{date}T02:30+11:00"), 15).await;
             assert_eq!(status, 201, "{first}");
-            let (status, second) = server
-                .book(&clinic, &doctor, &format!("{date}T02:30+10:00"), 15)
-                .await;
-            assert_eq!(
-                status, 201,
-                "the repeated 02:30 is a different hour: {second}"
-            );
+            let (status, second) = server.book(&clinic, &doctor, &format!("{date}T02:30+10:00"), 15).await;
+            assert_eq!(status, 201, "the repeated 02:30 is a different hour: {second}");
             assert_eq!(first["local_seconds"], 9000);
             assert_eq!(second["local_seconds"], 9000);
             assert!(first["start"].as_str().unwrap().ends_with("+11:00"));
@@ -62,58 +44,35 @@ async fn adelaide_and_lord_howe_store_the_right_instant_and_local_parts() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
 
-    let adelaide = server
-        .create_clinic("Glenelg GP", "Australia/Adelaide", "SA")
-        .await;
-    let doctor = server
-        .add_doctor(&adelaide, "Ana", "Ng", "MED0001234567")
-        .await;
-    let (status, body) = server
-        .book(&adelaide, &doctor, "2030-01-15T12:30", 15)
-        .await;
+    let adelaide = server.create_clinic("Glenelg GP", "Australia/Adelaide", "SA").await;
+    let doctor = server.add_doctor(&adelaide, "Ana", "Ng", "MED0001234567").await;
+    let (status, body) = server.book(&adelaide, &doctor, "2030-01-15T12:30", 15).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["start"], "2030-01-15T12:30:00+10:30");
     assert_eq!(body["local_date"], "2030-01-15");
     assert_eq!(body["local_seconds"], 45_000);
-    let (status, body) = server
-        .book(&adelaide, &doctor, "2030-07-15T12:30", 15)
-        .await;
+    let (status, body) = server.book(&adelaide, &doctor, "2030-07-15T12:30", 15).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["start"], "2030-07-15T12:30:00+09:30");
 
     let lord_howe = server
         .create_clinic("Island Clinic", "Australia/Lord_Howe", "NSW")
         .await;
-    let doctor = server
-        .add_doctor(&lord_howe, "Ben", "Ode", "MED0007654321")
-        .await;
-    let (status, body) = server
-        .book(&lord_howe, &doctor, "2030-01-15T09:00", 15)
-        .await;
+    let doctor = server.add_doctor(&lord_howe, "Ben", "Ode", "MED0007654321").await;
+    let (status, body) = server.book(&lord_howe, &doctor, "2030-01-15T09:00", 15).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["start"], "2030-01-15T09:00:00+11:00");
-    let (status, body) = server
-        .book(&lord_howe, &doctor, "2030-07-15T09:00", 15)
-        .await;
+    let (status, body) = server.book(&lord_howe, &doctor, "2030-07-15T09:00", 15).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["start"], "2030-07-15T09:00:00+10:30");
     assert_eq!(body["local_seconds"], 32_400);
     for (date, before, after) in next_transitions("Australia/Lord_Howe") {
-        assert_eq!(
-            (after - before).abs(),
-            1800,
-            "Lord Howe shifts by 30 minutes"
-        );
+        assert_eq!((after - before).abs(), 1800, "Lord Howe shifts by 30 minutes");
         if after > before {
-            let (status, body) = server
-                .book(&lord_howe, &doctor, &format!("{date}T02:15"), 15)
-                .await;
+            let (status, body) = server.book(&lord_howe, &doctor, &format!("{date}T02:15"), 15).await;
             assert_eq!(status, 422, "{body}");
             assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("02:00 to 02:30"),
+                body["error"]["message"].as_str().unwrap().contains("02:00 to 02:30"),
                 "{body}"
             );
         }
@@ -127,8 +86,5 @@ async fn adelaide_and_lord_howe_store_the_right_instant_and_local_parts() {
             "/api/v1/clinics/{lord_howe}/appointments?from=2030-07-15&to=2030-07-15"
         ))
         .await;
-    assert_eq!(
-        list["appointments"][0]["start"],
-        "2030-07-15T09:00:00+10:30"
-    );
+    assert_eq!(list["appointments"][0]["start"], "2030-07-15T09:00:00+10:30");
 }

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use repbook::domain::{
-    Clinic, NewAppointment, NewClinic, NewPractitioner, Practitioner, Rep, new_id,
-};
+use repbook::domain::{Clinic, NewAppointment, NewClinic, NewPractitioner, Practitioner, Rep, new_id};
 use repbook::store::Store;
 
 const BOOKINGS: usize = 2_000;
@@ -79,10 +77,7 @@ async fn run(writers: usize) {
                     notes: String::new(),
                 };
                 let t = Instant::now();
-                store
-                    .book_appointment(&clinic, new, Timestamp::now())
-                    .await
-                    .unwrap();
+                store.book_appointment(&clinic, new, Timestamp::now()).await.unwrap();
                 latencies.push(t.elapsed());
             }
             latencies

@@ -4,4 +4,5 @@
 pub mod api;
 pub mod cli;
 pub mod domain;
+pub mod plugins;
 pub mod store;

@@ -49,10 +49,7 @@ impl Server {
                     break addr.trim().to_string();
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "repbook serve did not start within 30 s"
-            );
+            assert!(Instant::now() < deadline, "repbook serve did not start within 30 s");
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         let token = env
@@ -90,12 +87,7 @@ impl Server {
         }
     }
 
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -106,10 +98,7 @@ impl Server {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -126,7 +115,10 @@ impl Server {
 
     pub async fn create_clinic(&self, name: &str, zone: &str, state: &str) -> String {
         let (status, body) = self
-            .post("/api/v1/clinics", json!({"name": name, "timezone": zone, "state": state, "appointment_duration_minutes": 15}))
+            .post(
+                "/api/v1/clinics",
+                json!({"name": name, "timezone": zone, "state": state, "appointment_duration_minutes": 15}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_string()
@@ -143,13 +135,7 @@ impl Server {
         body["id"].as_str().unwrap().to_string()
     }
 
-    pub async fn book(
-        &self,
-        clinic: &str,
-        practitioner: &str,
-        start: &str,
-        minutes: u32,
-    ) -> (u16, Value) {
+    pub async fn book(&self, clinic: &str, practitioner: &str, start: &str, minutes: u32) -> (u16, Value) {
         self.post(
             &format!("/api/v1/clinics/{clinic}/appointments"),
             json!({
@@ -184,10 +170,7 @@ pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
 pub fn local_date_in(zone: &str, days: i64) -> String {
     let tz = TimeZone::get(zone).unwrap();
     let today = Timestamp::now().to_zoned_datetime(tz).date();
-    today
-        .checked_add(jiff::Span::new().days(days))
-        .unwrap()
-        .to_string()
+    today.checked_add(jiff::Span::new().days(days)).unwrap().to_string()
 }
 
 /// The next two DST transitions of a zone after now, as clinic-local dates: (first, second).
@@ -200,12 +183,102 @@ pub fn next_transitions(zone: &str) -> Vec<(String, i32, i32)> {
             let before = tz
                 .to_offset(t.timestamp() - jiff::SignedDuration::from_secs(1))
                 .seconds();
-            let date = t
-                .timestamp()
-                .to_zoned_datetime(tz.clone())
-                .date()
-                .to_string();
+            let date = t.timestamp().to_zoned_datetime(tz.clone()).date().to_string();
             (date, before, after)
         })
         .collect()
+}
+
+/// A test component built by `make plugins` (plugins/testkit/examples/NAME.rs).
+pub fn component(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/examples")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins` first", path.display()))
+}
+
+pub fn component_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/examples")
+        .join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// The plugin runtime and registry of a data dir, in this process.
+pub async fn plugin_registry(
+    dir: &Path,
+    limits: repbook::plugins::SandboxLimits,
+    allow_loopback: bool,
+) -> (
+    std::sync::Arc<repbook::plugins::Registry>,
+    std::sync::Arc<repbook::store::Store>,
+) {
+    let store = std::sync::Arc::new(repbook::store::Store::open(dir).expect("store"));
+    let operator = repbook::plugins::egress::OperatorPolicy {
+        allowed_hosts: None,
+        allow_loopback,
+    };
+    let runtime = repbook::plugins::Runtime::new(dir, limits, Default::default(), operator).expect("runtime");
+    let registry = repbook::plugins::Registry::open(runtime, store.clone())
+        .await
+        .expect("registry");
+    (registry, store)
+}
+
+/// A loopback HTTP server that counts connections and records the request headers it sees.
+pub struct Listener {
+    pub addr: std::net::SocketAddr,
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Listener {
+    pub async fn start(body: &'static str) -> Listener {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, seen) = (connections.clone(), requests.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = socket.accept().await else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    let mut read = 0;
+                    loop {
+                        let Ok(n) = stream.read(&mut buffer[read..]).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        read += n;
+                        let text = String::from_utf8_lossy(&buffer[..read]).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            seen.lock().unwrap().push(text[..end].to_string());
+                            buffer.copy_within(end + 4..read, 0);
+                            read -= end + 4;
+                            let response = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            if stream.write_all(response.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Listener {
+            addr,
+            connections,
+            requests,
+        }
+    }
 }

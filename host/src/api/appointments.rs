@@ -38,15 +38,13 @@ fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
 
 /// The instant a clinic-local date starts (the first instant of that day, DST-safe).
 fn start_of_day(clinic: &Clinic, date: Date) -> Result<Timestamp, ApiError> {
-    date.to_zoned_datetime(clinic.tz())
-        .map(|z| z.timestamp())
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_value",
-                format!("date {date}: {e}"),
-            )
-        })
+    date.to_zoned_datetime(clinic.tz()).map(|z| z.timestamp()).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!("date {date}: {e}"),
+        )
+    })
 }
 
 pub async fn list(
@@ -89,20 +87,11 @@ pub async fn book(
     JsonBody(new): JsonBody<NewAppointment>,
 ) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
-    let appointment = state
-        .store
-        .book_appointment(&clinic, new, Timestamp::now())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AppointmentView::new(&appointment, &clinic)),
-    ))
+    let appointment = state.store.book_appointment(&clinic, new, Timestamp::now()).await?;
+    Ok((StatusCode::CREATED, Json(AppointmentView::new(&appointment, &clinic))))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<AppointmentView>, ApiError> {
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let appointment = state.store.appointment(&id)?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;
     Ok(Json(AppointmentView::new(&appointment, &clinic)))
@@ -113,9 +102,7 @@ pub async fn reschedule(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<MoveRequest>,
 ) -> Result<Json<AppointmentView>, ApiError> {
-    let clinic = state
-        .store
-        .clinic(&state.store.appointment(&id)?.clinic_id)?;
+    let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let moved = state
         .store
         .move_appointment(&clinic, &id, change, Timestamp::now())
@@ -123,24 +110,13 @@ pub async fn reschedule(
     Ok(Json(AppointmentView::new(&moved, &clinic)))
 }
 
-pub async fn cancel(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<AppointmentView>, ApiError> {
-    let clinic = state
-        .store
-        .clinic(&state.store.appointment(&id)?.clinic_id)?;
-    let cancelled = state
-        .store
-        .cancel_appointment(&clinic, &id, Timestamp::now())
-        .await?;
+pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
+    let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
+    let cancelled = state.store.cancel_appointment(&clinic, &id, Timestamp::now()).await?;
     Ok(Json(AppointmentView::new(&cancelled, &clinic)))
 }
 
-pub async fn resend(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.appointment(&id)?;
     Err(no_connector("Resend"))
 }

@@ -45,11 +45,7 @@ pub fn load_or_create_token(data_dir: &Path, env_token: Option<String>) -> std::
     Ok(token)
 }
 
-pub async fn require_token(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -57,9 +53,7 @@ pub async fn require_token(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        Some(token) if bool::from(token.as_bytes().ct_eq(state.token.as_bytes())) => {
-            Ok(next.run(request).await)
-        }
+        Some(token) if bool::from(token.as_bytes().ct_eq(state.token.as_bytes())) => Ok(next.run(request).await),
         Some(_) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_token",

@@ -24,19 +24,11 @@ pub async fn create(
 }
 
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let clinics: Vec<ClinicView> = state
-        .store
-        .clinics()?
-        .iter()
-        .map(ClinicView::from)
-        .collect();
+    let clinics: Vec<ClinicView> = state.store.clinics()?.iter().map(ClinicView::from).collect();
     Ok(Json(json!({ "clinics": clinics })))
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<ClinicView>, ApiError> {
+pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClinicView>, ApiError> {
     Ok(Json((&state.store.clinic(&id)?).into()))
 }
 
@@ -61,10 +53,7 @@ pub async fn update(
             .timezone
             .as_deref()
             .is_some_and(|zone| zone.trim() != clinic.timezone)
-            && !state
-                .store
-                .appointments(&id, &AppointmentFilter::default())?
-                .is_empty()
+            && !state.store.appointments(&id, &AppointmentFilter::default())?.is_empty()
         {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -85,10 +74,7 @@ pub async fn update(
     Ok(Json((&clinic).into()))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     {
         let _guard = state.store.lock_clinic(&id).await;
         state.store.delete_clinic(&id)?;

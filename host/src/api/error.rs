@@ -65,14 +65,8 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(StatusCode::NOT_FOUND, code, error.to_string())
             }
-            StoreError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
-            }
-            other => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "storage_error",
-                other.to_string(),
-            ),
+            StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", other.to_string()),
         }
     }
 }

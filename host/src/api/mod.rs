@@ -6,6 +6,7 @@ mod auth;
 mod clinics;
 mod error;
 mod extract;
+mod plugins;
 mod pms;
 mod staff;
 mod views;
@@ -17,12 +18,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_http::trace::TraceLayer;
 
 pub use auth::{TOKEN_FILE, load_or_create_token};
 pub use error::ApiError;
 
+use crate::plugins::egress::{HostRule, OperatorPolicy};
+use crate::plugins::{HttpLimits, Registry, Runtime, SandboxLimits};
 use crate::store::Store;
 
 /// Written by `serve` once it listens, so the CLI and scripts find a server started on port 0.
@@ -33,6 +36,7 @@ const BODY_LIMIT_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    pub plugins: Arc<Registry>,
     pub token: Arc<str>,
 }
 
@@ -41,9 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/clinics", get(clinics::list).post(clinics::create))
         .route(
             "/clinics/{clinic}",
-            get(clinics::show)
-                .patch(clinics::update)
-                .delete(clinics::delete),
+            get(clinics::show).patch(clinics::update).delete(clinics::delete),
         )
         .route("/clinics/{clinic}/pms", put(pms::set))
         .route("/clinics/{clinic}/pms/validate", post(pms::validate))
@@ -55,20 +57,22 @@ pub fn router(state: AppState) -> Router {
             "/clinics/{clinic}/appointments",
             get(appointments::list).post(appointments::book),
         )
-        .route(
-            "/clinics/{clinic}/sync",
-            get(pms::sync_status).post(pms::sync_all),
-        )
+        .route("/clinics/{clinic}/sync", get(pms::sync_status).post(pms::sync_all))
         .route(
             "/appointments/{id}",
             get(appointments::show).patch(appointments::reschedule),
         )
         .route("/appointments/{id}/cancel", post(appointments::cancel))
         .route("/appointments/{id}/resend", post(appointments::resend))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .route("/plugins", get(plugins::list))
+        .route(
+            "/plugins",
+            post(plugins::install).layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BODY)),
+        )
+        .route("/plugins/{name}/activate", post(plugins::activate))
+        .route("/plugins/{name}/rollback", post(plugins::rollback))
+        .route("/plugins/{name}/versions/{version}", delete(plugins::remove))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .nest("/api/v1", api)
@@ -88,6 +92,34 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub token: Option<String>,
+    pub plugins: PluginConfig,
+}
+
+/// The operator's limits and network policy for connector plugins.
+#[derive(Debug, Clone, Default)]
+pub struct PluginConfig {
+    pub sandbox: SandboxLimits,
+    pub allow_loopback: bool,
+    /// Hosts plugins may reach, narrowing what each declares; `None` allows what they declare.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl PluginConfig {
+    fn policy(&self) -> anyhow::Result<OperatorPolicy> {
+        let allowed_hosts = match &self.allowed_hosts {
+            None => None,
+            Some(hosts) => Some(
+                hosts
+                    .iter()
+                    .map(|h| HostRule::parse(h).map_err(|e| anyhow::anyhow!("--plugin-hosts: {e}")))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            ),
+        };
+        Ok(OperatorPolicy {
+            allowed_hosts,
+            allow_loopback: self.allow_loopback,
+        })
+    }
 }
 
 /// Opens the store, binds, records the address and serves until SIGINT/SIGTERM.
@@ -95,26 +127,25 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Arc::new(Store::open(&config.data_dir)?);
-    let token = load_or_create_token(&config.data_dir, config.token).with_context(|| {
-        format!(
-            "cannot read or create the token in {}",
-            config.data_dir.display()
-        )
-    })?;
+    let runtime = Runtime::new(
+        &config.data_dir,
+        config.plugins.sandbox.clone(),
+        HttpLimits::default(),
+        config.plugins.policy()?,
+    )?;
+    let plugins = Registry::open(runtime, store.clone()).await?;
+    let token = load_or_create_token(&config.data_dir, config.token)
+        .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {}; pick another --listen address",
-                config.listen
-            )
-        })?;
+        .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
     let addr = listener.local_addr()?;
     std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())?;
     println!("repbook listening on http://{addr}");
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
     let app = router(AppState {
         store,
+        plugins,
         token: token.into(),
     });
     axum::serve(listener, app)

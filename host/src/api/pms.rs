@@ -40,34 +40,22 @@ pub async fn set(
     Ok(Json((&clinic).into()))
 }
 
-pub async fn validate(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn validate(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.clinic(&clinic_id)?;
     Err(no_connector("Validate"))
 }
 
-pub async fn locations(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn locations(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.clinic(&clinic_id)?;
     Err(no_connector("Listing practice locations"))
 }
 
-pub async fn reset(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.clinic(&clinic_id)?;
     Err(no_connector("Reset connection"))
 }
 
-pub async fn sync_all(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn sync_all(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.clinic(&clinic_id)?;
     Err(no_connector("Sync Appointments"))
 }
@@ -78,15 +66,8 @@ pub async fn sync_status(
     Path(clinic_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
-    let appointments = state
-        .store
-        .appointments(&clinic.id, &AppointmentFilter::default())?;
-    let count = |wanted: PmsSyncState| {
-        appointments
-            .iter()
-            .filter(|a| a.pms.state == wanted)
-            .count()
-    };
+    let appointments = state.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+    let count = |wanted: PmsSyncState| appointments.iter().filter(|a| a.pms.state == wanted).count();
     let outbox = state
         .store
         .outbox_entries()?

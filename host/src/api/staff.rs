@@ -27,18 +27,12 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(practitioner)))
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     Ok(Json(json!({ "staff": state.store.staff(&clinic.id)? })))
 }
 
-pub async fn sync(
-    State(state): State<AppState>,
-    Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn sync(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
     state.store.clinic(&clinic_id)?;
     Err(no_connector("Sync Staff"))
 }

@@ -11,11 +11,7 @@ use crate::api::{ADDR_FILE, DEFAULT_LISTEN, TOKEN_FILE};
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{message} ({code}, HTTP {status})")]
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Refused { status: u16, code: String, message: String },
     #[error("cannot reach repbook at {url}: {source}; is `repbook serve` running?")]
     Unreachable { url: String, source: reqwest::Error },
     #[error("{0:#}")]
@@ -47,11 +43,7 @@ impl Client {
     }
 
     /// Server and token from flags/env, else from the data dir a local server writes.
-    pub fn discover(
-        data_dir: &Path,
-        server: Option<&str>,
-        token: Option<&str>,
-    ) -> Result<Self, CliError> {
+    pub fn discover(data_dir: &Path, server: Option<&str>, token: Option<&str>) -> Result<Self, CliError> {
         let base = match server {
             Some(url) => url.to_string(),
             None => match std::fs::read_to_string(data_dir.join(ADDR_FILE)) {
@@ -61,35 +53,33 @@ impl Client {
         };
         let token = match token {
             Some(token) => token.to_string(),
-            None => std::fs::read_to_string(data_dir.join(TOKEN_FILE)).map(|t| t.trim().to_string()).map_err(|e| {
-                CliError::Local(anyhow::anyhow!(
-                    "no API token: pass --token or set REPBOOK_TOKEN, or point --data-dir at the server's data dir \
+            None => std::fs::read_to_string(data_dir.join(TOKEN_FILE))
+                .map(|t| t.trim().to_string())
+                .map_err(|e| {
+                    CliError::Local(anyhow::anyhow!(
+                        "no API token: pass --token or set REPBOOK_TOKEN, or point --data-dir at the server's data dir \
                      ({}: {e})",
-                    data_dir.join(TOKEN_FILE).display()
-                ))
-            })?,
+                        data_dir.join(TOKEN_FILE).display()
+                    ))
+                })?,
         };
         Ok(Client::new(&base, &token))
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, CliError> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|source| CliError::Unreachable {
-                url: url.clone(),
-                source,
-            })?;
+        self.finish(url, request).await
+    }
+
+    async fn finish(&self, url: String, request: reqwest::RequestBuilder) -> Result<Value, CliError> {
+        let response = request.send().await.map_err(|source| CliError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
         let status = response.status();
         let text = response
             .text()
@@ -112,6 +102,18 @@ impl Client {
                 .map(str::to_string)
                 .unwrap_or_else(|| value.to_string()),
         })
+    }
+
+    /// Sends raw bytes (a component) as `application/wasm`.
+    pub async fn send_bytes(&self, path: &str, bytes: Vec<u8>) -> Result<Value, CliError> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let request = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/wasm")
+            .body(bytes);
+        self.finish(url, request).await
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::client::{CliError, Client};
-use super::{ApptCommand, ClinicCommand, Command, SetPmsArgs, StaffCommand, SyncCommand, table};
+use super::{ApptCommand, ClinicCommand, Command, PluginCommand, SetPmsArgs, StaffCommand, SyncCommand, table};
 
 fn text(value: &Value) -> String {
     match value {
@@ -31,15 +31,7 @@ fn clinic_rows(clinics: &[Value]) -> Vec<Vec<String>> {
         .collect()
 }
 
-const CLINIC_HEADERS: &[&str] = &[
-    "ID",
-    "NAME",
-    "TIMEZONE",
-    "STATE",
-    "MINUTES",
-    "CONNECTOR",
-    "SITE ID",
-];
+const CLINIC_HEADERS: &[&str] = &["ID", "NAME", "TIMEZONE", "STATE", "MINUTES", "CONNECTOR", "SITE ID"];
 
 fn appointment_rows(appointments: &[Value]) -> Vec<Vec<String>> {
     appointments
@@ -50,11 +42,7 @@ fn appointment_rows(appointments: &[Value]) -> Vec<Vec<String>> {
                 text(&a["local_start"]),
                 text(&a["duration_minutes"]),
                 text(&a["practitioner_id"]),
-                format!(
-                    "{} ({})",
-                    text(&a["rep"]["name"]),
-                    text(&a["rep"]["company"])
-                ),
+                format!("{} ({})", text(&a["rep"]["name"]), text(&a["rep"]["company"])),
                 text(&a["status"]),
                 text(&a["pms"]["state"]),
             ]
@@ -62,15 +50,7 @@ fn appointment_rows(appointments: &[Value]) -> Vec<Vec<String>> {
         .collect()
 }
 
-const APPOINTMENT_HEADERS: &[&str] = &[
-    "ID",
-    "LOCAL START",
-    "MIN",
-    "PRACTITIONER",
-    "REP",
-    "STATUS",
-    "PMS",
-];
+const APPOINTMENT_HEADERS: &[&str] = &["ID", "LOCAL START", "MIN", "PRACTITIONER", "REP", "STATUS", "PMS"];
 
 fn staff_rows(staff: &[Value]) -> Vec<Vec<String>> {
     staff
@@ -95,6 +75,40 @@ fn staff_rows(staff: &[Value]) -> Vec<Vec<String>> {
 }
 
 const STAFF_HEADERS: &[&str] = &["ID", "NAME", "AHPRA", "PMS", "PMS USER"];
+
+fn plugin_rows(plugins: &[Value]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for plugin in plugins {
+        for version in plugin["versions"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+            let hosts: Vec<String> = plugin["allowed_hosts"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(text)
+                .collect();
+            rows.push(vec![
+                text(&plugin["name"]),
+                text(&version["version"]),
+                if version["active"].as_bool() == Some(true) {
+                    "*".into()
+                } else {
+                    String::new()
+                },
+                text(&version["sha256"]).chars().take(12).collect(),
+                text(&version["wit_version"]),
+                if version["active"].as_bool() == Some(true) {
+                    hosts.join(",")
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+    }
+    rows
+}
+
+const PLUGIN_HEADERS: &[&str] = &["NAME", "VERSION", "ACTIVE", "SHA256", "WIT", "ALLOWED HOSTS"];
 
 fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
     value[key].as_array().map(Vec::as_slice).unwrap_or(&[])
@@ -127,7 +141,9 @@ fn set_pms_body(args: &SetPmsArgs) -> Result<Value, CliError> {
         let mut settings = Map::new();
         for pair in &args.settings {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
-                CliError::Local(anyhow::anyhow!("--setting '{pair}' is not KEY=VALUE, e.g. --setting base_url=https://api.haloconnect.io"))
+                CliError::Local(anyhow::anyhow!(
+                    "--setting '{pair}' is not KEY=VALUE, e.g. --setting base_url=https://api.haloconnect.io"
+                ))
             })?;
             settings.insert(key.trim().to_string(), json!(value));
         }
@@ -139,22 +155,13 @@ fn set_pms_body(args: &SetPmsArgs) -> Result<Value, CliError> {
 pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(), CliError> {
     let show = |value: &Value, render: &dyn Fn(&Value)| {
         if as_json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
         } else {
             render(value);
         }
     };
-    let one_clinic =
-        |v: &Value| table::print(CLINIC_HEADERS, &clinic_rows(std::slice::from_ref(v)));
-    let one_appointment = |v: &Value| {
-        table::print(
-            APPOINTMENT_HEADERS,
-            &appointment_rows(std::slice::from_ref(v)),
-        )
-    };
+    let one_clinic = |v: &Value| table::print(CLINIC_HEADERS, &clinic_rows(std::slice::from_ref(v)));
+    let one_appointment = |v: &Value| table::print(APPOINTMENT_HEADERS, &appointment_rows(std::slice::from_ref(v)));
     let pretty = |v: &Value| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     match command {
         Command::Serve { .. } => unreachable!("serve is not a client command"),
@@ -173,18 +180,12 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                     table::print(CLINIC_HEADERS, &clinic_rows(list(v, "clinics")))
                 });
             }
-            ClinicCommand::Show { clinic } => {
-                show(&client.get(&format!("/clinics/{clinic}")).await?, &pretty)
-            }
+            ClinicCommand::Show { clinic } => show(&client.get(&format!("/clinics/{clinic}")).await?, &pretty),
             ClinicCommand::SetPms(args) => {
                 let body = set_pms_body(&args)?;
                 show(
                     &client
-                        .send(
-                            Method::PUT,
-                            &format!("/clinics/{}/pms", args.clinic),
-                            Some(body),
-                        )
+                        .send(Method::PUT, &format!("/clinics/{}/pms", args.clinic), Some(body))
                         .await?,
                     &pretty,
                 );
@@ -195,16 +196,11 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                     .await?,
                 &pretty,
             ),
-            ClinicCommand::Locations { clinic } => show(
-                &client
-                    .get(&format!("/clinics/{clinic}/pms/locations"))
-                    .await?,
-                &pretty,
-            ),
+            ClinicCommand::Locations { clinic } => {
+                show(&client.get(&format!("/clinics/{clinic}/pms/locations")).await?, &pretty)
+            }
             ClinicCommand::Reset { clinic } => show(
-                &client
-                    .post(&format!("/clinics/{clinic}/pms/reset"), json!({}))
-                    .await?,
+                &client.post(&format!("/clinics/{clinic}/pms/reset"), json!({})).await?,
                 &pretty,
             ),
         },
@@ -217,21 +213,15 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                 ahpra,
             } => {
                 let body = json!({"title": title, "first_name": first_name, "last_name": last_name, "ahpra": ahpra});
-                show(
-                    &client
-                        .post(&format!("/clinics/{clinic}/staff"), body)
-                        .await?,
-                    &|v| table::print(STAFF_HEADERS, &staff_rows(std::slice::from_ref(v))),
-                );
+                show(&client.post(&format!("/clinics/{clinic}/staff"), body).await?, &|v| {
+                    table::print(STAFF_HEADERS, &staff_rows(std::slice::from_ref(v)))
+                });
             }
-            StaffCommand::List { clinic } => show(
-                &client.get(&format!("/clinics/{clinic}/staff")).await?,
-                &|v| table::print(STAFF_HEADERS, &staff_rows(list(v, "staff"))),
-            ),
+            StaffCommand::List { clinic } => show(&client.get(&format!("/clinics/{clinic}/staff")).await?, &|v| {
+                table::print(STAFF_HEADERS, &staff_rows(list(v, "staff")))
+            }),
             StaffCommand::Sync { clinic } => show(
-                &client
-                    .post(&format!("/clinics/{clinic}/staff/sync"), json!({}))
-                    .await?,
+                &client.post(&format!("/clinics/{clinic}/staff/sync"), json!({})).await?,
                 &pretty,
             ),
         },
@@ -253,9 +243,7 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                     "start": start, "duration_minutes": duration, "notes": notes,
                 });
                 show(
-                    &client
-                        .post(&format!("/clinics/{clinic}/appointments"), body)
-                        .await?,
+                    &client.post(&format!("/clinics/{clinic}/appointments"), body).await?,
                     &one_appointment,
                 );
             }
@@ -273,20 +261,11 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                 }
                 let path = format!("/clinics/{clinic}/appointments?{}", query.join("&"));
                 show(&client.get(&path).await?, &|v| {
-                    table::print(
-                        APPOINTMENT_HEADERS,
-                        &appointment_rows(list(v, "appointments")),
-                    )
+                    table::print(APPOINTMENT_HEADERS, &appointment_rows(list(v, "appointments")))
                 });
             }
-            ApptCommand::Show { id } => {
-                show(&client.get(&format!("/appointments/{id}")).await?, &pretty)
-            }
-            ApptCommand::Move {
-                id,
-                start,
-                duration,
-            } => {
+            ApptCommand::Show { id } => show(&client.get(&format!("/appointments/{id}")).await?, &pretty),
+            ApptCommand::Move { id, start, duration } => {
                 let body = json!({"start": start, "duration_minutes": duration});
                 show(
                     &client
@@ -296,26 +275,43 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
                 );
             }
             ApptCommand::Cancel { id } => show(
-                &client
-                    .post(&format!("/appointments/{id}/cancel"), json!({}))
-                    .await?,
+                &client.post(&format!("/appointments/{id}/cancel"), json!({})).await?,
                 &one_appointment,
             ),
             ApptCommand::Resend { id } => show(
-                &client
-                    .post(&format!("/appointments/{id}/resend"), json!({}))
-                    .await?,
+                &client.post(&format!("/appointments/{id}/resend"), json!({})).await?,
                 &pretty,
             ),
         },
         Command::Sync(command) => match command {
-            SyncCommand::Status { clinic } => show(
-                &client.get(&format!("/clinics/{clinic}/sync")).await?,
+            SyncCommand::Status { clinic } => show(&client.get(&format!("/clinics/{clinic}/sync")).await?, &pretty),
+            SyncCommand::Run { clinic } => show(
+                &client.post(&format!("/clinics/{clinic}/sync"), json!({})).await?,
                 &pretty,
             ),
-            SyncCommand::Run { clinic } => show(
+        },
+        Command::Plugin(command) => match command {
+            PluginCommand::List => show(&client.get("/plugins").await?, &|v| {
+                table::print(PLUGIN_HEADERS, &plugin_rows(list(v, "plugins")))
+            }),
+            PluginCommand::Install { file } => {
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| CliError::Local(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+                show(&client.send_bytes("/plugins", bytes).await?, &pretty);
+            }
+            PluginCommand::Activate { name, version } => show(
                 &client
-                    .post(&format!("/clinics/{clinic}/sync"), json!({}))
+                    .post(&format!("/plugins/{name}/activate"), json!({"version": version}))
+                    .await?,
+                &pretty,
+            ),
+            PluginCommand::Rollback { name } => show(
+                &client.post(&format!("/plugins/{name}/rollback"), json!({})).await?,
+                &pretty,
+            ),
+            PluginCommand::Remove { name, version } => show(
+                &client
+                    .send(Method::DELETE, &format!("/plugins/{name}/versions/{version}"), None)
                     .await?,
                 &pretty,
             ),

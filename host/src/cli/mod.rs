@@ -21,12 +21,7 @@ pub use client::{CliError, Client};
 )]
 pub struct Cli {
     /// Where the server keeps its data, token and address file.
-    #[arg(
-        long,
-        global = true,
-        env = "REPBOOK_DATA_DIR",
-        default_value = "repbook-data"
-    )]
+    #[arg(long, global = true, env = "REPBOOK_DATA_DIR", default_value = "repbook-data")]
     pub data_dir: PathBuf,
     /// Base URL of a running server (default: the address recorded in the data dir, else 127.0.0.1:7878).
     #[arg(long, global = true, env = "REPBOOK_URL")]
@@ -47,6 +42,8 @@ pub enum Command {
     Serve {
         #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
         listen: SocketAddr,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Clinics and their PMS settings.
     #[command(subcommand)]
@@ -60,6 +57,53 @@ pub enum Command {
     /// PMS sync status and actions.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// PMS connector plugins (WebAssembly components).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// Let plugins reach loopback addresses (only for a local simulator).
+    #[arg(long, env = "REPBOOK_PLUGIN_ALLOW_LOOPBACK")]
+    pub plugin_allow_loopback: bool,
+    /// Comma-separated hosts plugins may reach (narrows what each plugin declares).
+    #[arg(long, env = "REPBOOK_PLUGIN_HOSTS", value_delimiter = ',')]
+    pub plugin_hosts: Option<Vec<String>>,
+    /// Memory limit per plugin call, MiB.
+    #[arg(long, env = "REPBOOK_PLUGIN_MEMORY_MIB", default_value_t = 64)]
+    pub plugin_memory_mib: usize,
+    /// Guest CPU time per plugin call, milliseconds (time waiting for the PMS does not count).
+    #[arg(long, env = "REPBOOK_PLUGIN_TIME_MS", default_value_t = 2000)]
+    pub plugin_time_ms: u64,
+}
+
+impl PluginArgs {
+    pub fn config(&self) -> crate::api::PluginConfig {
+        crate::api::PluginConfig {
+            sandbox: crate::plugins::SandboxLimits {
+                memory_bytes: self.plugin_memory_mib << 20,
+                guest_time: std::time::Duration::from_millis(self.plugin_time_ms),
+                ..Default::default()
+            },
+            allow_loopback: self.plugin_allow_loopback,
+            allowed_hosts: self.plugin_hosts.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Installed plugins, their versions and which one is active.
+    List,
+    /// Install a component (.wasm); the first version of a name becomes active.
+    Install { file: PathBuf },
+    /// Switch every clinic using NAME to VERSION, without a restart.
+    Activate { name: String, version: String },
+    /// Go back to the previously active version of NAME.
+    Rollback { name: String },
+    /// Remove an inactive version.
+    Remove { name: String, version: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,19 +262,18 @@ pub enum SyncCommand {
 /// 3 server unreachable or local failure).
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Serve { listen } => crate::api::serve(crate::api::ServeConfig {
+        Command::Serve { listen, plugins } => crate::api::serve(crate::api::ServeConfig {
             data_dir: cli.data_dir.clone(),
             listen,
             token: cli.token.clone(),
+            plugins: plugins.config(),
         })
         .await
         .map_err(CliError::Local),
-        command => {
-            match Client::discover(&cli.data_dir, cli.server.as_deref(), cli.token.as_deref()) {
-                Ok(client) => commands::run(&client, command, cli.json).await,
-                Err(e) => Err(e),
-            }
-        }
+        command => match Client::discover(&cli.data_dir, cli.server.as_deref(), cli.token.as_deref()) {
+            Ok(client) => commands::run(&client, command, cli.json).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

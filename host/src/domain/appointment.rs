@@ -32,19 +32,14 @@ impl Rep {
             name: require_text("rep.name", &self.name, 120)?,
             company: require_text("rep.company", &self.company, 120)?,
             email,
-            phone: self
-                .phone
-                .map(|p| p.trim().to_string())
-                .filter(|p| !p.is_empty()),
+            phone: self.phone.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
         })
     }
 }
 
 fn looks_like_email(text: &str) -> bool {
     match text.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace)
-        }
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace),
         None => false,
     }
 }
@@ -156,17 +151,11 @@ fn check_notes(notes: &str) -> Result<String, DomainError> {
 
 impl Appointment {
     /// Books a new appointment; the caller has checked that the practitioner belongs to the clinic.
-    pub fn book(
-        id: String,
-        clinic: &Clinic,
-        new: NewAppointment,
-        now: Timestamp,
-    ) -> Result<Self, DomainError> {
+    pub fn book(id: String, clinic: &Clinic, new: NewAppointment, now: Timestamp) -> Result<Self, DomainError> {
         let start = resolve_future(clinic, &new.start, now)?;
         let duration = check_duration(
             "duration_minutes",
-            new.duration_minutes
-                .unwrap_or(clinic.appointment_duration_minutes),
+            new.duration_minutes.unwrap_or(clinic.appointment_duration_minutes),
         )?;
         Ok(Appointment {
             reference: id.clone(),
@@ -188,22 +177,14 @@ impl Appointment {
     }
 
     /// Moves (new start and/or length). A cancelled appointment cannot move; the new time must be future.
-    pub fn moved(
-        &self,
-        clinic: &Clinic,
-        change: MoveRequest,
-        now: Timestamp,
-    ) -> Result<Self, DomainError> {
+    pub fn moved(&self, clinic: &Clinic, change: MoveRequest, now: Timestamp) -> Result<Self, DomainError> {
         if self.status == AppointmentStatus::Cancelled {
-            return Err(DomainError::Cancelled {
-                id: self.id.clone(),
-            });
+            return Err(DomainError::Cancelled { id: self.id.clone() });
         }
         if change.start.is_none() && change.duration_minutes.is_none() {
             return Err(DomainError::Invalid {
                 field: "start",
-                message: "a move needs \"start\" (YYYY-MM-DDTHH:MM) and/or \"duration_minutes\""
-                    .into(),
+                message: "a move needs \"start\" (YYYY-MM-DDTHH:MM) and/or \"duration_minutes\"".into(),
             });
         }
         let mut next = self.clone();
@@ -277,11 +258,7 @@ pub fn find_overlap<'a>(
                 .to_zoned_datetime(tz.clone())
                 .strftime("%Y-%m-%d %H:%M")
                 .to_string(),
-            other_end: other
-                .end()
-                .to_zoned_datetime(tz)
-                .strftime("%H:%M")
-                .to_string(),
+            other_end: other.end().to_zoned_datetime(tz).strftime("%H:%M").to_string(),
         }),
     }
 }
@@ -318,12 +295,7 @@ mod tests {
             duration_minutes: None,
             notes: String::new(),
         };
-        Appointment::book(
-            crate::domain::new_id(),
-            &clinic(),
-            new,
-            now.parse().unwrap(),
-        )
+        Appointment::book(crate::domain::new_id(), &clinic(), new, now.parse().unwrap())
     }
 
     #[test]
@@ -332,9 +304,7 @@ mod tests {
         assert_eq!(appt.duration_minutes, 20);
         assert_eq!(appt.local_seconds, 32_400);
         assert_eq!(
-            book("2030-01-10T09:00", "2030-02-01T00:00:00Z")
-                .unwrap_err()
-                .code(),
+            book("2030-01-10T09:00", "2030-02-01T00:00:00Z").unwrap_err().code(),
             "start_in_past"
         );
     }

@@ -148,9 +148,7 @@ impl PmsSettings {
         if self.enabled && self.connector.is_none() {
             return Err(DomainError::Invalid {
                 field: "enabled",
-                message:
-                    "cannot enable PMS sync without a connector; set \"connector\": \"halo-bp\""
-                        .into(),
+                message: "cannot enable PMS sync without a connector; set \"connector\": \"halo-bp\"".into(),
             });
         }
         Ok(())
@@ -232,8 +230,7 @@ impl Clinic {
             self.state = AuState::parse(&state)?;
         }
         if let Some(minutes) = duration {
-            self.appointment_duration_minutes =
-                check_duration("appointment_duration_minutes", minutes)?;
+            self.appointment_duration_minutes = check_duration("appointment_duration_minutes", minutes)?;
         }
         Ok(())
     }
@@ -291,10 +288,7 @@ mod tests {
         }))
         .unwrap();
         pms.apply(update).unwrap();
-        assert_eq!(
-            pms.secrets.get("subscription_key").map(String::as_str),
-            Some("s3cret")
-        );
+        assert_eq!(pms.secrets.get("subscription_key").map(String::as_str), Some("s3cret"));
         assert!(!pms.settings.contains_key("subscription_key"));
         pms.site_cache.insert("halo_guid".into(), "g".into());
         pms.apply(PmsSettingsUpdate {

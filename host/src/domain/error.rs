@@ -12,10 +12,7 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum DomainError {
     #[error("{message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error(
         "unknown time zone '{zone}': use an IANA name such as Australia/Sydney, Australia/Adelaide, \
          Australia/Perth, Australia/Brisbane or Australia/Lord_Howe"
@@ -61,9 +58,7 @@ pub enum DomainError {
     },
     #[error("appointment {id} is cancelled and cannot be moved; book a new appointment instead")]
     Cancelled { id: String },
-    #[error(
-        "a practitioner with AHPRA number {ahpra} already exists in this clinic ({existing_id})"
-    )]
+    #[error("a practitioner with AHPRA number {ahpra} already exists in this clinic ({existing_id})")]
     DuplicateAhpra { ahpra: String, existing_id: String },
 }
 
@@ -84,9 +79,9 @@ impl DomainError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DomainError::Overlap { .. }
-            | DomainError::Cancelled { .. }
-            | DomainError::DuplicateAhpra { .. } => ErrorKind::Conflict,
+            DomainError::Overlap { .. } | DomainError::Cancelled { .. } | DomainError::DuplicateAhpra { .. } => {
+                ErrorKind::Conflict
+            }
             _ => ErrorKind::Invalid,
         }
     }

@@ -26,9 +26,7 @@ pub struct LocalStart {
 }
 
 pub fn time_zone(name: &str) -> Result<TimeZone, DomainError> {
-    TimeZone::get(name).map_err(|_| DomainError::UnknownTimeZone {
-        zone: name.to_string(),
-    })
+    TimeZone::get(name).map_err(|_| DomainError::UnknownTimeZone { zone: name.to_string() })
 }
 
 /// Parses `YYYY-MM-DDTHH:MM`, optionally followed by an offset such as `+10:30`.
@@ -122,12 +120,10 @@ pub fn resolve_local_start(zone_name: &str, input: &LocalInput) -> Result<LocalS
             }
         },
     };
-    let instant = offset
-        .to_timestamp(input.datetime)
-        .map_err(|e| DomainError::Invalid {
-            field: "start",
-            message: format!("start is out of range: {e}"),
-        })?;
+    let instant = offset.to_timestamp(input.datetime).map_err(|e| DomainError::Invalid {
+        field: "start",
+        message: format!("start is out of range: {e}"),
+    })?;
     Ok(local_parts(instant, &tz))
 }
 
@@ -143,12 +139,7 @@ pub fn local_parts(instant: Timestamp, tz: &TimeZone) -> LocalStart {
 }
 
 /// The wall-clock span that a DST gap skips, e.g. ("02:00", "03:00"), read off the transition itself.
-fn gap_bounds(
-    tz: &TimeZone,
-    datetime: DateTime,
-    before: Offset,
-    after: Offset,
-) -> (String, String) {
+fn gap_bounds(tz: &TimeZone, datetime: DateTime, before: Offset, after: Offset) -> (String, String) {
     let fallback = || {
         (
             datetime.strftime("%H:%M").to_string(),
@@ -159,18 +150,10 @@ fn gap_bounds(
     let Ok(probe) = before.to_timestamp(datetime) else {
         return fallback();
     };
-    let Some(transition) = tz
-        .preceding(probe + jiff::SignedDuration::from_secs(1))
-        .next()
-    else {
+    let Some(transition) = tz.preceding(probe + jiff::SignedDuration::from_secs(1)).next() else {
         return fallback();
     };
-    let wall = |offset: Offset| {
-        offset
-            .to_datetime(transition.timestamp())
-            .strftime("%H:%M")
-            .to_string()
-    };
+    let wall = |offset: Offset| offset.to_datetime(transition.timestamp()).strftime("%H:%M").to_string();
     (wall(before), wall(after))
 }
 
@@ -242,28 +225,19 @@ mod tests {
             parse_local_start("2027-12-01 12:30").unwrap_err().code(),
             "invalid_value"
         );
+        assert_eq!(parse_local_start("tomorrow").unwrap_err().code(), "invalid_value");
         assert_eq!(
-            parse_local_start("tomorrow").unwrap_err().code(),
+            parse_local_start("2027-12-01T12:30+25:00").unwrap_err().code(),
             "invalid_value"
         );
         assert_eq!(
-            parse_local_start("2027-12-01T12:30+25:00")
-                .unwrap_err()
-                .code(),
-            "invalid_value"
-        );
-        assert_eq!(
-            resolve("Mars/Olympus", "2027-12-01T12:30")
-                .unwrap_err()
-                .code(),
+            resolve("Mars/Olympus", "2027-12-01T12:30").unwrap_err().code(),
             "unknown_time_zone"
         );
         let perth = resolve("Australia/Perth", "2027-12-01T12:30+08:00").unwrap();
         assert_eq!(perth.instant.to_string(), "2027-12-01T04:30:00Z");
         assert_eq!(
-            resolve("Australia/Perth", "2027-12-01T12:30+09:00")
-                .unwrap_err()
-                .code(),
+            resolve("Australia/Perth", "2027-12-01T12:30+09:00").unwrap_err().code(),
             "offset_mismatch"
         );
     }

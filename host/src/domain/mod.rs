@@ -10,8 +10,7 @@ mod local_time;
 mod staff;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsSyncState, PmsSyncStatus, Rep,
-    find_overlap,
+    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
 };
 pub use clinic::{AuState, Clinic, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use error::{DomainError, ErrorKind};
@@ -31,11 +30,7 @@ pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
-pub(crate) fn require_text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-) -> Result<String, DomainError> {
+pub(crate) fn require_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::Invalid {

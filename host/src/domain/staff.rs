@@ -104,11 +104,7 @@ pub struct NewPractitioner {
 }
 
 impl Practitioner {
-    pub fn create(
-        id: String,
-        clinic_id: String,
-        new: NewPractitioner,
-    ) -> Result<Self, DomainError> {
+    pub fn create(id: String, clinic_id: String, new: NewPractitioner) -> Result<Self, DomainError> {
         Ok(Practitioner {
             id,
             clinic_id,
@@ -136,14 +132,8 @@ mod tests {
 
     #[test]
     fn ahpra_is_normalised_before_validation() {
-        assert_eq!(
-            Ahpra::parse("  med 000 123 4567 ").unwrap().as_str(),
-            "MED0001234567"
-        );
-        assert_eq!(
-            Ahpra::parse("MED000123456").unwrap_err().code(),
-            "invalid_value"
-        );
+        assert_eq!(Ahpra::parse("  med 000 123 4567 ").unwrap().as_str(), "MED0001234567");
+        assert_eq!(Ahpra::parse("MED000123456").unwrap_err().code(), "invalid_value");
         assert!(Ahpra::parse("M3D0001234567").is_err());
         assert!(Ahpra::parse("MED00012345678").is_err());
     }

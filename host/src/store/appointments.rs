@@ -8,8 +8,8 @@ use super::codec::{decode, encode};
 use super::outbox::{OutboxEntry, OutboxOp};
 use super::{Store, StoreError, keys, tx_error};
 use crate::domain::{
-    Appointment, AppointmentStatus, Clinic, DURATION_MINUTES, DomainError, MoveRequest,
-    NewAppointment, find_overlap, new_id,
+    Appointment, AppointmentStatus, Clinic, DURATION_MINUTES, DomainError, MoveRequest, NewAppointment, find_overlap,
+    new_id,
 };
 
 /// Which appointments of a clinic to list: by start instant (inclusive `from`, exclusive `to`) and status.
@@ -31,11 +31,7 @@ impl Store {
         }
     }
 
-    pub fn appointments(
-        &self,
-        clinic_id: &str,
-        filter: &AppointmentFilter,
-    ) -> Result<Vec<Appointment>, StoreError> {
+    pub fn appointments(&self, clinic_id: &str, filter: &AppointmentFilter) -> Result<Vec<Appointment>, StoreError> {
         let prefix = keys::clinic_prefix(clinic_id);
         let lower = filter
             .from
@@ -55,10 +51,7 @@ impl Store {
         for item in self.appointments_by_start.range(lower..upper) {
             let (_, id) = item?;
             let appointment = self.appointment(&String::from_utf8_lossy(&id))?;
-            if filter
-                .status
-                .is_none_or(|status| appointment.status == status)
-            {
+            if filter.status.is_none_or(|status| appointment.status == status) {
                 found.push(appointment);
             }
         }
@@ -72,9 +65,7 @@ impl Store {
         new: NewAppointment,
         now: Timestamp,
     ) -> Result<Appointment, StoreError> {
-        if let Err(StoreError::NotFound { .. }) =
-            self.practitioner(&clinic.id, &new.practitioner_id)
-        {
+        if let Err(StoreError::NotFound { .. }) = self.practitioner(&clinic.id, &new.practitioner_id) {
             return Err(DomainError::Invalid {
                 field: "practitioner_id",
                 message: format!(
@@ -163,16 +154,11 @@ impl Store {
             version: appointment.version,
             enqueued_at: appointment.updated_at,
         })?;
-        let index_key =
-            keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id);
+        let index_key = keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id);
         let stale_key = previous
             .filter(|p| p.start != appointment.start)
             .map(|p| keys::appointment_by_start(&p.clinic_id, p.start, &p.id));
-        (
-            &self.appointments,
-            &self.appointments_by_start,
-            &self.outbox,
-        )
+        (&self.appointments, &self.appointments_by_start, &self.outbox)
             .transaction(|(appointments, by_start, outbox)| {
                 if let Some(stale) = &stale_key {
                     by_start.remove(stale.as_slice())?;

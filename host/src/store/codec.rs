@@ -19,12 +19,10 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&FORMAT_JSON_V1, body)) => {
-            serde_json::from_slice(body).map_err(|e| StoreError::Corrupt {
-                what,
-                message: e.to_string(),
-            })
-        }
+        Some((&FORMAT_JSON_V1, body)) => serde_json::from_slice(body).map_err(|e| StoreError::Corrupt {
+            what,
+            message: e.to_string(),
+        }),
         Some((format, _)) => Err(StoreError::Corrupt {
             what,
             message: format!("unknown record format {format}"),

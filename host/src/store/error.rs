@@ -8,9 +8,7 @@ use crate::domain::DomainError;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error(
-        "cannot open the data store at {path}: {source} (is another repbook running on this data dir?)"
-    )]
+    #[error("cannot open the data store at {path}: {source} (is another repbook running on this data dir?)")]
     Open { path: PathBuf, source: sled::Error },
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),

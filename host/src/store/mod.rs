@@ -11,6 +11,7 @@ mod error;
 mod group_commit;
 mod keys;
 mod outbox;
+mod plugins;
 mod schema;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use sled::transaction::TransactionError;
 pub use appointments::AppointmentFilter;
 pub use error::StoreError;
 pub use outbox::{OutboxEntry, OutboxOp};
+pub use plugins::{PluginActivation, PluginRecord};
 pub use schema::SCHEMA_VERSION;
 
 use crate::domain::{Clinic, Practitioner};
@@ -37,6 +39,9 @@ pub struct Store {
     appointments: sled::Tree,
     appointments_by_start: sled::Tree,
     outbox: sled::Tree,
+    plugins: sled::Tree,
+    plugin_blobs: sled::Tree,
+    plugin_active: sled::Tree,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     path: PathBuf,
@@ -63,6 +68,9 @@ impl Store {
             appointments: db.open_tree("appointments")?,
             appointments_by_start: db.open_tree("appointments_by_start")?,
             outbox: db.open_tree("outbox")?,
+            plugins: db.open_tree("plugins")?,
+            plugin_blobs: db.open_tree("plugin_blobs")?,
+            plugin_active: db.open_tree("plugin_active")?,
             commits: GroupCommit::start(db.clone(), path.clone()),
             clinic_locks: Mutex::new(HashMap::new()),
             meta,
@@ -118,11 +126,7 @@ impl Store {
     }
 
     pub fn clinics(&self) -> Result<Vec<Clinic>, StoreError> {
-        self.clinics
-            .iter()
-            .values()
-            .map(|v| decode("clinic", &v?))
-            .collect()
+        self.clinics.iter().values().map(|v| decode("clinic", &v?)).collect()
     }
 
     /// Deletes a clinic and its staff. Refused while the clinic has appointments: they are history that a

@@ -30,12 +30,7 @@ pub fn migrate(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
     migrate_with(db, meta, SCHEMA_VERSION, MIGRATIONS)
 }
 
-fn migrate_with(
-    db: &sled::Db,
-    meta: &sled::Tree,
-    target: u32,
-    migrations: &[Migration],
-) -> Result<(), StoreError> {
+fn migrate_with(db: &sled::Db, meta: &sled::Tree, target: u32, migrations: &[Migration]) -> Result<(), StoreError> {
     let mut version = read_version(meta)?;
     if version == 0 {
         // A new data dir starts at the current schema.
@@ -80,13 +75,7 @@ mod tests {
         migrate_with(&db, &meta, 1, &[]).unwrap();
         assert_eq!(read_version(&meta).unwrap(), 1);
         let err = migrate_with(&db, &meta, 0, &[]).unwrap_err();
-        assert!(matches!(
-            err,
-            StoreError::SchemaTooNew {
-                found: 1,
-                supported: 0
-            }
-        ));
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 1, supported: 0 }));
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! The host's own, version-independent view of the connector contract. Generated types of each WIT version
+//! convert into these, so the store, API and sync code never depend on a particular WIT version.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use thiserror::Error;
+
+/// Everything a connector call needs to know about the clinic's PMS. Secrets stay in `secrets` on the host
+/// side and never reach the guest.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    pub clinic_id: String,
+    pub site_id: Option<String>,
+    pub pairing_code: Option<String>,
+    pub location_id: Option<i64>,
+    pub settings: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub site_cache: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingSpec {
+    pub name: String,
+    pub description: String,
+    pub secret: bool,
+    pub required: bool,
+    pub default_value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Credential {
+    pub secret: String,
+    pub header: String,
+    pub origin_setting: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub version: String,
+    pub pms: String,
+    pub capabilities: Vec<String>,
+    pub settings: Vec<SettingSpec>,
+    pub allowed_hosts: Vec<String>,
+    pub credentials: Vec<Credential>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteInfo {
+    pub practice_name: String,
+    pub availability: String,
+    pub version: Option<String>,
+    pub details: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PmsPractitioner {
+    pub user_id: i64,
+    pub title: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub has_appointments: bool,
+    pub provider_number: Option<String>,
+    pub ahpra: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalAppointment {
+    pub reference: String,
+    pub pms_id: Option<String>,
+    pub practitioner_user_id: i64,
+    pub date: jiff::civil::Date,
+    pub start_seconds: u32,
+    pub duration_seconds: u32,
+    pub rep_name: String,
+    pub rep_company: String,
+    pub rep_email: String,
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushAction {
+    Created,
+    Moved,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushOutcome {
+    pub pms_id: String,
+    pub action: PushAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PmsAppointment {
+    pub pms_id: String,
+    pub reference: String,
+    pub practitioner_user_id: i64,
+    pub date: jiff::civil::Date,
+    pub start_seconds: u32,
+    pub duration_seconds: u32,
+    pub cancelled: bool,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteHealth {
+    pub availability: String,
+    pub detail: String,
+}
+
+/// A connector's own failure, shaped by how the host must react (see the WIT `connector-error`).
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum ConnectorFailure {
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("{0}")]
+    SiteNotFound(String),
+    #[error("not paired: {0}")]
+    NotPaired(String),
+    #[error("not authoritative: {0}")]
+    NotAuthoritative(String),
+    #[error("site offline: {0}")]
+    SiteOffline(String),
+    #[error("rate limited: retry after {0} ms")]
+    RateLimited(u32),
+    #[error("credentials refused: {0}")]
+    Auth(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("rejected by the PMS: {0}")]
+    Rejected(String),
+    #[error("outcome unknown: {0}")]
+    UnknownOutcome(String),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+}
+
+impl ConnectorFailure {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectorFailure::InvalidConfig(_) => "invalid_config",
+            ConnectorFailure::SiteNotFound(_) => "site_not_found",
+            ConnectorFailure::NotPaired(_) => "not_paired",
+            ConnectorFailure::NotAuthoritative(_) => "not_authoritative",
+            ConnectorFailure::SiteOffline(_) => "site_offline",
+            ConnectorFailure::RateLimited(_) => "rate_limited",
+            ConnectorFailure::Auth(_) => "auth",
+            ConnectorFailure::Conflict(_) => "conflict",
+            ConnectorFailure::Rejected(_) => "rejected",
+            ConnectorFailure::UnknownOutcome(_) => "unknown_outcome",
+            ConnectorFailure::Transient(_) => "transient",
+        }
+    }
+
+    /// Whether trying again later can succeed without a person changing something.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorFailure::SiteOffline(_)
+                | ConnectorFailure::RateLimited(_)
+                | ConnectorFailure::UnknownOutcome(_)
+                | ConnectorFailure::Transient(_)
+        )
+    }
+}

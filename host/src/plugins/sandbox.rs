@@ -1,0 +1,246 @@
+//! What a guest can touch: the per-call host state and the host side of the connector's imports
+//! (`http`, `log`, `site-cache`). WASI is linked with an empty context (no files, env, args, sockets).
+//! Time spent inside host imports is tracked so the guest's CPU budget is not charged for a slow PMS.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderName, HeaderValue};
+use url::Url;
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::v0_1::repbook::pms as wit;
+use super::egress::{Egress, origin_of};
+
+/// Caps on what one HTTP exchange may cost the host.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    pub default_timeout: Duration,
+    pub max_timeout: Duration,
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        // Halo answers immediate queries within 30 s and caps results at 8 MB.
+        HttpLimits {
+            default_timeout: Duration::from_secs(35),
+            max_timeout: Duration::from_secs(60),
+            max_response_bytes: 8 << 20,
+        }
+    }
+}
+
+/// A header the host adds for the guest on requests to one origin.
+#[derive(Clone)]
+pub struct InjectedHeader {
+    pub origin: String,
+    pub name: HeaderName,
+    pub value: HeaderValue,
+}
+
+/// Everything about the network one call may use.
+pub struct CallNet {
+    pub client: reqwest::Client,
+    pub egress: Egress,
+    pub limits: HttpLimits,
+    pub injected: Vec<InjectedHeader>,
+    /// Header names the guest may not set itself (credential headers, routing headers).
+    pub reserved: Vec<HeaderName>,
+}
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limits: StoreLimits,
+    pub host_time: Duration,
+    pub net: Arc<CallNet>,
+    pub label: Arc<str>,
+    /// Secret values that must never appear in a log line.
+    pub redact: Vec<String>,
+    pub site_cache: BTreeMap<String, String>,
+    pub stderr: MemoryOutputPipe,
+    pub requests_sent: u32,
+}
+
+impl HostState {
+    pub fn new(
+        limits: StoreLimits,
+        net: Arc<CallNet>,
+        label: Arc<str>,
+        redact: Vec<String>,
+        site_cache: BTreeMap<String, String>,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(16 * 1024);
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            host_time: Duration::ZERO,
+            net,
+            label,
+            redact,
+            site_cache,
+            stderr,
+            requests_sent: 0,
+        }
+    }
+
+    fn redacted(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in self.redact.iter().filter(|s| s.len() >= 4) {
+            text = text.replace(secret.as_str(), "[redacted]");
+        }
+        text
+    }
+
+    /// What the guest wrote to stderr (a Rust panic message, typically).
+    pub fn stderr_text(&self) -> String {
+        self.redacted(String::from_utf8_lossy(&self.stderr.contents()).trim())
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::types::Host for HostState {}
+
+impl wit::http::Host for HostState {
+    async fn send(&mut self, request: wit::http::Request) -> Result<wit::http::Response, wit::http::HttpError> {
+        let started = Instant::now();
+        let net = self.net.clone();
+        let result = send(&net, request, &self.label).await;
+        self.host_time += started.elapsed();
+        self.requests_sent += 1;
+        result
+    }
+}
+
+async fn send(
+    net: &CallNet,
+    request: wit::http::Request,
+    label: &str,
+) -> Result<wit::http::Response, wit::http::HttpError> {
+    use wit::http::HttpError;
+    let url =
+        Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("'{}' is not a URL: {e}", request.url)))?;
+    if let Err(reason) = net.egress.check(&url) {
+        tracing::warn!(plugin = label, host = url.host_str().unwrap_or(""), %reason, "plugin request denied");
+        return Err(HttpError::Denied(reason));
+    }
+    let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| HttpError::Denied(format!("'{}' is not an HTTP method", request.method)))?;
+    let timeout = request
+        .timeout_ms
+        .map(|ms| Duration::from_millis(ms as u64))
+        .unwrap_or(net.limits.default_timeout)
+        .min(net.limits.max_timeout);
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &request.headers {
+        let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
+            return Err(HttpError::Denied(format!("header '{name}' is not valid")));
+        };
+        if !net.reserved.contains(&name) {
+            headers.append(name, value);
+        }
+    }
+    let origin = origin_of(&url);
+    for injected in &net.injected {
+        if origin.as_deref() == Some(injected.origin.as_str()) {
+            headers.insert(injected.name.clone(), injected.value.clone());
+        }
+    }
+    let mut builder = net
+        .client
+        .request(method.clone(), url.clone())
+        .headers(headers)
+        .timeout(timeout);
+    if let Some(body) = request.body {
+        builder = builder.body(body);
+    }
+    let started = Instant::now();
+    let outcome = async {
+        let mut response = builder.send().await?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > net.limits.max_response_bytes {
+                return Ok(Err(HttpError::TooLarge(net.limits.max_response_bytes as u64)));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, reqwest::Error>(Ok(wit::http::Response { status, headers, body }))
+    }
+    .await;
+    let millis = started.elapsed().as_millis() as u64;
+    // Logged without query string or headers: credentials and patient data never reach the log.
+    let path = url.path();
+    let host = url.host_str().unwrap_or("");
+    match outcome {
+        Ok(Ok(response)) => {
+            tracing::debug!(plugin = label, %method, host, path, status = response.status, millis, "plugin request");
+            Ok(response)
+        }
+        Ok(Err(too_large)) => {
+            tracing::warn!(plugin = label, %method, host, path, millis, "plugin response over the size cap");
+            Err(too_large)
+        }
+        Err(error) if error.is_timeout() => {
+            tracing::warn!(plugin = label, %method, host, path, millis, "plugin request timed out");
+            Err(HttpError::Timeout)
+        }
+        Err(error) => {
+            let error = error.without_url().to_string();
+            tracing::warn!(plugin = label, %method, host, path, millis, %error, "plugin request failed");
+            Err(HttpError::Transport(error))
+        }
+    }
+}
+
+impl wit::log::Host for HostState {
+    async fn log(&mut self, level: wit::log::Level, message: String) {
+        use wit::log::Level;
+        let message = self.redacted(&message);
+        let plugin = &*self.label;
+        match level {
+            Level::Trace => tracing::trace!(plugin, "{message}"),
+            Level::Debug => tracing::debug!(plugin, "{message}"),
+            Level::Info => tracing::info!(plugin, "{message}"),
+            Level::Warn => tracing::warn!(plugin, "{message}"),
+            Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+impl wit::site_cache::Host for HostState {
+    async fn remember(&mut self, key: String, value: String) {
+        if key.len() <= 64 && value.len() <= 1024 && self.site_cache.len() < 32 {
+            self.site_cache.insert(key, value);
+        }
+    }
+
+    async fn forget(&mut self, key: String) {
+        self.site_cache.remove(&key);
+    }
+}
