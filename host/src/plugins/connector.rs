@@ -28,6 +28,8 @@ pub struct LoadedPlugin {
     pub sha256: String,
     pub wit_version: &'static str,
     pub info: ConnectorInfo,
+    /// The hosts this plugin may reach: its declaration narrowed by the operator's policy.
+    egress: Arc<Egress>,
     prepared: Prepared,
     runtime: Arc<Runtime>,
 }
@@ -63,12 +65,14 @@ impl LoadedPlugin {
                 allowed_hosts: vec![],
                 credentials: vec![],
             },
+            egress: Arc::new(Egress::new(&[], &runtime.operator)),
             prepared: Prepared::V0_1(pre),
             runtime,
         };
         let info = plugin.describe().await?;
         plugin.name = info.name.clone();
         plugin.version = info.version.clone();
+        plugin.egress = Arc::new(Egress::new(&info.allowed_hosts, &plugin.runtime.operator));
         plugin.info = info;
         Ok(plugin)
     }
@@ -77,9 +81,8 @@ impl LoadedPlugin {
         format!("{}@{}", self.name, self.version)
     }
 
-    /// The hosts this plugin may actually reach: its declaration narrowed by the operator's policy.
-    pub fn egress(&self) -> Egress {
-        Egress::new(&self.info.allowed_hosts, &self.runtime.operator)
+    pub fn egress(&self) -> &Egress {
+        &self.egress
     }
 
     fn net_for(&self, ctx: &CallContext) -> CallNet {
@@ -114,7 +117,7 @@ impl LoadedPlugin {
         }
         CallNet {
             client: self.runtime.http.clone(),
-            egress: self.egress(),
+            egress: self.egress.clone(),
             limits: self.runtime.http_limits.clone(),
             injected,
             reserved,

@@ -46,7 +46,7 @@ pub struct InjectedHeader {
 /// Everything about the network one call may use.
 pub struct CallNet {
     pub client: reqwest::Client,
-    pub egress: Egress,
+    pub egress: Arc<Egress>,
     pub limits: HttpLimits,
     pub injected: Vec<InjectedHeader>,
     /// Header names the guest may not set itself (credential headers, routing headers).
