@@ -20,8 +20,9 @@ test: plugins
 bench: plugins
 	$(CARGO) bench --workspace
 
-demo: build
-	./scripts/demo.sh $(DEMO_DIR)
+# The seed's whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.
+demo: build plugins
+	./target/debug/repbook --data-dir $(DEMO_DIR) demo
 
 fmt:
 	$(CARGO) fmt --all

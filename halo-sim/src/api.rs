@@ -40,13 +40,22 @@ fn status_text(status: StatusCode) -> &'static str {
 
 /// The OpenAPI examples' envelope.
 fn nested(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"error": {"status": status.as_u16(), "statusText": status_text(status), "message": message}})))
+    (
+        status,
+        axum::Json(
+            json!({"error": {"status": status.as_u16(), "statusText": status_text(status), "message": message}}),
+        ),
+    )
         .into_response()
 }
 
 /// The troubleshooting page's envelope.
 fn flat(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"status": status.as_u16(), "statusText": status_text(status), "message": message}))).into_response()
+    (
+        status,
+        axum::Json(json!({"status": status.as_u16(), "statusText": status_text(status), "message": message})),
+    )
+        .into_response()
 }
 
 fn now() -> String {
@@ -93,19 +102,36 @@ fn site_json(sim: &Sim, site: &Site) -> Value {
 
 const PMS_NAMES: [&str; 3] = ["Best Practice", "Zedmed", "D4w"];
 
-async fn get_sites(State(sim): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn get_sites(
+    State(sim): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let sim = lock(&sim);
     if let Err(denied) = authorise(&sim, &headers) {
         return denied;
     }
-    let (Some(site_id), Some(pms)) = (query.get("practiceManagementSiteId"), query.get("practiceManagementName")) else {
-        return nested(StatusCode::BAD_REQUEST, "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing");
+    let (Some(site_id), Some(pms)) = (
+        query.get("practiceManagementSiteId"),
+        query.get("practiceManagementName"),
+    ) else {
+        return nested(
+            StatusCode::BAD_REQUEST,
+            "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
+        );
     };
     if !PMS_NAMES.contains(&pms.as_str()) {
-        return nested(StatusCode::BAD_REQUEST, &format!("'{pms}' is not a valid practiceManagementName"));
+        return nested(
+            StatusCode::BAD_REQUEST,
+            &format!("'{pms}' is not a valid practiceManagementName"),
+        );
     }
     let sites: Vec<Value> = if pms == "Best Practice" {
-        sim.sites.iter().filter(|s| &s.seed.site_id == site_id).map(|s| site_json(&sim, s)).collect()
+        sim.sites
+            .iter()
+            .filter(|s| &s.seed.site_id == site_id)
+            .map(|s| site_json(&sim, s))
+            .collect()
     } else {
         vec![]
     };
@@ -121,7 +147,11 @@ enum Lookup<'a> {
 fn find<'a>(sim: &'a Sim, guid: &str) -> Lookup<'a> {
     if let Some(site) = sim.sites.iter().find(|s| s.guid.eq_ignore_ascii_case(guid)) {
         Lookup::Current(site)
-    } else if sim.sites.iter().any(|s| s.retired_guids.iter().any(|g| g.eq_ignore_ascii_case(guid))) {
+    } else if sim
+        .sites
+        .iter()
+        .any(|s| s.retired_guids.iter().any(|g| g.eq_ignore_ascii_case(guid)))
+    {
         Lookup::Retired
     } else {
         Lookup::Unknown
@@ -146,13 +176,23 @@ async fn get_site(State(sim): State<Shared>, headers: HeaderMap, Path(guid): Pat
     }
 }
 
-async fn pair_site(State(sim): State<Shared>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn pair_site(
+    State(sim): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let mut sim = lock(&sim);
     if let Err(denied) = authorise(&sim, &headers) {
         return denied;
     }
-    let (Some(site_id), Some(pms)) = (query.get("practiceManagementSiteId"), query.get("practiceManagementName")) else {
-        return nested(StatusCode::BAD_REQUEST, "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing");
+    let (Some(site_id), Some(pms)) = (
+        query.get("practiceManagementSiteId"),
+        query.get("practiceManagementName"),
+    ) else {
+        return nested(
+            StatusCode::BAD_REQUEST,
+            "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
+        );
     };
     if pms != "Best Practice" {
         return nested(StatusCode::NOT_FOUND, "Site not found");
@@ -161,11 +201,18 @@ async fn pair_site(State(sim): State<Shared>, headers: HeaderMap, Query(query): 
         return nested(StatusCode::BAD_REQUEST, "Required parameter 'pairingCode' is missing");
     };
     *sim.requests.entry(site_id.clone()).or_default() += 1;
-    let Some(index) = sim.sites.iter().position(|s| &s.seed.site_id == site_id && s.seed.authoritative) else {
+    let Some(index) = sim
+        .sites
+        .iter()
+        .position(|s| &s.seed.site_id == site_id && s.seed.authoritative)
+    else {
         return nested(StatusCode::NOT_FOUND, "Site not found");
     };
     if sim.sites[index].seed.pairing_code.as_deref() != Some(code.as_str()) {
-        return nested(StatusCode::BAD_GATEWAY, "The practice management software returned an unexpected result code.");
+        return nested(
+            StatusCode::BAD_GATEWAY,
+            "The practice management software returned an unexpected result code.",
+        );
     }
     sim.sites[index].paired = true;
     axum::Json(site_json(&sim, &sim.sites[index])).into_response()
@@ -229,7 +276,12 @@ fn query_base(sim: &Sim, guid: &str, status: &str, max_time: u64, size: usize) -
     base
 }
 
-async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(guid): Path<String>, body: Bytes) -> Response {
+async fn immediate_query(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(guid): Path<String>,
+    body: Bytes,
+) -> Response {
     // Checks and faults that answer before the site executes anything.
     let (site_id, latency) = {
         let mut sim = lock(&shared);
@@ -248,7 +300,10 @@ async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(
         *sim.requests.entry(site_id.clone()).or_default() += 1;
         let faults = sim.faults.entry(site_id.clone()).or_default();
         if faults.offline {
-            return flat(StatusCode::SERVICE_UNAVAILABLE, "Site could not be contacted, please try again later or contact a system administrator.");
+            return flat(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Site could not be contacted, please try again later or contact a system administrator.",
+            );
         }
         if faults.unreachable {
             return flat(StatusCode::GATEWAY_TIMEOUT, "Site is unreachable");
@@ -262,7 +317,10 @@ async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(
         }
         if faults.error_500_next > 0 {
             faults.error_500_next -= 1;
-            return nested(StatusCode::INTERNAL_SERVER_ERROR, "Failed to create query container in CosmosDB.");
+            return nested(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Failed to create query container in CosmosDB.",
+            );
         }
         (site_id, faults.latency_ms)
     };
@@ -280,11 +338,23 @@ async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(
     let kind = match request.command.kind.as_deref().unwrap_or("text") {
         "text" => CommandType::Text,
         "storedProcedure" => CommandType::StoredProcedure,
-        other => return nested(StatusCode::BAD_REQUEST, &format!("'{other}' is not a valid command type")),
+        other => {
+            return nested(
+                StatusCode::BAD_REQUEST,
+                &format!("'{other}' is not a valid command type"),
+            );
+        }
     };
-    let mode = request.command.execution_mode.clone().unwrap_or_else(|| "reader".into());
+    let mode = request
+        .command
+        .execution_mode
+        .clone()
+        .unwrap_or_else(|| "reader".into());
     if !["reader", "nonQuery", "scalar"].contains(&mode.as_str()) {
-        return nested(StatusCode::BAD_REQUEST, &format!("'{mode}' is not a valid executionMode"));
+        return nested(
+            StatusCode::BAD_REQUEST,
+            &format!("'{mode}' is not a valid executionMode"),
+        );
     }
     let command = Command {
         text: request.command.text.clone(),
@@ -309,7 +379,10 @@ async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(
             let mut failed = query_base(&sim, &guid, "executionFailed", max_time, size);
             failed.insert("errorCode".into(), json!(error.number));
             failed.insert("errorMessage".into(), json!(error.message));
-            failed.insert("errorDetails".into(), json!({"errorType": "mssql", "errorCode": error.number, "errorMessage": error.message}));
+            failed.insert(
+                "errorDetails".into(),
+                json!({"errorType": "mssql", "errorCode": error.number, "errorMessage": error.message}),
+            );
             return (StatusCode::BAD_REQUEST, axum::Json(Value::Object(failed))).into_response();
         }
         Ok(Outcome::Rows(rows)) if mode == "nonQuery" => json!({"rowsAffected": rows.len(), "size": 0}),
@@ -327,7 +400,10 @@ async fn immediate_query(State(shared): State<Shared>, headers: HeaderMap, Path(
         let faults = sim.faults.entry(site_id).or_default();
         if faults.timeout_after_write_next > 0 {
             faults.timeout_after_write_next -= 1;
-            return flat(StatusCode::GATEWAY_TIMEOUT, "Query took more than 30 seconds to return a result.");
+            return flat(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Query took more than 30 seconds to return a result.",
+            );
         }
     }
     let mut done = query_base(&sim, &guid, "successful", max_time, size);

@@ -38,7 +38,11 @@ pub struct BpAppointment {
 
 impl BpAppointment {
     fn overlaps(&self, user: i64, date: Date, time: i64, length: i64) -> bool {
-        self.record_status == 1 && self.user_id == user && self.date == date && self.time < time + length && time < self.time + self.length
+        self.record_status == 1
+            && self.user_id == user
+            && self.date == date
+            && self.time < time + length
+            && time < self.time + self.length
     }
 
     fn row(&self) -> Value {
@@ -84,11 +88,17 @@ pub struct SqlError {
 }
 
 fn sql_error(number: i64, message: impl Into<String>) -> SqlError {
-    SqlError { number, message: message.into() }
+    SqlError {
+        number,
+        message: message.into(),
+    }
 }
 
 fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
 }
 
 /// SQL Server's LIKE with % and _ (case-insensitive, as Bp's default collation).
@@ -125,7 +135,12 @@ impl Command {
 
     fn int(&self, name: &str, procedure: &str) -> Result<i64, SqlError> {
         let text = self.value(name, procedure)?.unwrap_or("");
-        text.trim().parse().map_err(|_| sql_error(8114, format!("Error converting data type nvarchar to int. (@{name} = '{text}')")))
+        text.trim().parse().map_err(|_| {
+            sql_error(
+                8114,
+                format!("Error converting data type nvarchar to int. (@{name} = '{text}')"),
+            )
+        })
     }
 
     fn date(&self, name: &str, procedure: &str) -> Result<Date, SqlError> {
@@ -135,7 +150,14 @@ impl Command {
         } else {
             text.chars().take(10).collect()
         };
-        iso.parse().map_err(|_| sql_error(241, format!("Conversion failed when converting date and/or time from character string. (@{name} = '{text}')")))
+        iso.parse().map_err(|_| {
+            sql_error(
+                241,
+                format!(
+                    "Conversion failed when converting date and/or time from character string. (@{name} = '{text}')"
+                ),
+            )
+        })
     }
 
     fn string(&self, name: &str, procedure: &str) -> Result<String, SqlError> {
@@ -146,13 +168,20 @@ impl Command {
 impl Bp {
     pub fn new(seed: BpSeed) -> Bp {
         let next_id = seed.first_record_id;
-        Bp { seed, appointments: BTreeMap::new(), next_id }
+        Bp {
+            seed,
+            appointments: BTreeMap::new(),
+            next_id,
+        }
     }
 
     /// Whether the command changes data (for "504 after the write took effect").
     pub fn is_write(command: &Command) -> bool {
         let text = normalise(&command.text);
-        text.contains("bp_addappointment") || text.contains("bp_moveappointment") || text.contains("bp_updateappointment") || text.contains("bp_cancelappointment")
+        text.contains("bp_addappointment")
+            || text.contains("bp_moveappointment")
+            || text.contains("bp_updateappointment")
+            || text.contains("bp_cancelappointment")
     }
 
     pub fn execute(&mut self, command: &Command) -> Result<Outcome, SqlError> {
@@ -164,14 +193,22 @@ impl Bp {
 
     fn procedure(&mut self, command: &Command) -> Result<Outcome, SqlError> {
         let full = command.text.trim();
-        let name = full.rsplit('.').next().unwrap_or(full).trim_matches(|c| c == '[' || c == ']');
+        let name = full
+            .rsplit('.')
+            .next()
+            .unwrap_or(full)
+            .trim_matches(|c| c == '[' || c == ']');
         let qualified_ok = !full.contains('.') || normalise(full).starts_with("bpspatients.dbo.");
         if !qualified_ok {
             return Err(sql_error(2812, format!("Could not find stored procedure '{full}'.")));
         }
         match name.to_ascii_lowercase().as_str() {
             "bp_getpracticelocations" => Ok(Outcome::Rows(
-                self.seed.locations.iter().map(|l| json!({"LocationID": l.id, "LocationName": format!("{}   ", l.name)})).collect(),
+                self.seed
+                    .locations
+                    .iter()
+                    .map(|l| json!({"LocationID": l.id, "LocationName": format!("{}   ", l.name)}))
+                    .collect(),
             )),
             "bp_getallusers" => Ok(Outcome::Rows(
                 self.seed
@@ -271,7 +308,13 @@ impl Bp {
         }
         if text == normalise(FIND_BY_REFERENCE) {
             let pattern = command.string("pattern", "statement")?;
-            return Ok(Outcome::Rows(self.appointments.values().filter(|a| like(&a.reason, &pattern)).map(BpAppointment::row).collect()));
+            return Ok(Outcome::Rows(
+                self.appointments
+                    .values()
+                    .filter(|a| like(&a.reason, &pattern))
+                    .map(BpAppointment::row)
+                    .collect(),
+            ));
         }
         if text == normalise(LIST_TAGGED) {
             let pattern = command.string("pattern", "statement")?;
@@ -287,22 +330,33 @@ impl Bp {
         }
         if text == normalise(APPOINTMENT_TYPES) {
             return Ok(Outcome::Rows(
-                self.seed.appointment_types.iter().map(|t| json!({"Code": t.code, "Name": format!("{:<30}", t.name)})).collect(),
+                self.seed
+                    .appointment_types
+                    .iter()
+                    .map(|t| json!({"Code": t.code, "Name": format!("{:<30}", t.name)}))
+                    .collect(),
             ));
         }
-        let (prefix, suffix) = USER_REGISTRATIONS.split_once("{ahpra_column}").unwrap_or((USER_REGISTRATIONS, ""));
+        let (prefix, suffix) = USER_REGISTRATIONS
+            .split_once("{ahpra_column}")
+            .unwrap_or((USER_REGISTRATIONS, ""));
         let (prefix, suffix) = (normalise(prefix), normalise(suffix));
         if let Some(column) = text.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&suffix)) {
             let column = column.trim();
             if !column.is_empty() && column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 if !column.eq_ignore_ascii_case(&self.seed.ahpra_column) {
-                    return Err(sql_error(207, format!("Invalid column name '{}'.", column.to_ascii_uppercase())));
+                    return Err(sql_error(
+                        207,
+                        format!("Invalid column name '{}'.", column.to_ascii_uppercase()),
+                    ));
                 }
                 return Ok(Outcome::Rows(
                     self.seed
                         .users
                         .iter()
-                        .map(|u| json!({"UserID": u.id, "RegistrationNo": u.ahpra.as_ref().map(|a| format!("{a:<15}"))}))
+                        .map(
+                            |u| json!({"UserID": u.id, "RegistrationNo": u.ahpra.as_ref().map(|a| format!("{a:<15}"))}),
+                        )
                         .collect(),
                 ));
             }
@@ -325,10 +379,16 @@ impl Bp {
         }
         self.check_bookable(user, date)?;
         if !self.seed.appointment_types.iter().any(|t| t.code == kind) {
-            return Err(sql_error(547, format!("The INSERT statement conflicted with the FOREIGN KEY constraint (appointment type {kind}).")));
+            return Err(sql_error(
+                547,
+                format!("The INSERT statement conflicted with the FOREIGN KEY constraint (appointment type {kind})."),
+            ));
         }
         if !self.seed.locations.iter().any(|l| l.id == location) {
-            return Err(sql_error(547, format!("The INSERT statement conflicted with the FOREIGN KEY constraint (location {location}).")));
+            return Err(sql_error(
+                547,
+                format!("The INSERT statement conflicted with the FOREIGN KEY constraint (location {location})."),
+            ));
         }
         if self.clash(user, date, time, length, None) {
             return Ok(Outcome::Rows(vec![json!({"AppointmentId": 0})]));
@@ -337,23 +397,49 @@ impl Bp {
         self.next_id += 1;
         self.appointments.insert(
             record_id,
-            BpAppointment { record_id, record_status: 1, user_id: user, patient_id: patient, date, time, length, appointment_type: kind, location_id: location, reason },
+            BpAppointment {
+                record_id,
+                record_status: 1,
+                user_id: user,
+                patient_id: patient,
+                date,
+                time,
+                length,
+                appointment_type: kind,
+                location_id: location,
+                reason,
+            },
         );
         Ok(Outcome::Rows(vec![json!({"AppointmentId": record_id})]))
     }
 
     fn check_bookable(&self, user: i64, date: Date) -> Result<(), SqlError> {
         let Some(person) = self.seed.users.iter().find(|u| u.id == user && u.has_appointments) else {
-            return Err(sql_error(50000, format!("User {user} does not have an appointment book.")));
+            return Err(sql_error(
+                50000,
+                format!("User {user} does not have an appointment book."),
+            ));
         };
-        if self.seed.away.iter().any(|a| a.user_id == user && a.date == date.to_string()) {
-            return Err(sql_error(50000, format!("{} {} is away on that date.", person.title, person.surname).trim().to_string()));
+        if self
+            .seed
+            .away
+            .iter()
+            .any(|a| a.user_id == user && a.date == date.to_string())
+        {
+            return Err(sql_error(
+                50000,
+                format!("{} {} is away on that date.", person.title, person.surname)
+                    .trim()
+                    .to_string(),
+            ));
         }
         Ok(())
     }
 
     fn clash(&self, user: i64, date: Date, time: i64, length: i64, except: Option<i64>) -> bool {
-        self.appointments.values().any(|a| Some(a.record_id) != except && a.overlaps(user, date, time, length))
+        self.appointments
+            .values()
+            .any(|a| Some(a.record_id) != except && a.overlaps(user, date, time, length))
     }
 
     /// Inspection and tampering for tests (`/_sim/`): what Bp holds, changed behind repbook's back.
@@ -371,7 +457,13 @@ impl Bp {
 }
 
 fn syntax_error(text: &str) -> SqlError {
-    let near: String = text.split_whitespace().find(|w| w.starts_with('\'') || w.chars().any(|c| c.is_ascii_digit())).unwrap_or("").chars().take(30).collect();
+    let near: String = text
+        .split_whitespace()
+        .find(|w| w.starts_with('\'') || w.chars().any(|c| c.is_ascii_digit()))
+        .unwrap_or("")
+        .chars()
+        .take(30)
+        .collect();
     if near.is_empty() {
         sql_error(102, "Incorrect syntax near the keyword 'FROM'.")
     } else {

@@ -23,7 +23,10 @@ pub fn router(sim: Shared) -> Router {
         .route("/_sim/sites/{site_id}/change-guid", post(change_guid))
         .route("/_sim/sites/{site_id}/away", post(add_away))
         .route("/_sim/sites/{site_id}/appointments", get(appointments).post(insert))
-        .route("/_sim/sites/{site_id}/appointments/{record_id}", axum::routing::patch(tamper).delete(remove))
+        .route(
+            "/_sim/sites/{site_id}/appointments/{record_id}",
+            axum::routing::patch(tamper).delete(remove),
+        )
         .route("/_sim/stats", get(stats))
         .with_state(sim)
 }
@@ -33,7 +36,11 @@ fn lock(sim: &Shared) -> std::sync::MutexGuard<'_, Sim> {
 }
 
 fn not_found(what: &str) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"error": format!("{what} not found")}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": format!("{what} not found")})),
+    )
+        .into_response()
 }
 
 async fn sites(State(sim): State<Shared>) -> Json<serde_json::Value> {
@@ -49,7 +56,11 @@ async fn sites(State(sim): State<Shared>) -> Json<serde_json::Value> {
     Json(json!({ "sites": sites }))
 }
 
-async fn set_faults(State(sim): State<Shared>, Path(site_id): Path<String>, Json(faults): Json<Faults>) -> Json<Faults> {
+async fn set_faults(
+    State(sim): State<Shared>,
+    Path(site_id): Path<String>,
+    Json(faults): Json<Faults>,
+) -> Json<Faults> {
     lock(&sim).faults.insert(site_id, faults.clone());
     Json(faults)
 }
@@ -131,9 +142,17 @@ struct Tamper {
     reason: Option<String>,
 }
 
-async fn tamper(State(sim): State<Shared>, Path((site_id, record_id)): Path<(String, i64)>, Json(change): Json<Tamper>) -> Response {
+async fn tamper(
+    State(sim): State<Shared>,
+    Path((site_id, record_id)): Path<(String, i64)>,
+    Json(change): Json<Tamper>,
+) -> Response {
     let mut sim = lock(&sim);
-    let Some(appointment) = sim.bps.get_mut(&site_id).and_then(|bp| bp.appointments.get_mut(&record_id)) else {
+    let Some(appointment) = sim
+        .bps
+        .get_mut(&site_id)
+        .and_then(|bp| bp.appointments.get_mut(&record_id))
+    else {
         return not_found("appointment");
     };
     if let Some(date) = change.date {
@@ -155,7 +174,11 @@ async fn tamper(State(sim): State<Shared>, Path((site_id, record_id)): Path<(Str
 }
 
 async fn remove(State(sim): State<Shared>, Path((site_id, record_id)): Path<(String, i64)>) -> Response {
-    match lock(&sim).bps.get_mut(&site_id).and_then(|bp| bp.appointments.remove(&record_id)) {
+    match lock(&sim)
+        .bps
+        .get_mut(&site_id)
+        .and_then(|bp| bp.appointments.remove(&record_id))
+    {
         Some(_) => StatusCode::NO_CONTENT.into_response(),
         None => not_found("appointment"),
     }

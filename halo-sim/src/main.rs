@@ -7,7 +7,10 @@ use anyhow::Context;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "halo-sim", about = "Local simulator of Halo Cloud's Integrator API over an in-memory Bp Premier")]
+#[command(
+    name = "halo-sim",
+    about = "Local simulator of Halo Cloud's Integrator API over an in-memory Bp Premier"
+)]
 struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
@@ -27,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
         }
         None => halo_sim::Seed::demo(),
     };
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let server = halo_sim::serve(listener, seed)?;
     println!("{}", server.url());
     tokio::signal::ctrl_c().await?;

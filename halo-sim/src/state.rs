@@ -50,7 +50,14 @@ pub fn uuid_v4() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 impl Sim {
@@ -63,10 +70,22 @@ impl Sim {
                 if let Some(bp) = &site.bp {
                     bps.entry(site.site_id.clone()).or_insert_with(|| Bp::new(bp.clone()));
                 }
-                Site { guid: site.guid.clone().unwrap_or_else(uuid_v4), retired_guids: vec![], paired: site.paired, seed: site }
+                Site {
+                    guid: site.guid.clone().unwrap_or_else(uuid_v4),
+                    retired_guids: vec![],
+                    paired: site.paired,
+                    seed: site,
+                }
             })
             .collect();
-        Sim { keys: seed.subscription_keys, sites, bps, faults: HashMap::new(), requests: HashMap::new(), integrator_id: uuid_v4() }
+        Sim {
+            keys: seed.subscription_keys,
+            sites,
+            bps,
+            faults: HashMap::new(),
+            requests: HashMap::new(),
+            integrator_id: uuid_v4(),
+        }
     }
 
     pub fn faults(&self, site_id: &str) -> Faults {
@@ -86,7 +105,10 @@ impl Sim {
 
     /// Gives the authoritative site of a Bp Site ID a new Halo GUID (a server rebuild, say).
     pub fn change_guid(&mut self, site_id: &str) -> Option<String> {
-        let site = self.sites.iter_mut().find(|s| s.seed.site_id == site_id && s.seed.authoritative)?;
+        let site = self
+            .sites
+            .iter_mut()
+            .find(|s| s.seed.site_id == site_id && s.seed.authoritative)?;
         let old = std::mem::replace(&mut site.guid, uuid_v4());
         site.retired_guids.push(old);
         Some(site.guid.clone())

@@ -26,16 +26,36 @@ fn native_describe(name: &str, version: &str) -> ConnectorInfo {
         pms: "Test PMS".into(),
         capabilities: vec!["appointments".into()],
         settings: vec![
-            SettingSpec { name: "url".into(), description: "where health calls go".into(), secret: false, required: false, default_value: None },
-            SettingSpec { name: "api_key".into(), description: "sent as X-Api-Key to url's origin".into(), secret: true, required: false, default_value: None },
+            SettingSpec {
+                name: "url".into(),
+                description: "where health calls go".into(),
+                secret: false,
+                required: false,
+                default_value: None,
+            },
+            SettingSpec {
+                name: "api_key".into(),
+                description: "sent as X-Api-Key to url's origin".into(),
+                secret: true,
+                required: false,
+                default_value: None,
+            },
         ],
         allowed_hosts: vec!["127.0.0.1".into()],
-        credentials: vec![Credential { secret: "api_key".into(), header: "X-Api-Key".into(), origin_setting: "url".into() }],
+        credentials: vec![Credential {
+            secret: "api_key".into(),
+            header: "X-Api-Key".into(),
+            origin_setting: "url".into(),
+        }],
     }
 }
 
 fn line(label: &str, (p50, p99): (Duration, Duration)) {
-    println!("{label:<48} p50 {:>9.2} µs   p99 {:>9.2} µs", p50.as_secs_f64() * 1e6, p99.as_secs_f64() * 1e6);
+    println!(
+        "{label:<48} p50 {:>9.2} µs   p99 {:>9.2} µs",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +64,10 @@ async fn main() {
     let bytes = std::fs::read(&echo).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins`", echo.display()));
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let operator = OperatorPolicy { allowed_hosts: None, allow_loopback: true };
+    let operator = OperatorPolicy {
+        allowed_hosts: None,
+        allow_loopback: true,
+    };
     let runtime = Runtime::new(dir.path(), SandboxLimits::default(), Default::default(), operator).unwrap();
     println!("pooling allocator: {}", runtime.engine.pooling);
     let registry = Registry::open(runtime, store).await.unwrap();
@@ -74,7 +97,10 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/health", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let mut ctx = CallContext { settings: [("url".to_string(), url.clone())].into(), ..Default::default() };
+    let mut ctx = CallContext {
+        settings: [("url".to_string(), url.clone())].into(),
+        ..Default::default()
+    };
     let client = reqwest::Client::new();
     for _ in 0..200 {
         plugin.health(&mut ctx).await.unwrap();
@@ -103,6 +129,10 @@ async fn main() {
         "ratios (p50): wasm describe / native = {:.0}x; health via plugin / direct GET = {:.2}x; goal instantiate+call <= 20 µs: {}",
         wasm.0.as_secs_f64() / native.0.as_secs_f64().max(1e-9),
         through.0.as_secs_f64() / direct.0.as_secs_f64(),
-        if wasm.0 <= Duration::from_micros(20) { "met" } else { "not met" }
+        if wasm.0 <= Duration::from_micros(20) {
+            "met"
+        } else {
+            "not met"
+        }
     );
 }

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod domain;
 pub mod plugins;
 pub mod store;
+pub mod sync;

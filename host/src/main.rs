@@ -8,7 +8,10 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = repbook::cli::Cli::parse();
-    let default_level = if matches!(cli.command, repbook::cli::Command::Serve { .. }) {
+    let default_level = if matches!(
+        cli.command,
+        repbook::cli::Command::Serve { .. } | repbook::cli::Command::Demo { .. }
+    ) {
         "info"
     } else {
         "warn"

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
-use super::pms::no_connector;
 use super::views::AppointmentView;
 use crate::domain::{AppointmentStatus, Clinic, MoveRequest, NewAppointment};
 use crate::store::AppointmentFilter;
@@ -88,6 +87,7 @@ pub async fn book(
 ) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     let appointment = state.store.book_appointment(&clinic, new, Timestamp::now()).await?;
+    state.sync.notify();
     Ok((StatusCode::CREATED, Json(AppointmentView::new(&appointment, &clinic))))
 }
 
@@ -113,10 +113,14 @@ pub async fn reschedule(
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let cancelled = state.store.cancel_appointment(&clinic, &id, Timestamp::now()).await?;
+    state.sync.notify();
     Ok(Json(AppointmentView::new(&cancelled, &clinic)))
 }
 
 pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.appointment(&id)?;
-    Err(no_connector("Resend"))
+    let (appointment, delivered) = state.sync.resend(&id).await?;
+    let clinic = state.store.clinic(&appointment.clinic_id)?;
+    Ok(Json(
+        json!({ "appointment": AppointmentView::new(&appointment, &clinic), "delivered": delivered }),
+    ))
 }

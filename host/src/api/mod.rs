@@ -27,6 +27,7 @@ pub use error::ApiError;
 use crate::plugins::egress::{HostRule, OperatorPolicy};
 use crate::plugins::{HttpLimits, Registry, Runtime, SandboxLimits};
 use crate::store::Store;
+use crate::sync::{SyncConfig, SyncEngine};
 
 /// Written by `serve` once it listens, so the CLI and scripts find a server started on port 0.
 pub const ADDR_FILE: &str = "server.addr";
@@ -37,6 +38,7 @@ const BODY_LIMIT_BYTES: usize = 256 * 1024;
 pub struct AppState {
     pub store: Arc<Store>,
     pub plugins: Arc<Registry>,
+    pub sync: Arc<SyncEngine>,
     pub token: Arc<str>,
 }
 
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/clinics/{clinic}/pms/reset", post(pms::reset))
         .route("/clinics/{clinic}/staff", get(staff::list).post(staff::add))
         .route("/clinics/{clinic}/staff/sync", post(staff::sync))
+        .route("/clinics/{clinic}/staff/{id}/pms", put(staff::map))
         .route(
             "/clinics/{clinic}/appointments",
             get(appointments::list).post(appointments::book),
@@ -122,8 +125,15 @@ impl PluginConfig {
     }
 }
 
-/// Opens the store, binds, records the address and serves until SIGINT/SIGTERM.
-pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+/// A server that has opened its data dir and bound its address, not yet serving.
+pub struct Bound {
+    pub listener: tokio::net::TcpListener,
+    pub addr: SocketAddr,
+    pub state: AppState,
+}
+
+/// Opens the store and plugin registry, starts the sync worker, binds and records the address.
+pub async fn bind(config: ServeConfig) -> anyhow::Result<Bound> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Arc::new(Store::open(&config.data_dir)?);
@@ -134,6 +144,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         config.plugins.policy()?,
     )?;
     let plugins = Registry::open(runtime, store.clone()).await?;
+    let sync = SyncEngine::new(store.clone(), plugins.clone(), SyncConfig::default());
+    // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
+    tokio::spawn(sync.clone().run());
     let token = load_or_create_token(&config.data_dir, config.token)
         .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -141,18 +154,32 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
     let addr = listener.local_addr()?;
     std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())?;
-    println!("repbook listening on http://{addr}");
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
-    let app = router(AppState {
-        store,
-        plugins,
-        token: token.into(),
-    });
-    axum::serve(listener, app)
+    Ok(Bound {
+        listener,
+        addr,
+        state: AppState {
+            store,
+            plugins,
+            sync,
+            token: token.into(),
+        },
+    })
+}
+
+/// Serves until SIGINT/SIGTERM.
+pub async fn run(bound: Bound) -> anyhow::Result<()> {
+    tracing::info!(addr = %bound.addr, "serving");
+    axum::serve(bound.listener, router(bound.state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let bound = bind(config).await?;
+    println!("repbook listening on http://{}", bound.addr);
+    run(bound).await
 }
 
 async fn shutdown_signal() {

@@ -1,5 +1,4 @@
-//! PMS routes: the clinic's PMS settings and sync status. The routes whose work needs a connector
-//! (validate, locations, reset, sync) answer 503 until a connector can be installed.
+//! PMS routes: the clinic's PMS settings, Validate, locations, Reset, Sync Appointments and sync status.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,57 +9,89 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::views::ClinicView;
-use crate::domain::{PmsSettingsUpdate, PmsSyncState};
+use crate::domain::{DomainError, PmsSettingsUpdate, PmsSyncState};
+use crate::plugins::ConnectorFailure;
 use crate::store::AppointmentFilter;
+use crate::sync::SyncError;
 
-pub fn no_connector(action: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no_connector",
-        format!(
-            "{action} needs a PMS connector, and none is installed: this repbook build has no connector runtime yet. \
-             Settings and bookings are kept and will be sent once a connector is installed."
-        ),
-    )
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> Self {
+        let code = error.code();
+        let status = match &error {
+            SyncError::NotConfigured(_) | SyncError::PractitionerNotMapped(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SyncError::NoConnector(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SyncError::NotValidated(_) => StatusCode::CONFLICT,
+            SyncError::Connector(failure) => match failure {
+                ConnectorFailure::Conflict(_) => StatusCode::CONFLICT,
+                ConnectorFailure::SiteOffline(_)
+                | ConnectorFailure::RateLimited(_)
+                | ConnectorFailure::UnknownOutcome(_)
+                | ConnectorFailure::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+            SyncError::Plugin(_) | SyncError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let error = match error {
+            SyncError::Plugin(inner) => return inner.into(),
+            SyncError::Store(inner) => return inner.into(),
+            other => other,
+        };
+        ApiError::new(status, code, error.to_string())
+    }
 }
 
 pub async fn set(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-    JsonBody(update): JsonBody<PmsSettingsUpdate>,
+    JsonBody(mut update): JsonBody<PmsSettingsUpdate>,
 ) -> Result<Json<ClinicView>, ApiError> {
-    let clinic = {
-        let _guard = state.store.lock_clinic(&clinic_id).await;
-        let mut clinic = state.store.clinic(&clinic_id)?;
-        clinic.pms.apply(update)?;
-        state.store.put_clinic(&clinic)?;
-        clinic
-    };
-    state.store.durable().await?;
+    // A location is chosen from the PMS's own list, so it is checked against that list and named from it.
+    if let Some(Some(location_id)) = update.location_id {
+        let locations = state.sync.locations(&clinic_id).await?;
+        let location = locations.iter().find(|l| l.id == location_id).ok_or_else(|| {
+            let known: Vec<String> = locations.iter().map(|l| format!("{} ({})", l.id, l.name)).collect();
+            ApiError::from(DomainError::Invalid {
+                field: "location_id",
+                message: format!(
+                    "location {location_id} is not one of the practice's locations: {}",
+                    known.join(", ")
+                ),
+            })
+        })?;
+        update.location_name = Some(location.name.clone());
+    }
+    let (clinic, ()) = state
+        .store
+        .update_clinic(&clinic_id, |clinic| {
+            clinic.pms.apply(update)?;
+            Ok(())
+        })
+        .await?;
     Ok(Json((&clinic).into()))
 }
 
 pub async fn validate(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.clinic(&clinic_id)?;
-    Err(no_connector("Validate"))
+    Ok(Json(json!(state.sync.validate(&clinic_id).await?)))
 }
 
 pub async fn locations(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.clinic(&clinic_id)?;
-    Err(no_connector("Listing practice locations"))
+    Ok(Json(json!({ "locations": state.sync.locations(&clinic_id).await? })))
 }
 
 pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.clinic(&clinic_id)?;
-    Err(no_connector("Reset connection"))
+    let (validation, requeued) = state.sync.reset(&clinic_id).await?;
+    Ok(Json(json!({ "validation": validation, "requeued": requeued })))
 }
 
-pub async fn sync_all(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.clinic(&clinic_id)?;
-    Err(no_connector("Sync Appointments"))
+pub async fn sync_all(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let queued = state.sync.sync_all(&clinic_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
 }
 
-/// Where the clinic's appointments stand with the PMS, counted from the store and the outbox.
+/// Where the clinic's appointments stand with the PMS, from the store, the outbox and the worker.
 pub async fn sync_status(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -68,6 +99,11 @@ pub async fn sync_status(
     let clinic = state.store.clinic(&clinic_id)?;
     let appointments = state.store.appointments(&clinic.id, &AppointmentFilter::default())?;
     let count = |wanted: PmsSyncState| appointments.iter().filter(|a| a.pms.state == wanted).count();
+    let parked: Vec<Value> = appointments
+        .iter()
+        .filter(|a| a.pms.state == PmsSyncState::NeedsAttention)
+        .map(|a| json!({"id": a.id, "reason": a.pms.reason}))
+        .collect();
     let outbox = state
         .store
         .outbox_entries()?
@@ -78,13 +114,15 @@ pub async fn sync_status(
         "clinic_id": clinic.id,
         "pms_enabled": clinic.pms.is_active(),
         "connector": clinic.pms.connector,
-        "connector_installed": false,
+        "connector_installed": state.sync.connector(&clinic).is_ok(),
         "outbox": outbox,
+        "site": state.sync.site_status(&clinic.id),
         "appointments": {
             "pending": count(PmsSyncState::Pending),
             "synced": count(PmsSyncState::Synced),
             "needs_attention": count(PmsSyncState::NeedsAttention),
             "not_applicable": count(PmsSyncState::NotApplicable),
         },
+        "parked": parked,
     })))
 }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::pms::no_connector;
 use super::views::PractitionerView;
-use crate::domain::{NewPractitioner, Practitioner, new_id};
+use crate::domain::{NewPractitioner, PmsLinkState, Practitioner, new_id};
+use serde::Deserialize;
 
 pub async fn add(
     State(state): State<AppState>,
@@ -33,6 +33,30 @@ pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) 
 }
 
 pub async fn sync(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    state.store.clinic(&clinic_id)?;
-    Err(no_connector("Sync Staff"))
+    let staff = state.sync.sync_staff(&clinic_id).await?;
+    let count = |wanted: PmsLinkState| staff.iter().filter(|p| p.pms.state == wanted).count();
+    Ok(Json(json!({
+        "summary": {
+            "synced": count(PmsLinkState::Synced),
+            "not_in_pms": count(PmsLinkState::NotInPms),
+            "ahpra_mismatch": count(PmsLinkState::AhpraMismatch),
+        },
+        "staff": staff,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapBody {
+    /// The PMS user id, or null to undo a manual mapping.
+    user_id: Option<i64>,
+}
+
+/// Maps a practitioner to a PMS user by hand.
+pub async fn map(
+    State(state): State<AppState>,
+    Path((clinic_id, staff_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<MapBody>,
+) -> Result<Json<PractitionerView>, ApiError> {
+    Ok(Json(state.sync.map_staff(&clinic_id, &staff_id, body.user_id).await?))
 }

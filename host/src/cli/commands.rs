@@ -164,7 +164,7 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
     let one_appointment = |v: &Value| table::print(APPOINTMENT_HEADERS, &appointment_rows(std::slice::from_ref(v)));
     let pretty = |v: &Value| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     match command {
-        Command::Serve { .. } => unreachable!("serve is not a client command"),
+        Command::Serve { .. } | Command::Demo { .. } => unreachable!("serve and demo are not client commands"),
         Command::Clinic(command) => match command {
             ClinicCommand::Create {
                 name,

@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod demo;
 mod table;
 
 use std::net::SocketAddr;
@@ -44,6 +45,14 @@ pub enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         plugins: PluginArgs,
+    },
+    /// Run the whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.
+    Demo {
+        #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// The halo-bp component to install (built by `make plugins`).
+        #[arg(long)]
+        component: Option<PathBuf>,
     },
     /// Clinics and their PMS settings.
     #[command(subcommand)]
@@ -268,6 +277,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             token: cli.token.clone(),
             plugins: plugins.config(),
         })
+        .await
+        .map_err(CliError::Local),
+        Command::Demo { listen, component } => demo::run(
+            cli.data_dir.clone(),
+            listen,
+            cli.token.clone(),
+            component.unwrap_or_else(demo::default_component),
+        )
         .await
         .map_err(CliError::Local),
         command => match Client::discover(&cli.data_dir, cli.server.as_deref(), cli.token.as_deref()) {

@@ -69,6 +69,9 @@ pub struct PmsSyncStatus {
     pub synced_version: Option<u64>,
     pub attempts: u32,
     pub updated_at: Option<Timestamp>,
+    /// A push was attempted at least once, so the PMS may hold this appointment even without a PMS id.
+    #[serde(default)]
+    pub ever_sent: bool,
 }
 
 impl PmsSyncStatus {
@@ -84,6 +87,7 @@ impl PmsSyncStatus {
             synced_version: None,
             attempts: 0,
             updated_at: None,
+            ever_sent: false,
         }
     }
 }

@@ -8,6 +8,7 @@ mod clinic;
 mod error;
 mod local_time;
 mod staff;
+mod staff_match;
 
 pub use appointment::{
     Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
@@ -21,6 +22,7 @@ pub mod local_time_format {
     pub use super::local_time::rfc3339_in;
 }
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
+pub use staff_match::{PmsUser, match_practitioner};
 
 /// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.
 pub const DURATION_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;

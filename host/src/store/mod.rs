@@ -13,6 +13,7 @@ mod keys;
 mod outbox;
 mod plugins;
 mod schema;
+mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -210,5 +211,13 @@ fn tx_error<E: std::fmt::Debug>(error: TransactionError<E>) -> StoreError {
     match error {
         TransactionError::Storage(e) => StoreError::Sled(e),
         TransactionError::Abort(e) => StoreError::Aborted(format!("{e:?}")),
+    }
+}
+
+/// For transactions that abort with a `StoreError` of their own.
+fn tx_abort_error(error: TransactionError<StoreError>) -> StoreError {
+    match error {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(e) => e,
     }
 }

@@ -1,0 +1,118 @@
+//! `repbook demo`: the seed's whole flow on one machine with no account. Starts the Halo + Bp simulator on
+//! loopback, installs the halo-bp connector, prepares a demo clinic wired to the simulator, and serves.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::api::{self, PluginConfig, ServeConfig};
+use crate::domain::{Clinic, NewClinic, NewPractitioner, PmsSettingsUpdate, Practitioner, new_id};
+
+pub const DEMO_CLINIC: &str = "Harbour Medical Centre (demo)";
+
+pub fn default_component() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm")
+}
+
+pub async fn run(
+    data_dir: PathBuf,
+    listen: std::net::SocketAddr,
+    token: Option<String>,
+    component: PathBuf,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&component).with_context(|| {
+        format!(
+            "cannot read the halo-bp component {}; build it with `make plugins`",
+            component.display()
+        )
+    })?;
+    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let seed = halo_sim::Seed::demo();
+    let subscription_key = seed.subscription_keys.first().cloned().unwrap_or_default();
+    let sim = halo_sim::serve(sim_listener, seed)?;
+
+    let config = ServeConfig {
+        data_dir: data_dir.clone(),
+        listen,
+        token,
+        plugins: PluginConfig {
+            allow_loopback: true,
+            ..Default::default()
+        },
+    };
+    let bound = api::bind(config).await?;
+    let state = &bound.state;
+    let installed = state.plugins.install(&bytes).await?;
+    if !installed.activated {
+        state.plugins.activate(&installed.name, &installed.version).await?;
+    }
+
+    let store = &state.store;
+    let clinic = match store.clinics()?.into_iter().find(|c| c.name == DEMO_CLINIC) {
+        Some(clinic) => clinic,
+        None => {
+            let clinic = Clinic::create(
+                new_id(),
+                NewClinic {
+                    name: DEMO_CLINIC.into(),
+                    timezone: "Australia/Sydney".into(),
+                    state: "NSW".into(),
+                    appointment_duration_minutes: 20,
+                },
+                jiff::Timestamp::now(),
+            )?;
+            store.put_clinic(&clinic)?;
+            for (first, last, ahpra) in [
+                ("Ana", "Ng", "MED0001234567"),
+                ("Ben", "Okafor", "MED0007654321"),
+                ("Chloe", "Singh", "MED0005550010"),
+            ] {
+                let doctor = Practitioner::create(
+                    new_id(),
+                    clinic.id.clone(),
+                    NewPractitioner {
+                        title: "Dr".into(),
+                        first_name: first.into(),
+                        last_name: last.into(),
+                        ahpra: ahpra.into(),
+                    },
+                )?;
+                store.add_practitioner(&doctor)?;
+            }
+            clinic
+        }
+    };
+    // The simulator is new on every run, so its address is set again each time.
+    let update: PmsSettingsUpdate = serde_json::from_value(json!({
+        "connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": "12345", "pairing_code": "ABC123",
+        "settings": {"base_url": sim.url(), "subscription_key": subscription_key},
+    }))?;
+    store
+        .update_clinic(&clinic.id, |c| {
+            c.pms.site_cache.clear();
+            c.pms.apply(update)?;
+            Ok(())
+        })
+        .await?;
+
+    let base = format!("http://{}", bound.addr);
+    let token = state.token.to_string();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "repbook".into());
+    let cli = format!("{exe} --data-dir {}", data_dir.display());
+    let id = &clinic.id;
+    println!(
+        "\nrepbook demo is running at {base}\nAPI token: {token}\nHalo + Bp simulator: {} (Bp Site ID 12345, pairing code ABC123)\n\
+         Demo clinic {id} (Australia/Sydney), with three doctors (Dr Chloe Singh's AHPRA number is mistyped).\n\n\
+         Try, in another terminal:\n  {cli} clinic validate {id}\n  {cli} staff sync --clinic {id}\n  \
+         {cli} clinic set-pms {id} --location-id 1 && {cli} appt book --clinic {id} --practitioner STAFF_ID --rep-name \"Jane Citizen\" --rep-company \"Acme Pharma\" --start YYYY-MM-DDTHH:MM\n\
+         Then see what Bp holds: curl {}/_sim/sites/12345/appointments\n",
+        sim.url(),
+        sim.url()
+    );
+    api::run(bound).await?;
+    drop(sim);
+    Ok(())
+}

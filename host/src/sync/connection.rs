@@ -1,0 +1,196 @@
+//! Clinic-level PMS actions, in the order a practice manager takes them: validate the site, list and pick
+//! a location, sync staff by AHPRA number, reset the connection.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{SyncEngine, SyncError};
+use crate::domain::{AppointmentStatus, Clinic, PmsLink, PmsLinkState, PmsUser, Practitioner, match_practitioner};
+use crate::plugins::contract::{Location, SiteInfo};
+use crate::store::{AppointmentFilter, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Validation {
+    pub valid: bool,
+    pub site: SiteInfo,
+    pub locations: Vec<Location>,
+    pub warning: Option<String>,
+}
+
+impl SyncEngine {
+    fn ready(&self, clinic: &Clinic) -> Result<(), SyncError> {
+        if clinic.pms.site_id.is_none() {
+            return Err(SyncError::NotConfigured(
+                "enter the clinic's BP Site ID (Bp Premier: Help > About) in its PMS settings first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Exchanges the Site ID for the PMS site, pairs if needed, and lists locations once the site is valid.
+    pub async fn validate(&self, clinic_id: &str) -> Result<Validation, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        self.ready(&clinic)?;
+        let plugin = self.connector(&clinic)?;
+        let mut ctx = Self::call_context(&clinic);
+        let result = plugin.validate_site(&mut ctx).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        let site = result?;
+        let online = site.availability == "online";
+        let locations = if online {
+            let result = plugin.list_locations(&mut ctx).await;
+            self.keep_site_cache(&clinic, &ctx).await?;
+            result?
+        } else {
+            Vec::new()
+        };
+        let validated_at = Timestamp::now();
+        self.store
+            .update_clinic(&clinic.id, move |c| {
+                c.pms.validated_at = Some(validated_at);
+                Ok(())
+            })
+            .await?;
+        let warning = (!online).then(|| {
+            format!(
+                "the site is valid but {} right now (Halo Link or the Bp server is down); bookings are kept and sent when it is back",
+                site.availability
+            )
+        });
+        Ok(Validation {
+            valid: true,
+            site,
+            locations,
+            warning,
+        })
+    }
+
+    /// The practice locations; offered only once the site has been validated.
+    pub async fn locations(&self, clinic_id: &str) -> Result<Vec<Location>, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        if clinic.pms.validated_at.is_none() {
+            return Err(SyncError::NotValidated(
+                "validate the BP Site ID first; locations are offered once the site is valid".into(),
+            ));
+        }
+        let plugin = self.connector(&clinic)?;
+        let mut ctx = Self::call_context(&clinic);
+        let result = plugin.list_locations(&mut ctx).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        Ok(result?)
+    }
+
+    /// Forgets what was learned about the site, validates again, and re-queues every future appointment
+    /// that is not known to be in the PMS. Returns the validation and how many were re-queued.
+    pub async fn reset(&self, clinic_id: &str) -> Result<(Validation, usize), SyncError> {
+        self.store
+            .update_clinic(clinic_id, |c| {
+                c.pms.site_cache.clear();
+                c.pms.validated_at = None;
+                Ok(())
+            })
+            .await?;
+        locked(&self.sites).remove(clinic_id);
+        let validation = self.validate(clinic_id).await?;
+        let requeued = self.enqueue_future(clinic_id, true).await?;
+        Ok((validation, requeued))
+    }
+
+    /// Sync Appointments: queue every future booked appointment of the clinic.
+    pub async fn sync_all(&self, clinic_id: &str) -> Result<usize, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        if !clinic.pms.is_active() {
+            return Err(SyncError::NotConfigured(
+                "switch the clinic's PMS sync on (enabled: true) before syncing appointments".into(),
+            ));
+        }
+        self.enqueue_future(clinic_id, false).await
+    }
+
+    async fn enqueue_future(&self, clinic_id: &str, only_unsynced: bool) -> Result<usize, SyncError> {
+        let now = Timestamp::now();
+        let mut queued = 0;
+        {
+            let _guard = self.store.lock_clinic(clinic_id).await;
+            let filter = AppointmentFilter {
+                from: Some(now),
+                to: None,
+                status: Some(AppointmentStatus::Booked),
+            };
+            for appointment in self.store.appointments(clinic_id, &filter)? {
+                if only_unsynced && appointment.pms.state == crate::domain::PmsSyncState::Synced {
+                    continue;
+                }
+                self.store.enqueue_appointment(&appointment, now)?;
+                locked(&self.retries).remove(&appointment.id);
+                queued += 1;
+            }
+        }
+        self.store.durable().await?;
+        self.notify();
+        Ok(queued)
+    }
+
+    /// Sync Staff: match every practitioner to a PMS user by exact AHPRA number.
+    pub async fn sync_staff(&self, clinic_id: &str) -> Result<Vec<Practitioner>, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        self.ready(&clinic)?;
+        let plugin = self.connector(&clinic)?;
+        let mut ctx = Self::call_context(&clinic);
+        let result = plugin.list_practitioners(&mut ctx).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        let users: Vec<PmsUser> = result?
+            .into_iter()
+            .map(|u| PmsUser {
+                display_name: format!("{} {} {}", u.title, u.first_name, u.last_name)
+                    .trim()
+                    .to_string(),
+                user_id: u.user_id,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                ahpra: u.ahpra,
+                has_appointments: u.has_appointments,
+            })
+            .collect();
+        let updated = {
+            let _guard = self.store.lock_clinic(clinic_id).await;
+            let mut updated = Vec::new();
+            for mut practitioner in self.store.staff(clinic_id)? {
+                practitioner.pms = match_practitioner(&practitioner, &users);
+                self.store.put_practitioner(&practitioner)?;
+                updated.push(practitioner);
+            }
+            updated
+        };
+        self.store.durable().await?;
+        Ok(updated)
+    }
+
+    /// Maps a practitioner to a PMS user by hand (when AHPRA numbers cannot be made to match).
+    pub async fn map_staff(
+        &self,
+        clinic_id: &str,
+        staff_id: &str,
+        user_id: Option<i64>,
+    ) -> Result<Practitioner, SyncError> {
+        let practitioner = {
+            let _guard = self.store.lock_clinic(clinic_id).await;
+            let mut practitioner = self.store.practitioner(clinic_id, staff_id)?;
+            practitioner.pms = match user_id {
+                Some(user_id) => PmsLink {
+                    state: PmsLinkState::Synced,
+                    user_id: Some(user_id),
+                    reason: Some(format!("mapped by hand to PMS user {user_id}")),
+                    manual: true,
+                },
+                None => PmsLink::default(),
+            };
+            self.store.put_practitioner(&practitioner)?;
+            practitioner
+        };
+        self.store.durable().await.map_err(StoreError::from)?;
+        Ok(practitioner)
+    }
+}
+
+use super::locked;

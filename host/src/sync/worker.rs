@@ -1,0 +1,223 @@
+//! The outbox worker: finds appointments with pending entries, delivers each with a per-site and a global
+//! concurrency cap, backs off with full jitter (honouring Retry-After), and pauses a site that keeps
+//! answering "offline", probing its health instead until it is back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::{SyncEngine, SyncError, locked};
+use crate::plugins::ConnectorFailure;
+
+pub struct Retry {
+    pub attempts: u32,
+    pub due: Instant,
+}
+
+/// What the worker knows about one clinic's PMS site.
+#[derive(Clone)]
+pub struct SiteState {
+    pub permits: Arc<Semaphore>,
+    pub consecutive_offline: u32,
+    pub paused_until: Option<Instant>,
+    pub probe_interval: Duration,
+    pub probing: bool,
+    pub last_success: Option<jiff::Timestamp>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteStatus {
+    pub paused: bool,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub next_probe_in_ms: Option<u64>,
+}
+
+impl SyncEngine {
+    fn site(&self, clinic_id: &str) -> SiteState {
+        locked(&self.sites)
+            .entry(clinic_id.to_string())
+            .or_insert_with(|| SiteState {
+                permits: Arc::new(Semaphore::new(self.config.per_site_concurrency)),
+                consecutive_offline: 0,
+                paused_until: None,
+                probe_interval: self.config.backoff_base,
+                probing: false,
+                last_success: None,
+                last_error: None,
+            })
+            .clone()
+    }
+
+    pub fn site_status(&self, clinic_id: &str) -> SiteStatus {
+        let site = self.site(clinic_id);
+        SiteStatus {
+            paused: site.paused_until.is_some(),
+            last_success: site.last_success.map(|t| t.to_string()),
+            last_error: site.last_error,
+            next_probe_in_ms: site
+                .paused_until
+                .map(|t| t.saturating_duration_since(Instant::now()).as_millis() as u64),
+        }
+    }
+
+    pub(super) fn site_succeeded(&self, clinic_id: &str) {
+        self.site(clinic_id);
+        if let Some(site) = locked(&self.sites).get_mut(clinic_id) {
+            site.consecutive_offline = 0;
+            site.paused_until = None;
+            site.probe_interval = self.config.backoff_base;
+            site.last_success = Some(jiff::Timestamp::now());
+        }
+    }
+
+    pub(super) fn site_failed(&self, clinic_id: &str, error: &SyncError) {
+        self.site(clinic_id);
+        let offline = matches!(
+            error,
+            SyncError::Connector(ConnectorFailure::SiteOffline(_) | ConnectorFailure::UnknownOutcome(_))
+        );
+        if let Some(site) = locked(&self.sites).get_mut(clinic_id) {
+            site.last_error = Some(error.to_string());
+            if offline {
+                site.consecutive_offline += 1;
+                if site.consecutive_offline >= self.config.offline_threshold && site.paused_until.is_none() {
+                    tracing::warn!(
+                        clinic = clinic_id,
+                        "PMS site offline: pausing its queue and probing health"
+                    );
+                    site.paused_until = Some(Instant::now() + site.probe_interval);
+                }
+            }
+        }
+    }
+
+    pub(super) fn schedule_retry(&self, appointment_id: &str, error: &SyncError) {
+        let mut retries = locked(&self.retries);
+        let retry = retries.entry(appointment_id.to_string()).or_insert(Retry {
+            attempts: 0,
+            due: Instant::now(),
+        });
+        retry.attempts += 1;
+        let ceiling = self
+            .config
+            .backoff_base
+            .saturating_mul(1u32 << retry.attempts.min(20).saturating_sub(1))
+            .min(self.config.backoff_cap);
+        let mut delay = Duration::from_millis(rand::rng().random_range(0..=ceiling.as_millis() as u64));
+        if let SyncError::Connector(ConnectorFailure::RateLimited(ms)) = error {
+            delay = delay.max(Duration::from_millis(*ms as u64));
+        }
+        retry.due = Instant::now() + delay;
+    }
+
+    /// Appointments whose entries can be delivered now, oldest first.
+    fn due_work(&self) -> Result<Vec<(String, String)>, SyncError> {
+        let now = Instant::now();
+        let in_flight = locked(&self.in_flight).clone();
+        let retries = locked(&self.retries);
+        let sites = locked(&self.sites);
+        let mut seen = std::collections::HashSet::new();
+        let mut due = Vec::new();
+        for (_, entry) in self.store.outbox_entries()? {
+            if !seen.insert(entry.appointment_id.clone()) || in_flight.contains(&entry.appointment_id) {
+                continue;
+            }
+            if retries.get(&entry.appointment_id).is_some_and(|r| r.due > now) {
+                continue;
+            }
+            if sites.get(&entry.clinic_id).is_some_and(|s| s.paused_until.is_some()) {
+                continue;
+            }
+            due.push((entry.clinic_id, entry.appointment_id));
+        }
+        Ok(due)
+    }
+
+    /// Health probes for paused sites whose wait is over.
+    fn probe_due_sites(self: &Arc<Self>) {
+        let now = Instant::now();
+        let due: Vec<String> = {
+            let mut sites = locked(&self.sites);
+            sites
+                .iter_mut()
+                .filter(|(_, s)| !s.probing && s.paused_until.is_some_and(|t| t <= now))
+                .map(|(id, s)| {
+                    s.probing = true;
+                    id.clone()
+                })
+                .collect()
+        };
+        for clinic_id in due {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let online = match engine
+                    .store
+                    .clinic(&clinic_id)
+                    .map_err(SyncError::from)
+                    .and_then(|c| engine.connector(&c).map(|p| (c, p)))
+                {
+                    Ok((clinic, plugin)) => {
+                        let mut ctx = Self::call_context(&clinic);
+                        let health = plugin.health(&mut ctx).await;
+                        let _ = engine.keep_site_cache(&clinic, &ctx).await;
+                        matches!(health, Ok(h) if h.availability == "online")
+                    }
+                    Err(_) => false,
+                };
+                let mut sites = locked(&engine.sites);
+                if let Some(site) = sites.get_mut(&clinic_id) {
+                    site.probing = false;
+                    if online {
+                        tracing::info!(clinic = %clinic_id, "PMS site back online: resuming its queue");
+                        site.paused_until = None;
+                        site.consecutive_offline = 0;
+                        site.probe_interval = engine.config.backoff_base;
+                    } else {
+                        site.probe_interval = (site.probe_interval * 2).min(engine.config.probe_cap);
+                        site.paused_until = Some(Instant::now() + site.probe_interval);
+                    }
+                }
+                drop(sites);
+                if online {
+                    // Everything that waited for the site is due again at once.
+                    locked(&engine.retries).clear();
+                    engine.notify();
+                }
+            });
+        }
+    }
+
+    /// Runs until the process ends: deliver what is due, then sleep until woken or the next tick.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            self.probe_due_sites();
+            match self.due_work() {
+                Ok(due) => {
+                    for (clinic_id, appointment_id) in due {
+                        let site = self.site(&clinic_id);
+                        let (Ok(site_permit), Ok(global_permit)) = (
+                            site.permits.clone().try_acquire_owned(),
+                            self.global.clone().try_acquire_owned(),
+                        ) else {
+                            continue;
+                        };
+                        let engine = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = engine.process(&appointment_id).await {
+                                tracing::debug!(appointment = %appointment_id, %error, "delivery attempt failed");
+                            }
+                            drop((site_permit, global_permit));
+                        });
+                    }
+                }
+                Err(error) => tracing::error!(%error, "cannot read the outbox"),
+            }
+            let _ = tokio::time::timeout(self.config.tick, self.wake.notified()).await;
+        }
+    }
+}
