@@ -124,9 +124,17 @@ async fn adelaide_clinic_book_list_move_cancel_lifecycle() {
     let (status, _) = server.book(&clinic, &ana, &format!("{day2}T14:00"), 15).await;
     assert_eq!(status, 201);
 
-    // Every change wrote an outbox entry: 4 bookings + 1 move + 1 cancel.
-    let (_, sync) = server.get(&format!("/api/v1/clinics/{clinic}/sync")).await;
-    assert_eq!(sync["outbox"], 6, "{sync}");
+    // Every change went through the outbox; with no PMS configured the worker marks them not applicable.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, sync) = server.get(&format!("/api/v1/clinics/{clinic}/sync")).await;
+        if sync["outbox"] == 0 {
+            assert_eq!(sync["appointments"]["not_applicable"], 4, "{sync}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "outbox not drained: {sync}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -282,3 +282,9 @@ impl Listener {
         }
     }
 }
+
+/// The halo-bp connector built by `make plugins`.
+pub fn halo_bp_component() -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins` first", path.display()))
+}
