@@ -6,6 +6,7 @@ mod auth;
 mod clinics;
 mod error;
 mod extract;
+mod metrics;
 mod plugins;
 mod pms;
 mod staff;
@@ -61,6 +62,8 @@ pub fn router(state: AppState) -> Router {
             get(appointments::list).post(appointments::book),
         )
         .route("/clinics/{clinic}/sync", get(pms::sync_status).post(pms::sync_all))
+        .route("/clinics/{clinic}/sync/reconcile", post(pms::reconcile))
+        .route("/clinics/{clinic}/sync/retry-parked", post(pms::retry_parked))
         .route(
             "/appointments/{id}",
             get(appointments::show).patch(appointments::reschedule),
@@ -76,8 +79,12 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{name}/rollback", post(plugins::rollback))
         .route("/plugins/{name}/versions/{version}", delete(plugins::remove))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let metrics = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .merge(metrics)
         .nest("/api/v1", api)
         .fallback(|| async {
             ApiError::new(
@@ -96,6 +103,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub token: Option<String>,
     pub plugins: PluginConfig,
+    pub sync: SyncConfig,
 }
 
 /// The operator's limits and network policy for connector plugins.
@@ -144,7 +152,7 @@ pub async fn bind(config: ServeConfig) -> anyhow::Result<Bound> {
         config.plugins.policy()?,
     )?;
     let plugins = Registry::open(runtime, store.clone()).await?;
-    let sync = SyncEngine::new(store.clone(), plugins.clone(), SyncConfig::default());
+    let sync = SyncEngine::new(store.clone(), plugins.clone(), config.sync.clone());
     // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
     tokio::spawn(sync.clone().run());
     let token = load_or_create_token(&config.data_dir, config.token)

@@ -91,6 +91,18 @@ pub async fn sync_all(
     Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
 }
 
+pub async fn reconcile(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.sync.reconcile(&clinic_id).await?)))
+}
+
+pub async fn retry_parked(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let queued = state.sync.retry_parked(&clinic_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+}
+
 /// Where the clinic's appointments stand with the PMS, from the store, the outbox and the worker.
 pub async fn sync_status(
     State(state): State<AppState>,
@@ -104,12 +116,15 @@ pub async fn sync_status(
         .filter(|a| a.pms.state == PmsSyncState::NeedsAttention)
         .map(|a| json!({"id": a.id, "reason": a.pms.reason}))
         .collect();
-    let outbox = state
+    let pending_ids: Vec<String> = state
         .store
         .outbox_entries()?
         .into_iter()
         .filter(|(_, e)| e.clinic_id == clinic.id)
-        .count();
+        .map(|(_, e)| e.appointment_id)
+        .collect();
+    let outbox = pending_ids.len();
+    let ids: Vec<String> = appointments.iter().map(|a| a.id.clone()).collect();
     Ok(Json(json!({
         "clinic_id": clinic.id,
         "pms_enabled": clinic.pms.is_active(),
@@ -117,6 +132,8 @@ pub async fn sync_status(
         "connector_installed": state.sync.connector(&clinic).is_ok(),
         "outbox": outbox,
         "site": state.sync.site_status(&clinic.id),
+        "in_flight": state.sync.in_flight_count(&ids),
+        "next_retry_in_ms": state.sync.next_retry_ms(&pending_ids),
         "appointments": {
             "pending": count(PmsSyncState::Pending),
             "synced": count(PmsSyncState::Synced),

@@ -220,6 +220,20 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
             StaffCommand::List { clinic } => show(&client.get(&format!("/clinics/{clinic}/staff")).await?, &|v| {
                 table::print(STAFF_HEADERS, &staff_rows(list(v, "staff")))
             }),
+            StaffCommand::Map {
+                clinic,
+                staff,
+                user_id,
+                clear,
+            } => {
+                let body = json!({ "user_id": if clear { None } else { user_id } });
+                show(
+                    &client
+                        .send(Method::PUT, &format!("/clinics/{clinic}/staff/{staff}/pms"), Some(body))
+                        .await?,
+                    &pretty,
+                )
+            }
             StaffCommand::Sync { clinic } => show(
                 &client.post(&format!("/clinics/{clinic}/staff/sync"), json!({})).await?,
                 &pretty,
@@ -285,6 +299,18 @@ pub async fn run(client: &Client, command: Command, as_json: bool) -> Result<(),
         },
         Command::Sync(command) => match command {
             SyncCommand::Status { clinic } => show(&client.get(&format!("/clinics/{clinic}/sync")).await?, &pretty),
+            SyncCommand::Reconcile { clinic } => show(
+                &client
+                    .post(&format!("/clinics/{clinic}/sync/reconcile"), json!({}))
+                    .await?,
+                &pretty,
+            ),
+            SyncCommand::RetryParked { clinic } => show(
+                &client
+                    .post(&format!("/clinics/{clinic}/sync/retry-parked"), json!({}))
+                    .await?,
+                &pretty,
+            ),
             SyncCommand::Run { clinic } => show(
                 &client.post(&format!("/clinics/{clinic}/sync"), json!({})).await?,
                 &pretty,

@@ -40,6 +40,7 @@ pub async fn run(
             allow_loopback: true,
             ..Default::default()
         },
+        sync: Default::default(),
     };
     let bound = api::bind(config).await?;
     let state = &bound.state;

@@ -45,6 +45,8 @@ pub enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         plugins: PluginArgs,
+        #[command(flatten)]
+        sync: SyncArgs,
     },
     /// Run the whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.
     Demo {
@@ -97,6 +99,39 @@ impl PluginArgs {
             },
             allow_loopback: self.plugin_allow_loopback,
             allowed_hosts: self.plugin_hosts.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// First retry delay of a failed delivery, ms (doubles per attempt, with full jitter).
+    #[arg(long, env = "REPBOOK_SYNC_BACKOFF_BASE_MS", default_value_t = 1000)]
+    pub sync_backoff_base_ms: u64,
+    /// Longest retry delay, ms.
+    #[arg(long, env = "REPBOOK_SYNC_BACKOFF_CAP_MS", default_value_t = 600_000)]
+    pub sync_backoff_cap_ms: u64,
+    /// Longest wait between health probes of an offline site, ms.
+    #[arg(long, env = "REPBOOK_SYNC_PROBE_CAP_MS", default_value_t = 15_000)]
+    pub sync_probe_cap_ms: u64,
+    /// Deliveries in flight per PMS site.
+    #[arg(long, env = "REPBOOK_SYNC_SITE_CONCURRENCY", default_value_t = 4)]
+    pub sync_site_concurrency: usize,
+    /// Seconds between scheduled reconciliations of each clinic (0 = off).
+    #[arg(long, env = "REPBOOK_RECONCILE_EVERY_SECS", default_value_t = 3600)]
+    pub reconcile_every_secs: u64,
+}
+
+impl SyncArgs {
+    pub fn config(&self) -> crate::sync::SyncConfig {
+        use std::time::Duration;
+        crate::sync::SyncConfig {
+            backoff_base: Duration::from_millis(self.sync_backoff_base_ms.max(1)),
+            backoff_cap: Duration::from_millis(self.sync_backoff_cap_ms.max(1)),
+            probe_cap: Duration::from_millis(self.sync_probe_cap_ms.max(1)),
+            per_site_concurrency: self.sync_site_concurrency.max(1),
+            reconcile_every: (self.reconcile_every_secs > 0).then(|| Duration::from_secs(self.reconcile_every_secs)),
+            ..Default::default()
         }
     }
 }
@@ -196,6 +231,16 @@ pub enum StaffCommand {
         #[arg(long)]
         clinic: String,
     },
+    /// Map a practitioner to a PMS user by hand (or --clear the mapping).
+    Map {
+        #[arg(long)]
+        clinic: String,
+        staff: String,
+        #[arg(required_unless_present = "clear")]
+        user_id: Option<i64>,
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,17 +310,28 @@ pub enum SyncCommand {
         #[arg(long)]
         clinic: String,
     },
+    /// Compare the PMS with repbook and repair the PMS (repbook is the source of truth).
+    Reconcile {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Queue again every appointment parked as needing attention.
+    RetryParked {
+        #[arg(long)]
+        clinic: String,
+    },
 }
 
 /// Runs the parsed command line; the exit code says how it went (0 ok, 1 refused by the server,
 /// 3 server unreachable or local failure).
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Serve { listen, plugins } => crate::api::serve(crate::api::ServeConfig {
+        Command::Serve { listen, plugins, sync } => crate::api::serve(crate::api::ServeConfig {
             data_dir: cli.data_dir.clone(),
             listen,
             token: cli.token.clone(),
             plugins: plugins.config(),
+            sync: sync.config(),
         })
         .await
         .map_err(CliError::Local),

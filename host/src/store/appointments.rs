@@ -164,6 +164,22 @@ impl Store {
                     by_start.remove(stale.as_slice())?;
                 }
                 by_start.insert(index_key.as_slice(), appointment.id.as_bytes())?;
+                // The sync path may have learned about the PMS since `previous` was read (a PMS id, that
+                // something was sent); keep that rather than overwrite it with the older view.
+                let mut record = record.clone();
+                if let Some(bytes) = appointments.get(appointment.id.as_bytes())? {
+                    if let Ok(stored) = decode::<Appointment>("appointment", &bytes) {
+                        if stored.pms.ever_sent != appointment.pms.ever_sent
+                            || (appointment.pms.pms_id.is_none() && stored.pms.pms_id.is_some())
+                        {
+                            let mut merged = appointment.clone();
+                            merged.pms.ever_sent |= stored.pms.ever_sent;
+                            merged.pms.pms_id = merged.pms.pms_id.or(stored.pms.pms_id);
+                            record = encode(&merged)
+                                .map_err(|_| sled::transaction::ConflictableTransactionError::Abort(()))?;
+                        }
+                    }
+                }
                 appointments.insert(appointment.id.as_bytes(), record.as_slice())?;
                 let seq = outbox.generate_id()?;
                 outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;

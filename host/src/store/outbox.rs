@@ -44,6 +44,10 @@ impl Store {
             .collect()
     }
 
+    pub fn outbox_contains(&self, seq: u64) -> bool {
+        self.outbox.contains_key(seq.to_be_bytes()).unwrap_or(false)
+    }
+
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()
     }

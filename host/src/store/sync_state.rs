@@ -73,8 +73,9 @@ impl Store {
     }
 
     /// Records the outcome of delivering `version` of an appointment and removes the outbox entries it
-    /// consumed (`seqs`), atomically. If the appointment changed meanwhile, the status is left alone (its
-    /// newer outbox entry will be delivered next) but the consumed entries still go.
+    /// consumed (`seqs`), atomically. If the appointment changed meanwhile, its state is left alone (its
+    /// newer outbox entry is delivered next), but what was learned about the PMS is kept: the PMS id, and
+    /// that something may have been sent.
     pub fn record_delivery(
         &self,
         appointment_id: &str,
@@ -90,12 +91,17 @@ impl Store {
                         decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
                     if current.version == version {
                         current.pms = status.clone();
-                        appointments.insert(
-                            appointment_id.as_bytes(),
-                            encode(&current).map_err(ConflictableTransactionError::Abort)?,
-                        )?;
                         current_version = true;
+                    } else {
+                        current.pms.ever_sent |= status.ever_sent;
+                        if status.pms_id.is_some() {
+                            current.pms.pms_id = status.pms_id.clone();
+                        }
                     }
+                    appointments.insert(
+                        appointment_id.as_bytes(),
+                        encode(&current).map_err(ConflictableTransactionError::Abort)?,
+                    )?;
                 }
                 for seq in seqs {
                     outbox.remove(&seq.to_be_bytes())?;

@@ -5,9 +5,17 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{SyncEngine, SyncError};
-use crate::domain::{AppointmentStatus, Clinic, PmsLink, PmsLinkState, PmsUser, Practitioner, match_practitioner};
+use crate::domain::{
+    AppointmentStatus, Clinic, PmsLink, PmsLinkState, PmsSyncState, PmsUser, Practitioner, match_practitioner,
+};
 use crate::plugins::contract::{Location, SiteInfo};
 use crate::store::{AppointmentFilter, StoreError};
+
+enum Requeue {
+    All,
+    NotSynced,
+    Parked,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Validation {
@@ -92,7 +100,7 @@ impl SyncEngine {
             .await?;
         locked(&self.sites).remove(clinic_id);
         let validation = self.validate(clinic_id).await?;
-        let requeued = self.enqueue_future(clinic_id, true).await?;
+        let requeued = self.enqueue_future(clinic_id, Requeue::NotSynced).await?;
         Ok((validation, requeued))
     }
 
@@ -104,10 +112,16 @@ impl SyncEngine {
                 "switch the clinic's PMS sync on (enabled: true) before syncing appointments".into(),
             ));
         }
-        self.enqueue_future(clinic_id, false).await
+        self.enqueue_future(clinic_id, Requeue::All).await
     }
 
-    async fn enqueue_future(&self, clinic_id: &str, only_unsynced: bool) -> Result<usize, SyncError> {
+    /// Retry parked: queue again every future appointment that needs attention (after a person fixed it).
+    pub async fn retry_parked(&self, clinic_id: &str) -> Result<usize, SyncError> {
+        self.store.clinic(clinic_id)?;
+        self.enqueue_future(clinic_id, Requeue::Parked).await
+    }
+
+    async fn enqueue_future(&self, clinic_id: &str, which: Requeue) -> Result<usize, SyncError> {
         let now = Timestamp::now();
         let mut queued = 0;
         {
@@ -118,7 +132,12 @@ impl SyncEngine {
                 status: Some(AppointmentStatus::Booked),
             };
             for appointment in self.store.appointments(clinic_id, &filter)? {
-                if only_unsynced && appointment.pms.state == crate::domain::PmsSyncState::Synced {
+                let wanted = match which {
+                    Requeue::All => true,
+                    Requeue::NotSynced => appointment.pms.state != PmsSyncState::Synced,
+                    Requeue::Parked => appointment.pms.state == PmsSyncState::NeedsAttention,
+                };
+                if !wanted {
                     continue;
                 }
                 self.store.enqueue_appointment(&appointment, now)?;

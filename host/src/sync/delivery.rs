@@ -75,25 +75,35 @@ impl SyncEngine {
         Ok(result?)
     }
 
-    /// Delivers one appointment's pending outbox entries now. `None` when another task is already on it.
-    pub async fn process(&self, appointment_id: &str) -> Result<Option<Delivered>, SyncError> {
-        if !locked(&self.in_flight).insert(appointment_id.to_string()) {
+    /// Delivers one appointment's pending outbox entries now (`seqs`, or all of them when `None`).
+    /// Returns `None` when another task is already on it.
+    pub async fn process(&self, appointment_id: &str, seqs: Option<Vec<u64>>) -> Result<Option<Delivered>, SyncError> {
+        if self.stopping() || !locked(&self.in_flight).insert(appointment_id.to_string()) {
             return Ok(None);
         }
-        let result = self.process_claimed(appointment_id).await;
+        let result = self.process_claimed(appointment_id, seqs).await;
         locked(&self.in_flight).remove(appointment_id);
         self.notify();
         result.map(Some)
     }
 
-    async fn process_claimed(&self, appointment_id: &str) -> Result<Delivered, SyncError> {
-        let seqs: Vec<u64> = self
-            .store
-            .outbox_entries()?
-            .into_iter()
-            .filter(|(_, entry)| entry.appointment_id == appointment_id)
-            .map(|(seq, _)| seq)
-            .collect();
+    async fn process_claimed(&self, appointment_id: &str, seqs: Option<Vec<u64>>) -> Result<Delivered, SyncError> {
+        let seqs: Vec<u64> = match seqs {
+            Some(seqs) => seqs,
+            None => self
+                .store
+                .outbox_entries()?
+                .into_iter()
+                .filter(|(_, entry)| entry.appointment_id == appointment_id)
+                .map(|(seq, _)| seq)
+                .collect(),
+        };
+        // Entries consumed by an earlier task (this one was queued before that finished): nothing to do.
+        if seqs.iter().all(|seq| !self.store.outbox_contains(*seq)) {
+            return Ok(Delivered::NotSent {
+                reason: "nothing pending".into(),
+            });
+        }
         if seqs.is_empty() {
             // Another task delivered it meanwhile.
             return Ok(Delivered::NotSent {
@@ -152,7 +162,7 @@ impl SyncEngine {
                 locked(&self.retries).remove(appointment_id);
                 self.site_succeeded(&clinic.id);
             }
-            Err(error) if error.is_retryable() => {
+            Err(error) if error.is_retryable() || self.may_clear_up(&clinic.id, appointment_id, error)? => {
                 let status = PmsSyncStatus {
                     state: PmsSyncState::Pending,
                     reason: Some(error.to_string()),
@@ -161,6 +171,7 @@ impl SyncEngine {
                 };
                 self.store.record_attempt(appointment_id, appointment.version, status)?;
                 self.schedule_retry(appointment_id, error);
+                self.counters.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.site_failed(&clinic.id, error);
             }
             Err(error) => {
@@ -174,11 +185,28 @@ impl SyncEngine {
                 self.store
                     .record_delivery(appointment_id, appointment.version, status, &seqs)?;
                 locked(&self.retries).remove(appointment_id);
+                self.counters.parked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(appointment = appointment_id, code = error.code(), %error, "appointment parked");
             }
         }
         self.store.durable().await?;
         result
+    }
+
+    /// A slot conflict can be an ordering effect: another change of the clinic, not yet delivered, may
+    /// move the appointment that holds the slot. Then wait for it rather than park.
+    fn may_clear_up(&self, clinic_id: &str, appointment_id: &str, error: &SyncError) -> Result<bool, SyncError> {
+        if !matches!(
+            error,
+            SyncError::Connector(crate::plugins::ConnectorFailure::Conflict(_))
+        ) {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .outbox_entries()?
+            .iter()
+            .any(|(_, e)| e.clinic_id == clinic_id && e.appointment_id != appointment_id))
     }
 
     /// Resend: queue the appointment again (also un-parks it) and deliver it now.
@@ -202,7 +230,7 @@ impl SyncEngine {
         }
         self.store.durable().await?;
         locked(&self.retries).remove(appointment_id);
-        let delivered = match self.process(appointment_id).await {
+        let delivered = match self.process(appointment_id, None).await {
             Ok(delivered) => delivered,
             Err(error) if error.is_retryable() => None,
             Err(error) => return Err(error),

@@ -5,6 +5,7 @@
 mod connection;
 mod delivery;
 mod error;
+mod reconcile;
 mod worker;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use tokio::sync::{Notify, Semaphore};
 pub use connection::Validation;
 pub use delivery::Delivered;
 pub use error::SyncError;
+pub use reconcile::ReconcileReport;
 pub use worker::SiteState;
 
 use crate::domain::Clinic;
@@ -34,6 +36,8 @@ pub struct SyncConfig {
     pub probe_cap: Duration,
     /// How often the worker looks for due retries when nothing wakes it.
     pub tick: Duration,
+    /// How often each clinic is reconciled with its PMS; `None` turns the schedule off.
+    pub reconcile_every: Option<Duration>,
 }
 
 impl Default for SyncConfig {
@@ -46,6 +50,7 @@ impl Default for SyncConfig {
             offline_threshold: 3,
             probe_cap: Duration::from_secs(15),
             tick: Duration::from_millis(250),
+            reconcile_every: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -59,6 +64,19 @@ pub struct SyncEngine {
     sites: Mutex<HashMap<String, SiteState>>,
     retries: Mutex<HashMap<String, worker::Retry>>,
     in_flight: Mutex<HashSet<String>>,
+    stopping: std::sync::atomic::AtomicBool,
+    started: std::time::Instant,
+    pub counters: Counters,
+}
+
+/// Totals since start, for `/metrics`.
+#[derive(Default)]
+pub struct Counters {
+    pub delivered: std::sync::atomic::AtomicU64,
+    pub retried: std::sync::atomic::AtomicU64,
+    pub parked: std::sync::atomic::AtomicU64,
+    pub probes: std::sync::atomic::AtomicU64,
+    pub reconciliations: std::sync::atomic::AtomicU64,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -76,7 +94,47 @@ impl SyncEngine {
             sites: Mutex::new(HashMap::new()),
             retries: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            started: std::time::Instant::now(),
+            counters: Counters::default(),
         })
+    }
+
+    /// Graceful stop: take no new work, let calls in flight finish (up to `bound`).
+    pub async fn drain(&self, bound: Duration) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + bound;
+        while !locked(&self.in_flight).is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = locked(&self.in_flight).len();
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "stopping with deliveries in flight; they are retried after restart"
+            );
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Appointments of a clinic being delivered right now.
+    pub fn in_flight_count(&self, clinic_appointments: &[String]) -> usize {
+        let in_flight = locked(&self.in_flight);
+        clinic_appointments.iter().filter(|id| in_flight.contains(*id)).count()
+    }
+
+    /// When the earliest waiting retry of these appointments is due, in milliseconds from now.
+    pub fn next_retry_ms(&self, appointment_ids: &[String]) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let retries = locked(&self.retries);
+        appointment_ids
+            .iter()
+            .filter_map(|id| retries.get(id))
+            .map(|r| r.due.saturating_duration_since(now).as_millis() as u64)
+            .min()
     }
 
     /// Tells the worker there may be new outbox entries.

@@ -2,6 +2,7 @@
 //! concurrency cap, backs off with full jitter (honouring Retry-After), and pauses a site that keeps
 //! answering "offline", probing its health instead until it is back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ pub struct SiteState {
     pub paused_until: Option<Instant>,
     pub probe_interval: Duration,
     pub probing: bool,
+    pub reconciling: bool,
+    pub last_reconciled: Option<Instant>,
     pub last_success: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
 }
@@ -47,6 +50,8 @@ impl SyncEngine {
                 paused_until: None,
                 probe_interval: self.config.backoff_base,
                 probing: false,
+                reconciling: false,
+                last_reconciled: None,
                 last_success: None,
                 last_error: None,
             })
@@ -115,25 +120,32 @@ impl SyncEngine {
         retry.due = Instant::now() + delay;
     }
 
-    /// Appointments whose entries can be delivered now, oldest first.
-    fn due_work(&self) -> Result<Vec<(String, String)>, SyncError> {
+    /// Appointments whose entries can be delivered now, oldest first, with the entries' sequence numbers.
+    fn due_work(&self) -> Result<Vec<(String, String, Vec<u64>)>, SyncError> {
         let now = Instant::now();
         let in_flight = locked(&self.in_flight).clone();
         let retries = locked(&self.retries);
         let sites = locked(&self.sites);
-        let mut seen = std::collections::HashSet::new();
-        let mut due = Vec::new();
-        for (_, entry) in self.store.outbox_entries()? {
-            if !seen.insert(entry.appointment_id.clone()) || in_flight.contains(&entry.appointment_id) {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut due: Vec<(String, String, Vec<u64>)> = Vec::new();
+        let mut skipped = std::collections::HashSet::new();
+        for (seq, entry) in self.store.outbox_entries()? {
+            if let Some(&at) = index.get(&entry.appointment_id) {
+                due[at].2.push(seq);
                 continue;
             }
-            if retries.get(&entry.appointment_id).is_some_and(|r| r.due > now) {
+            if skipped.contains(&entry.appointment_id) || in_flight.contains(&entry.appointment_id) {
                 continue;
             }
-            if sites.get(&entry.clinic_id).is_some_and(|s| s.paused_until.is_some()) {
+            let skip = |skipped: &mut std::collections::HashSet<String>| skipped.insert(entry.appointment_id.clone());
+            if retries.get(&entry.appointment_id).is_some_and(|r| r.due > now)
+                || sites.get(&entry.clinic_id).is_some_and(|s| s.paused_until.is_some())
+            {
+                skip(&mut skipped);
                 continue;
             }
-            due.push((entry.clinic_id, entry.appointment_id));
+            index.insert(entry.appointment_id.clone(), due.len());
+            due.push((entry.clinic_id, entry.appointment_id, vec![seq]));
         }
         Ok(due)
     }
@@ -154,6 +166,10 @@ impl SyncEngine {
         };
         for clinic_id in due {
             let engine = self.clone();
+            engine
+                .counters
+                .probes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(async move {
                 let online = match engine
                     .store
@@ -192,13 +208,53 @@ impl SyncEngine {
         }
     }
 
-    /// Runs until the process ends: deliver what is due, then sleep until woken or the next tick.
+    /// Starts the scheduled reconciliation of clinics whose interval has passed.
+    fn reconcile_due_clinics(self: &Arc<Self>) {
+        let Some(every) = self.config.reconcile_every else {
+            return;
+        };
+        let Ok(clinics) = self.store.clinics() else { return };
+        let now = Instant::now();
+        for clinic in clinics
+            .into_iter()
+            .filter(|c| c.pms.is_active() && c.pms.validated_at.is_some())
+        {
+            self.site(&clinic.id);
+            let due = {
+                let mut sites = locked(&self.sites);
+                let Some(site) = sites.get_mut(&clinic.id) else {
+                    continue;
+                };
+                let since = site.last_reconciled.unwrap_or(self.started);
+                let due = !site.reconciling && site.paused_until.is_none() && now.duration_since(since) >= every;
+                if due {
+                    site.reconciling = true;
+                }
+                due
+            };
+            if due {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = engine.reconcile(&clinic.id).await {
+                        tracing::warn!(clinic = %clinic.id, %error, "scheduled reconciliation failed");
+                    }
+                    if let Some(site) = locked(&engine.sites).get_mut(&clinic.id) {
+                        site.reconciling = false;
+                        site.last_reconciled = Some(Instant::now());
+                    }
+                });
+            }
+        }
+    }
+
+    /// Runs until stopped: deliver what is due, then sleep until woken or the next tick.
     pub async fn run(self: Arc<Self>) {
-        loop {
+        while !self.stopping() {
             self.probe_due_sites();
+            self.reconcile_due_clinics();
             match self.due_work() {
                 Ok(due) => {
-                    for (clinic_id, appointment_id) in due {
+                    for (clinic_id, appointment_id, seqs) in due {
                         let site = self.site(&clinic_id);
                         let (Ok(site_permit), Ok(global_permit)) = (
                             site.permits.clone().try_acquire_owned(),
@@ -208,7 +264,7 @@ impl SyncEngine {
                         };
                         let engine = self.clone();
                         tokio::spawn(async move {
-                            if let Err(error) = engine.process(&appointment_id).await {
+                            if let Err(error) = engine.process(&appointment_id, Some(seqs)).await {
                                 tracing::debug!(appointment = %appointment_id, %error, "delivery attempt failed");
                             }
                             drop((site_permit, global_permit));

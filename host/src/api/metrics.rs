@@ -1,0 +1,91 @@
+//! `/metrics` in Prometheus text format: per-clinic sync gauges read from the store, and the sync
+//! worker's counters.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::PmsSyncState;
+use crate::store::AppointmentFilter;
+
+pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let mut out = String::new();
+    let outbox = state.store.outbox_entries()?;
+    let _ = writeln!(
+        out,
+        "# HELP repbook_sync_outbox_entries Changes waiting to reach the PMS.\n# TYPE repbook_sync_outbox_entries gauge"
+    );
+    let clinics = state.store.clinics()?;
+    for clinic in &clinics {
+        let n = outbox.iter().filter(|(_, e)| e.clinic_id == clinic.id).count();
+        let _ = writeln!(out, "repbook_sync_outbox_entries{{clinic=\"{}\"}} {n}", clinic.id);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP repbook_appointments Appointments by PMS sync state.\n# TYPE repbook_appointments gauge"
+    );
+    for clinic in &clinics {
+        let appointments = state.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        for (label, wanted) in [
+            ("pending", PmsSyncState::Pending),
+            ("synced", PmsSyncState::Synced),
+            ("needs_attention", PmsSyncState::NeedsAttention),
+            ("not_applicable", PmsSyncState::NotApplicable),
+        ] {
+            let n = appointments.iter().filter(|a| a.pms.state == wanted).count();
+            let _ = writeln!(
+                out,
+                "repbook_appointments{{clinic=\"{}\",pms_state=\"{label}\"}} {n}",
+                clinic.id
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP repbook_sync_site_paused 1 while a clinic's PMS site is offline and only probed.\n# TYPE repbook_sync_site_paused gauge"
+    );
+    for clinic in &clinics {
+        let paused = state.sync.site_status(&clinic.id).paused as u8;
+        let _ = writeln!(out, "repbook_sync_site_paused{{clinic=\"{}\"}} {paused}", clinic.id);
+    }
+    let counters = &state.sync.counters;
+    for (name, help, value) in [
+        (
+            "repbook_sync_delivered_total",
+            "Deliveries the PMS accepted.",
+            &counters.delivered,
+        ),
+        (
+            "repbook_sync_retries_total",
+            "Failed attempts scheduled for retry.",
+            &counters.retried,
+        ),
+        (
+            "repbook_sync_parked_total",
+            "Deliveries parked for a person.",
+            &counters.parked,
+        ),
+        (
+            "repbook_sync_health_probes_total",
+            "Health probes of paused sites.",
+            &counters.probes,
+        ),
+        (
+            "repbook_sync_reconciliations_total",
+            "Reconciliation runs.",
+            &counters.reconciliations,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            value.load(Ordering::Relaxed)
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}

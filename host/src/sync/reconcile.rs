@@ -1,0 +1,137 @@
+//! Reconciliation: repbook is the source of truth. Compares the connector's tagged appointments in the
+//! future window with repbook's and repairs the PMS: re-creates missing ones, moves misplaced ones,
+//! cancels ones repbook cancelled or does not know.
+
+use std::collections::HashMap;
+
+use jiff::{Timestamp, ToSpan};
+use serde::Serialize;
+
+use super::{SyncEngine, SyncError};
+use crate::domain::{AppointmentStatus, PmsLinkState};
+use crate::plugins::contract::PmsAppointment;
+use crate::store::AppointmentFilter;
+
+/// How far ahead reconciliation looks.
+const WINDOW_DAYS: i64 = 180;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReconcileReport {
+    pub checked_in_repbook: usize,
+    pub found_in_pms: usize,
+    /// Booked in repbook, absent (or cancelled) in the PMS: re-created.
+    pub missing: Vec<String>,
+    /// In the PMS at another time, length or practitioner: moved back.
+    pub misplaced: Vec<String>,
+    /// Cancelled in repbook, live in the PMS: cancelled there.
+    pub should_be_cancelled: Vec<String>,
+    /// Live in the PMS with more than one record: the extras cancelled.
+    pub duplicated: Vec<String>,
+    /// Tagged in the PMS but unknown to repbook: cancelled there.
+    pub unknown: Vec<String>,
+    /// Repairs queued (delivered by the worker) or done directly.
+    pub repairs: usize,
+}
+
+impl SyncEngine {
+    pub async fn reconcile(&self, clinic_id: &str) -> Result<ReconcileReport, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        if !clinic.pms.is_active() {
+            return Err(SyncError::NotConfigured(
+                "switch the clinic's PMS sync on before reconciling".into(),
+            ));
+        }
+        let plugin = self.connector(&clinic)?;
+        let now = Timestamp::now();
+        let today = now.to_zoned_datetime(clinic.tz()).date();
+        let last = today.checked_add(WINDOW_DAYS.days()).unwrap_or(today);
+        let mut ctx = Self::call_context(&clinic);
+        let result = plugin.list_appointments(&mut ctx, today, last).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        let in_pms = result?;
+
+        let ours = self.store.appointments(
+            &clinic.id,
+            &AppointmentFilter {
+                from: Some(now),
+                to: None,
+                status: None,
+            },
+        )?;
+        let users: HashMap<String, i64> = self
+            .store
+            .staff(&clinic.id)?
+            .into_iter()
+            .filter(|p| p.pms.state == PmsLinkState::Synced)
+            .filter_map(|p| Some((p.id, p.pms.user_id?)))
+            .collect();
+        let mut live_by_reference: HashMap<&str, Vec<&PmsAppointment>> = HashMap::new();
+        for appointment in in_pms.iter().filter(|a| !a.cancelled) {
+            live_by_reference
+                .entry(appointment.reference.as_str())
+                .or_default()
+                .push(appointment);
+        }
+        let mut report = ReconcileReport {
+            checked_in_repbook: ours.len(),
+            found_in_pms: in_pms.len(),
+            ..Default::default()
+        };
+        let mut to_queue = Vec::new();
+        for appointment in &ours {
+            let live = live_by_reference
+                .remove(appointment.reference.as_str())
+                .unwrap_or_default();
+            let reference = appointment.reference.clone();
+            match appointment.status {
+                AppointmentStatus::Cancelled if !live.is_empty() => report.should_be_cancelled.push(reference),
+                AppointmentStatus::Cancelled => continue,
+                AppointmentStatus::Booked if live.is_empty() => report.missing.push(reference),
+                AppointmentStatus::Booked if live.len() > 1 => report.duplicated.push(reference),
+                AppointmentStatus::Booked => {
+                    let pms = live[0];
+                    let in_place = pms.date == appointment.local_date
+                        && pms.start_seconds == appointment.local_seconds
+                        && pms.duration_seconds == appointment.duration_minutes * 60
+                        && users.get(&appointment.practitioner_id) == Some(&pms.practitioner_user_id);
+                    if in_place {
+                        continue;
+                    }
+                    report.misplaced.push(reference);
+                }
+            }
+            to_queue.push(appointment.clone());
+        }
+        // Whatever is left carries a repbook tag that repbook does not know (in this window): cancel it.
+        for reference in live_by_reference.keys() {
+            let known = self.store.appointment(reference).is_ok();
+            if !known {
+                report.unknown.push(reference.to_string());
+            }
+        }
+        {
+            let _guard = self.store.lock_clinic(&clinic.id).await;
+            for appointment in &to_queue {
+                let current = self.store.appointment(&appointment.id)?;
+                self.store.enqueue_appointment(&current, now)?;
+                super::locked(&self.retries).remove(&appointment.id);
+            }
+        }
+        self.store.durable().await?;
+        report.repairs = to_queue.len();
+        for reference in &report.unknown {
+            let mut ctx = Self::call_context(&clinic);
+            let result = plugin.cancel_appointment(&mut ctx, reference, None).await;
+            self.keep_site_cache(&clinic, &ctx).await?;
+            result?;
+            report.repairs += 1;
+        }
+        self.notify();
+        self.counters
+            .reconciliations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(clinic = %clinic.id, missing = report.missing.len(), misplaced = report.misplaced.len(),
+            cancelled = report.should_be_cancelled.len(), unknown = report.unknown.len(), "reconciled");
+        Ok(report)
+    }
+}
