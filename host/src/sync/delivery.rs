@@ -83,7 +83,6 @@ impl SyncEngine {
         }
         let result = self.process_claimed(appointment_id, seqs).await;
         locked(&self.in_flight).remove(appointment_id);
-        self.notify();
         result.map(Some)
     }
 

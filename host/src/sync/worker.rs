@@ -123,7 +123,8 @@ impl SyncEngine {
     /// Appointments whose entries can be delivered now, oldest first, with the entries' sequence numbers.
     fn due_work(&self) -> Result<Vec<(String, String, Vec<u64>)>, SyncError> {
         let now = Instant::now();
-        let in_flight = locked(&self.in_flight).clone();
+        let mut in_flight = locked(&self.in_flight).clone();
+        in_flight.extend(locked(&self.queues).queued.iter().cloned());
         let retries = locked(&self.retries);
         let sites = locked(&self.sites);
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -247,33 +248,98 @@ impl SyncEngine {
         }
     }
 
-    /// Runs until stopped: deliver what is due, then sleep until woken or the next tick.
+    /// Runs until stopped: queue what is due per site, keep each site's runners going, then sleep until
+    /// woken (a write queued something) or the next tick (retries falling due).
     pub async fn run(self: Arc<Self>) {
         while !self.stopping() {
             self.probe_due_sites();
             self.reconcile_due_clinics();
             match self.due_work() {
-                Ok(due) => {
-                    for (clinic_id, appointment_id, seqs) in due {
-                        let site = self.site(&clinic_id);
-                        let (Ok(site_permit), Ok(global_permit)) = (
-                            site.permits.clone().try_acquire_owned(),
-                            self.global.clone().try_acquire_owned(),
-                        ) else {
-                            continue;
-                        };
-                        let engine = self.clone();
-                        tokio::spawn(async move {
-                            if let Err(error) = engine.process(&appointment_id, Some(seqs)).await {
-                                tracing::debug!(appointment = %appointment_id, %error, "delivery attempt failed");
-                            }
-                            drop((site_permit, global_permit));
-                        });
-                    }
-                }
+                Ok(due) => self.dispatch(due),
                 Err(error) => tracing::error!(%error, "cannot read the outbox"),
             }
             let _ = tokio::time::timeout(self.config.tick, self.wake.notified()).await;
         }
     }
+
+    /// Adds due work to the sites' queues and starts runners up to each site's concurrency.
+    fn dispatch(self: &Arc<Self>, due: Vec<(String, String, Vec<u64>)>) {
+        let mut start = Vec::new();
+        {
+            let mut queues = locked(&self.queues);
+            for (clinic_id, appointment_id, seqs) in due {
+                if queues.queued.insert(appointment_id.clone()) {
+                    queues
+                        .by_site
+                        .entry(clinic_id)
+                        .or_default()
+                        .push_back((appointment_id, seqs));
+                }
+            }
+            let Queues { by_site, runners, .. } = &mut *queues;
+            for (clinic_id, queue) in by_site.iter() {
+                let running = runners.entry(clinic_id.clone()).or_default();
+                let wanted = self
+                    .config
+                    .per_site_concurrency
+                    .saturating_sub(*running)
+                    .min(queue.len());
+                *running += wanted;
+                start.extend(std::iter::repeat_n(clinic_id.clone(), wanted));
+            }
+        }
+        for clinic_id in start {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.run_site(clinic_id).await });
+        }
+    }
+
+    /// One of a site's runners: delivers from the site's queue until it is empty or the site pauses.
+    async fn run_site(self: Arc<Self>, clinic_id: String) {
+        loop {
+            let paused = self.site(&clinic_id).paused_until.is_some();
+            let next = {
+                let mut queues = locked(&self.queues);
+                let Queues {
+                    by_site,
+                    queued,
+                    runners,
+                } = &mut *queues;
+                let queue = by_site.entry(clinic_id.clone()).or_default();
+                if paused || self.stopping() {
+                    // Left for the next scan once the site is back.
+                    for (appointment_id, _) in queue.drain(..) {
+                        queued.remove(&appointment_id);
+                    }
+                }
+                match queue.pop_front() {
+                    Some((appointment_id, seqs)) => {
+                        queued.remove(&appointment_id);
+                        Some((appointment_id, seqs))
+                    }
+                    None => {
+                        if let Some(running) = runners.get_mut(&clinic_id) {
+                            *running = running.saturating_sub(1);
+                        }
+                        None
+                    }
+                }
+            };
+            let Some((appointment_id, seqs)) = next else { return };
+            let Ok(_permit) = self.global.acquire().await else {
+                return;
+            };
+            if let Err(error) = self.process(&appointment_id, Some(seqs)).await {
+                tracing::debug!(appointment = %appointment_id, %error, "delivery attempt failed");
+            }
+        }
+    }
+}
+
+/// Work handed to site runners: per-site FIFO queues, what is in them, and how many runners each site has.
+#[derive(Default)]
+pub struct Queues {
+    by_site: HashMap<String, std::collections::VecDeque<(String, Vec<u64>)>>,
+    queued: std::collections::HashSet<String>,
+    runners: HashMap<String, usize>,
 }

@@ -1,0 +1,93 @@
+//! `repbook demo`: starts the simulator, installs halo-bp, prepares the demo clinic and serves, honouring
+//! REPBOOK_TOKEN and printing its base URL; SIGTERM stops it cleanly.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = support::halo_bp_component();
+    let component_file = dir.path().join("halo_bp.wasm");
+    std::fs::write(&component_file, component).unwrap();
+    let mut child = Command::new(support::BIN)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--component"])
+        .arg(&component_file)
+        .env("REPBOOK_TOKEN", "demo-token-from-env")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base = loop {
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("demo printed its URL");
+        if let Some(rest) = line.strip_prefix("repbook demo is running at ") {
+            break rest.trim().to_string();
+        }
+    };
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        http.get(format!("{base}/api/v1{path}"))
+            .bearer_auth("demo-token-from-env")
+            .send()
+    };
+    let clinics: Value = get("/clinics").await.unwrap().json().await.unwrap();
+    let clinic = clinics["clinics"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(clinics["clinics"][0]["name"], "Harbour Medical Centre (demo)");
+    let post = |path: String| {
+        http.post(format!("{base}/api/v1{path}"))
+            .bearer_auth("demo-token-from-env")
+            .json(&json!({}))
+            .send()
+    };
+    let validated: Value = post(format!("/clinics/{clinic}/pms/validate"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(validated["valid"], true, "{validated}");
+    let staff: Value = post(format!("/clinics/{clinic}/staff/sync"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        staff["summary"],
+        json!({"synced": 2, "not_in_pms": 0, "ahpra_mismatch": 1}),
+        "{staff}"
+    );
+
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "demo did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
