@@ -7,8 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::pms::{assert_bp_matches, install_halo_bp, ready_clinic, seed, set_faults, site_requests, wait_drained};
-use support::{Server, local_date_in};
+use support::local_date_in;
+use support::pms::{assert_bp_matches, ready_clinic, seed, set_faults, site_requests, start, wait_drained};
 
 const OUTAGE: Duration = Duration::from_secs(120);
 /// Up to 3 failed deliveries (the pause threshold) plus one per concurrent slot, then probes at
@@ -17,18 +17,9 @@ const REQUEST_BOUND: u64 = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_two_minutes_offline_stays_bounded_and_delivers_within_30s_of_return() {
-    let sim = halo_sim::serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), seed(1)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_env(
-        dir.path(),
-        &[
-            ("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true"),
-            ("REPBOOK_RECONCILE_EVERY_SECS", "0"),
-        ],
-    )
-    .await;
-    install_halo_bp(&server).await;
-    let clinic = ready_clinic(&server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
+    let setup = start(seed(1), &[("REPBOOK_RECONCILE_EVERY_SECS", "0")]).await;
+    let (sim, server) = (&setup.sim, &setup.server);
+    let clinic = ready_clinic(server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
 
     set_faults(&sim.url(), "20001", json!({"offline": true})).await;
     let before = site_requests(&sim.url(), "20001").await;
@@ -57,7 +48,7 @@ async fn outage_two_minutes_offline_stays_bounded_and_delivers_within_30s_of_ret
 
     set_faults(&sim.url(), "20001", json!({})).await;
     let back = Instant::now();
-    wait_drained(&server, &clinic.id, Duration::from_secs(30)).await;
+    wait_drained(server, &clinic.id, Duration::from_secs(30)).await;
     println!("all 50 delivered {:?} after the site came back", back.elapsed());
-    assert_eq!(assert_bp_matches(&server, &sim.url(), &clinic).await, 50);
+    assert_eq!(assert_bp_matches(server, &sim.url(), &clinic).await, 50);
 }

@@ -6,23 +6,14 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::pms::{assert_bp_matches, install_halo_bp, ready_clinic, seed, sim_get, wait_drained};
-use support::{Server, local_date_in};
+use support::local_date_in;
+use support::pms::{assert_bp_matches, ready_clinic, seed, sim_get, start, wait_drained};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_and_repairs_changes_made_behind_repbooks_back() {
-    let sim = halo_sim::serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), seed(1)).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with_env(
-        dir.path(),
-        &[
-            ("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true"),
-            ("REPBOOK_RECONCILE_EVERY_SECS", "0"),
-        ],
-    )
-    .await;
-    install_halo_bp(&server).await;
-    let clinic = ready_clinic(&server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
+    let setup = start(seed(1), &[("REPBOOK_RECONCILE_EVERY_SECS", "0")]).await;
+    let (sim, server) = (&setup.sim, &setup.server);
+    let clinic = ready_clinic(server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
     let day = local_date_in("Australia/Sydney", 10);
     let mut ids = Vec::new();
     for hour in [9, 10, 11, 12] {
@@ -32,7 +23,7 @@ async fn reconcile_reports_and_repairs_changes_made_behind_repbooks_back() {
         assert_eq!(status, 201, "{body}");
         ids.push(body["id"].as_str().unwrap().to_string());
     }
-    wait_drained(&server, &clinic.id, Duration::from_secs(30)).await;
+    wait_drained(server, &clinic.id, Duration::from_secs(30)).await;
     let records = sim_get(&sim.url(), "/_sim/sites/20001/appointments").await["appointments"]
         .as_array()
         .unwrap()
@@ -78,8 +69,8 @@ async fn reconcile_reports_and_repairs_changes_made_behind_repbooks_back() {
     assert_eq!(report["misplaced"], json!([ids[1].clone()]), "{report}");
     assert_eq!(report["unknown"], json!([stranger]), "{report}");
     assert_eq!(report["repairs"], 4, "{report}");
-    wait_drained(&server, &clinic.id, Duration::from_secs(30)).await;
-    assert_bp_matches(&server, &sim.url(), &clinic).await;
+    wait_drained(server, &clinic.id, Duration::from_secs(30)).await;
+    assert_bp_matches(server, &sim.url(), &clinic).await;
 
     // A second run finds nothing to fix.
     let (_, again) = server

@@ -20,23 +20,7 @@ struct Flow {
 
 impl Flow {
     async fn start() -> Flow {
-        let dir = tempfile::tempdir().unwrap();
-        let sim = halo_sim::serve(
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            halo_sim::Seed::demo(),
-        )
-        .unwrap();
-        let server = Server::start_with_env(dir.path(), &[("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true")]).await;
-        let component = support::halo_bp_component();
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/v1/plugins", server.base))
-            .bearer_auth(&server.token)
-            .header("content-type", "application/wasm")
-            .body(component)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let support::pms::Setup { sim, server, dir } = support::pms::start(halo_sim::Seed::demo(), &[]).await;
         Flow {
             server,
             sim,

@@ -191,3 +191,20 @@ pub async fn assert_bp_matches(server: &Server, sim_url: &str, clinic: &ClinicSe
     }
     ours.len()
 }
+
+/// The simulator, and a repbook server allowed to reach it with halo-bp installed.
+pub struct Setup {
+    pub sim: halo_sim::SimServer,
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn start(seed: halo_sim::Seed, env: &[(&str, &str)]) -> Setup {
+    let sim = halo_sim::serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), seed).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env.to_vec();
+    env.push(("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true"));
+    let server = Server::start_with_env(dir.path(), &env).await;
+    install_halo_bp(&server).await;
+    Setup { sim, server, dir }
+}
