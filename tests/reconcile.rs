@@ -72,6 +72,25 @@ async fn reconcile_reports_and_repairs_changes_made_behind_repbooks_back() {
     wait_drained(server, &clinic.id, Duration::from_secs(30)).await;
     assert_bp_matches(server, &sim.url(), &clinic).await;
 
+    // The same picture in Prometheus form.
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "repbook_appointments{{clinic=\"{}\",pms_state=\"synced\"}} 4",
+            clinic.id
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains("repbook_sync_reconciliations_total 1"), "{metrics}");
+
     // A second run finds nothing to fix.
     let (_, again) = server
         .post(&format!("/api/v1/clinics/{}/sync/reconcile", clinic.id), json!({}))

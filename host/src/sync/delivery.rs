@@ -188,7 +188,8 @@ impl SyncEngine {
                 tracing::warn!(appointment = appointment_id, code = error.code(), %error, "appointment parked");
             }
         }
-        self.store.durable().await?;
+        // No flush wait here: the outcome and the consumed entries commit together, so losing them in a
+        // crash only means delivering again, which the connector's lookup by reference makes harmless.
         result
     }
 
