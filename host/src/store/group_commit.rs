@@ -24,7 +24,7 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub fn start(db: sled::Db, path: PathBuf) -> Self {
+    pub fn start(db: sled::Db, path: PathBuf) -> Result<Self, StoreError> {
         let (requests, incoming) = mpsc::channel::<Waiter>();
         let flushes = Arc::new(AtomicU64::new(0));
         let counter = flushes.clone();
@@ -53,12 +53,12 @@ impl GroupCommit {
                     }
                 }
             })
-            .expect("spawn the store flush thread");
-        GroupCommit {
+            .map_err(|e| StoreError::Flush(format!("cannot start the flush thread: {e}")))?;
+        Ok(GroupCommit {
             requests: Some(requests),
             flusher: Some(flusher),
             flushes,
-        }
+        })
     }
 
     pub async fn wait(&self) -> Result<(), StoreError> {

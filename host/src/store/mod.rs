@@ -72,7 +72,7 @@ impl Store {
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,
             plugin_active: db.open_tree("plugin_active")?,
-            commits: GroupCommit::start(db.clone(), path.clone()),
+            commits: GroupCommit::start(db.clone(), path.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             meta,
             db,
