@@ -8,7 +8,7 @@ use sled::transaction::{ConflictableTransactionError, abort};
 use super::codec::{decode, encode};
 use super::outbox::{OutboxEntry, OutboxOp};
 use super::{Store, StoreError, tx_abort_error};
-use crate::domain::{Appointment, Clinic, PmsSyncState, PmsSyncStatus};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsSyncState, PmsSyncStatus};
 
 impl Store {
     /// Applies `change` to a clinic under its lock and makes it durable.
@@ -109,6 +109,36 @@ impl Store {
                 Ok(current_version)
             })
             .map_err(tx_abort_error)
+    }
+
+    /// Notes that these appointments are about to be sent, so a later cancel is never skipped as
+    /// "never sent". Callers make it durable (one flush for the whole batch) before sending.
+    pub fn mark_ever_sent(&self, appointment_ids: &[String]) -> Result<(), StoreError> {
+        for id in appointment_ids {
+            let mut failure = None;
+            self.appointments.fetch_and_update(id.as_bytes(), |bytes| {
+                let bytes = bytes?;
+                match decode::<Appointment>("appointment", bytes) {
+                    Ok(mut appointment)
+                        if !appointment.pms.ever_sent && appointment.status == AppointmentStatus::Booked =>
+                    {
+                        appointment.pms.ever_sent = true;
+                        match encode(&appointment) {
+                            Ok(encoded) => Some(encoded),
+                            Err(e) => {
+                                failure = Some(e);
+                                Some(bytes.to_vec())
+                            }
+                        }
+                    }
+                    _ => Some(bytes.to_vec()),
+                }
+            })?;
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 
     /// Notes a failed attempt without consuming the outbox (the entry will be retried).

@@ -255,7 +255,19 @@ impl SyncEngine {
             self.probe_due_sites();
             self.reconcile_due_clinics();
             match self.due_work() {
-                Ok(due) => self.dispatch(due),
+                Ok(due) => {
+                    // One durable write for the whole batch instead of one per delivery.
+                    let ids: Vec<String> = due.iter().map(|(_, id, _)| id.clone()).collect();
+                    match self.store.mark_ever_sent(&ids) {
+                        Ok(()) => {
+                            if let Err(error) = self.store.durable().await {
+                                tracing::error!(%error, "cannot flush the store");
+                            }
+                        }
+                        Err(error) => tracing::error!(%error, "cannot mark appointments as being sent"),
+                    }
+                    self.dispatch(due)
+                }
                 Err(error) => tracing::error!(%error, "cannot read the outbox"),
             }
             let _ = tokio::time::timeout(self.config.tick, self.wake.notified()).await;
