@@ -18,7 +18,7 @@ pub use connection::Validation;
 pub use delivery::Delivered;
 pub use error::SyncError;
 pub use reconcile::ReconcileReport;
-pub use worker::SiteState;
+pub use worker::SiteStatus;
 
 use crate::domain::Clinic;
 use crate::plugins::{CallContext, LoadedPlugin, Registry};
@@ -61,7 +61,7 @@ pub struct SyncEngine {
     config: SyncConfig,
     wake: Notify,
     global: Arc<Semaphore>,
-    sites: Mutex<HashMap<String, SiteState>>,
+    sites: Mutex<HashMap<String, worker::SiteState>>,
     retries: Mutex<HashMap<String, worker::Retry>>,
     in_flight: Mutex<HashSet<String>>,
     queues: Mutex<worker::Queues>,

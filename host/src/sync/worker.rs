@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::{SyncEngine, SyncError, locked};
 use crate::plugins::ConnectorFailure;
@@ -21,7 +20,6 @@ pub struct Retry {
 /// What the worker knows about one clinic's PMS site.
 #[derive(Clone)]
 pub struct SiteState {
-    pub permits: Arc<Semaphore>,
     pub consecutive_offline: u32,
     pub paused_until: Option<Instant>,
     pub probe_interval: Duration,
@@ -45,7 +43,6 @@ impl SyncEngine {
         locked(&self.sites)
             .entry(clinic_id.to_string())
             .or_insert_with(|| SiteState {
-                permits: Arc::new(Semaphore::new(self.config.per_site_concurrency)),
                 consecutive_offline: 0,
                 paused_until: None,
                 probe_interval: self.config.backoff_base,
