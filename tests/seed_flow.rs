@@ -356,20 +356,15 @@ async fn seed_flow_fault_classes_map_to_connector_errors_and_guid_change_heals()
     flow.faults(json!({})).await;
 
     // GUID changed: 403 on the old one; the connector re-resolves by Site ID and carries on.
-    let changed: Value = flow
-        .http
+    flow.http
         .post(format!("{}/_sim/sites/{SITE}/change-guid", flow.sim.url()))
         .send()
-        .await
-        .unwrap()
-        .json()
         .await
         .unwrap();
     let (status, body) = flow.server.get(&locations).await;
     assert_eq!(status, 200, "{body}");
     let (_, clinic_view) = flow.server.get(&format!("/api/v1/clinics/{clinic}")).await;
     assert_eq!(clinic_view["pms"]["validated"], true);
-    let _ = changed;
 
     // A wrong subscription key: auth. A wrong AHPRA column: SQL Server's message passes through.
     flow.set_pms(&clinic, json!({"settings": {"subscription_key": "not-the-key"}}))

@@ -100,6 +100,20 @@ fn site_json(sim: &Sim, site: &Site) -> Value {
     })
 }
 
+/// The two query parameters getSites and pair-site both require.
+fn site_query(query: &HashMap<String, String>) -> Result<(&String, &String), Response> {
+    match (
+        query.get("practiceManagementSiteId"),
+        query.get("practiceManagementName"),
+    ) {
+        (Some(site_id), Some(pms)) => Ok((site_id, pms)),
+        _ => Err(nested(
+            StatusCode::BAD_REQUEST,
+            "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
+        )),
+    }
+}
+
 const PMS_NAMES: [&str; 3] = ["Best Practice", "Zedmed", "D4w"];
 
 async fn get_sites(
@@ -111,14 +125,9 @@ async fn get_sites(
     if let Err(denied) = authorise(&sim, &headers) {
         return denied;
     }
-    let (Some(site_id), Some(pms)) = (
-        query.get("practiceManagementSiteId"),
-        query.get("practiceManagementName"),
-    ) else {
-        return nested(
-            StatusCode::BAD_REQUEST,
-            "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
-        );
+    let (site_id, pms) = match site_query(&query) {
+        Ok(pair) => pair,
+        Err(missing) => return missing,
     };
     if !PMS_NAMES.contains(&pms.as_str()) {
         return nested(
@@ -185,14 +194,9 @@ async fn pair_site(
     if let Err(denied) = authorise(&sim, &headers) {
         return denied;
     }
-    let (Some(site_id), Some(pms)) = (
-        query.get("practiceManagementSiteId"),
-        query.get("practiceManagementName"),
-    ) else {
-        return nested(
-            StatusCode::BAD_REQUEST,
-            "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
-        );
+    let (site_id, pms) = match site_query(&query) {
+        Ok(pair) => pair,
+        Err(missing) => return missing,
     };
     if pms != "Best Practice" {
         return nested(StatusCode::NOT_FOUND, "Site not found");

@@ -120,13 +120,7 @@ impl Registry {
         if let Some(plugin) = self.loaded.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(plugin.clone());
         }
-        let record = self
-            .store
-            .plugin_record(name, version)?
-            .ok_or_else(|| PluginError::UnknownVersion {
-                name: name.into(),
-                version: version.into(),
-            })?;
+        let record = self.record(name, version)?;
         let bytes = self.store.plugin_bytes(&record.sha256)?;
         let plugin = Arc::new(LoadedPlugin::load(self.runtime.clone(), &bytes, &record.sha256).await?);
         if plugin.name != name || plugin.version != version {
@@ -140,6 +134,15 @@ impl Registry {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, plugin.clone());
         Ok(plugin)
+    }
+
+    fn record(&self, name: &str, version: &str) -> Result<PluginRecord, PluginError> {
+        self.store
+            .plugin_record(name, version)?
+            .ok_or_else(|| PluginError::UnknownVersion {
+                name: name.into(),
+                version: version.into(),
+            })
     }
 
     /// Validates and stores a component. The first version of a name becomes active; later ones wait for
@@ -279,13 +282,7 @@ impl Registry {
     /// Removes an inactive version.
     pub async fn remove(&self, name: &str, version: &str) -> Result<(), PluginError> {
         let _change = self.changes.lock().await;
-        let record = self
-            .store
-            .plugin_record(name, version)?
-            .ok_or_else(|| PluginError::UnknownVersion {
-                name: name.into(),
-                version: version.into(),
-            })?;
+        let record = self.record(name, version)?;
         let mut activation = self.store.plugin_activation(name)?;
         if activation.active.as_deref() == Some(version) {
             return Err(PluginError::Conflict(format!(
