@@ -30,6 +30,10 @@ pub struct LoadedPlugin {
     pub info: ConnectorInfo,
     /// The hosts this plugin may reach: its declaration narrowed by the operator's policy.
     egress: Arc<Egress>,
+    /// `name@version`, for logs; shared by every call's host state.
+    label: Arc<str>,
+    /// The network of a call without a clinic context (`describe`), built once.
+    bare_net: Arc<CallNet>,
     prepared: Prepared,
     runtime: Arc<Runtime>,
 }
@@ -66,6 +70,8 @@ impl LoadedPlugin {
                 credentials: vec![],
             },
             egress: Arc::new(Egress::new(&[], &runtime.operator)),
+            label: Arc::from("loading"),
+            bare_net: Arc::new(CallNet::closed(runtime.http.clone(), runtime.http_limits.clone())),
             prepared: Prepared::V0_1(pre),
             runtime,
         };
@@ -73,12 +79,14 @@ impl LoadedPlugin {
         plugin.name = info.name.clone();
         plugin.version = info.version.clone();
         plugin.egress = Arc::new(Egress::new(&info.allowed_hosts, &plugin.runtime.operator));
+        plugin.label = Arc::from(format!("{}@{}", info.name, info.version));
         plugin.info = info;
+        plugin.bare_net = Arc::new(plugin.net_for(&CallContext::default()));
         Ok(plugin)
     }
 
     pub fn label(&self) -> String {
-        format!("{}@{}", self.name, self.version)
+        self.label.to_string()
     }
 
     pub fn egress(&self) -> &Egress {
@@ -126,12 +134,16 @@ impl LoadedPlugin {
 
     async fn session(&self, ctx: Option<&CallContext>) -> Result<Session, PluginError> {
         let engine = &self.runtime.engine;
+        let net = match ctx {
+            Some(ctx) => Arc::new(self.net_for(ctx)),
+            None => self.bare_net.clone(),
+        };
         let empty = CallContext::default();
         let ctx = ctx.unwrap_or(&empty);
         let state = HostState::new(
             engine.store_limits(),
-            Arc::new(self.net_for(ctx)),
-            self.label().into(),
+            net,
+            self.label.clone(),
             ctx.secrets.values().cloned().collect(),
             ctx.site_cache.clone(),
         );

@@ -53,6 +53,20 @@ pub struct CallNet {
     pub reserved: Vec<HeaderName>,
 }
 
+impl CallNet {
+    /// A network that reaches nothing (an empty allowlist), for calls that need none.
+    pub fn closed(client: reqwest::Client, limits: HttpLimits) -> CallNet {
+        let operator = super::egress::OperatorPolicy::default();
+        CallNet {
+            client,
+            egress: Arc::new(Egress::new(&[], &operator)),
+            limits,
+            injected: Vec::new(),
+            reserved: Vec::new(),
+        }
+    }
+}
+
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
