@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::local_time_format::rfc3339_in;
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep, SendVia};
+use crate::domain::{
+    Appointment, AppointmentStatus, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep, SendVia, rfc3339_in,
+};
 
 #[derive(Serialize)]
 pub struct ClinicView {

@@ -15,12 +15,7 @@ pub use appointment::{
 };
 pub use clinic::{AuState, Clinic, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use error::{DomainError, ErrorKind};
-pub use local_time::{LocalStart, local_parts, parse_local_start, resolve_local_start, time_zone};
-
-/// Time formatting helpers shared by adapters.
-pub mod local_time_format {
-    pub use super::local_time::rfc3339_in;
-}
+pub use local_time::{LocalStart, local_parts, parse_local_start, resolve_local_start, rfc3339_in, time_zone};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
 
