@@ -44,27 +44,30 @@ async fn adelaide_and_lord_howe_store_the_right_instant_and_local_parts() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
 
+    // Mid-January (daylight time) and mid-July (standard time) of next year, so the test never dates.
+    let next_year = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).year() + 1;
+    let (summer, winter) = (format!("{next_year}-01-15"), format!("{next_year}-07-15"));
     let adelaide = server.create_clinic("Glenelg GP", "Australia/Adelaide", "SA").await;
     let doctor = server.add_doctor(&adelaide, "Ana", "Ng", "MED0001234567").await;
-    let (status, body) = server.book(&adelaide, &doctor, "2030-01-15T12:30", 15).await;
+    let (status, body) = server.book(&adelaide, &doctor, &format!("{summer}T12:30"), 15).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["start"], "2030-01-15T12:30:00+10:30");
-    assert_eq!(body["local_date"], "2030-01-15");
+    assert_eq!(body["start"], format!("{summer}T12:30:00+10:30"));
+    assert_eq!(body["local_date"], summer.as_str());
     assert_eq!(body["local_seconds"], 45_000);
-    let (status, body) = server.book(&adelaide, &doctor, "2030-07-15T12:30", 15).await;
+    let (status, body) = server.book(&adelaide, &doctor, &format!("{winter}T12:30"), 15).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["start"], "2030-07-15T12:30:00+09:30");
+    assert_eq!(body["start"], format!("{winter}T12:30:00+09:30"));
 
     let lord_howe = server
         .create_clinic("Island Clinic", "Australia/Lord_Howe", "NSW")
         .await;
     let doctor = server.add_doctor(&lord_howe, "Ben", "Ode", "MED0007654321").await;
-    let (status, body) = server.book(&lord_howe, &doctor, "2030-01-15T09:00", 15).await;
+    let (status, body) = server.book(&lord_howe, &doctor, &format!("{summer}T09:00"), 15).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["start"], "2030-01-15T09:00:00+11:00");
-    let (status, body) = server.book(&lord_howe, &doctor, "2030-07-15T09:00", 15).await;
+    assert_eq!(body["start"], format!("{summer}T09:00:00+11:00"));
+    let (status, body) = server.book(&lord_howe, &doctor, &format!("{winter}T09:00"), 15).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["start"], "2030-07-15T09:00:00+10:30");
+    assert_eq!(body["start"], format!("{winter}T09:00:00+10:30"));
     assert_eq!(body["local_seconds"], 32_400);
     for (date, before, after) in next_transitions("Australia/Lord_Howe") {
         assert_eq!((after - before).abs(), 1800, "Lord Howe shifts by 30 minutes");
@@ -83,8 +86,8 @@ async fn adelaide_and_lord_howe_store_the_right_instant_and_local_parts() {
     let server = Server::start(dir.path()).await;
     let (_, list) = server
         .get(&format!(
-            "/api/v1/clinics/{lord_howe}/appointments?from=2030-07-15&to=2030-07-15"
+            "/api/v1/clinics/{lord_howe}/appointments?from={winter}&to={winter}"
         ))
         .await;
-    assert_eq!(list["appointments"][0]["start"], "2030-07-15T09:00:00+10:30");
+    assert_eq!(list["appointments"][0]["start"], format!("{winter}T09:00:00+10:30"));
 }

@@ -11,6 +11,11 @@ use repbook::store::Store;
 
 const BOOKINGS: usize = 2_000;
 
+/// Bookings must be in the future; next year always is.
+fn next_year() -> i16 {
+    Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).year() + 1
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -55,7 +60,7 @@ async fn run(writers: usize) {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for n in 0..BOOKINGS / writers {
-                let day = 2030 + (n / 10_000) as i32;
+                let day = next_year() + (n / 10_000) as i16;
                 let slot = n % 10_000;
                 let start = format!(
                     "{day}-{:02}-{:02}T{:02}:{:02}",

@@ -99,10 +99,12 @@ async fn main() {
         engine.sync_staff(&clinic.id).await.unwrap();
         clinics.push((store.clinic(&clinic.id).unwrap(), doctor.id));
     }
+    let next_year = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).year() + 1;
     for (clinic, doctor) in &clinics {
         for k in 0..PER_SITE {
             let start = format!(
-                "2030-{:02}-{:02}T{:02}:{:02}",
+                "{}-{:02}-{:02}T{:02}:{:02}",
+                next_year,
                 1 + k / 40,
                 1 + k % 40 / 4 * 2,
                 9 + k % 4 * 2,
