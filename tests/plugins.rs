@@ -173,13 +173,34 @@ async fn swap_under_load_loses_no_call_and_never_mixes_versions() {
     let v2 = registry.install(&component("echo-v2")).await.unwrap();
     assert!(!v2.activated, "a second version waits for activate");
 
+    // Swaps are paced by progress, not by the clock: calls may run at most one phase (95 calls) ahead of the
+    // swaps, and each swap starts mid-phase while other calls are in flight. A slow flush on a loaded
+    // machine therefore cannot let the load finish before the swaps happen.
+    const CALLS: usize = 2000;
+    const SWAPS: usize = 20;
+    const PHASE: usize = 95;
+    let issued = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
+    let swaps = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let mut workers = Vec::new();
     for _ in 0..8 {
-        let (registry, done, seen) = (registry.clone(), done.clone(), seen.clone());
+        let (registry, issued, done, swaps, seen) = (
+            registry.clone(),
+            issued.clone(),
+            done.clone(),
+            swaps.clone(),
+            seen.clone(),
+        );
         workers.push(tokio::spawn(async move {
-            for _ in 0..250 {
+            loop {
+                let n = issued.fetch_add(1, Ordering::SeqCst);
+                if n >= CALLS {
+                    return;
+                }
+                while swaps.load(Ordering::SeqCst) < SWAPS && n >= (swaps.load(Ordering::SeqCst) + 1) * PHASE {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
                 let plugin = registry.get("echo").unwrap();
                 let locations = plugin
                     .list_locations(&mut ctx(&[]))
@@ -192,24 +213,17 @@ async fn swap_under_load_loses_no_call_and_never_mixes_versions() {
                     "mixed answer: {locations:?}"
                 );
                 seen[version].fetch_add(1, Ordering::Relaxed);
-                done.fetch_add(1, Ordering::Relaxed);
+                done.fetch_add(1, Ordering::SeqCst);
             }
         }));
     }
-    // Swap while the load runs: paced by progress, not by the clock, so the swaps always land mid-load.
-    let wait_for = |count: usize| {
-        let done = done.clone();
-        async move {
-            while done.load(Ordering::Relaxed) < count {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+    for swap in 0..SWAPS {
+        while done.load(Ordering::SeqCst) < swap * PHASE + PHASE / 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-    };
-    for round in 0..10 {
-        wait_for(round * 180 + 60).await;
-        registry.activate("echo", "2.0.0").await.unwrap();
-        wait_for(round * 180 + 150).await;
-        registry.activate("echo", "1.0.0").await.unwrap();
+        let version = if swap % 2 == 0 { "2.0.0" } else { "1.0.0" };
+        registry.activate("echo", version).await.unwrap();
+        swaps.fetch_add(1, Ordering::SeqCst);
     }
     for worker in workers {
         worker.await.unwrap();
