@@ -152,6 +152,7 @@ pub enum PluginCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ClinicCommand {
+    /// Create a clinic.
     Create {
         #[arg(long)]
         name: String,
@@ -165,23 +166,18 @@ pub enum ClinicCommand {
         #[arg(long, default_value_t = 15)]
         duration: u32,
     },
+    /// List clinics.
     List,
-    Show {
-        clinic: String,
-    },
+    /// Show one clinic with its PMS settings (secrets are never shown).
+    Show { clinic: String },
     /// Set the PMS connection (only the options given change).
     SetPms(SetPmsArgs),
     /// Check the Site ID with the PMS and list practice locations.
-    Validate {
-        clinic: String,
-    },
-    Locations {
-        clinic: String,
-    },
+    Validate { clinic: String },
+    /// The practice locations the PMS offers (after a valid Validate).
+    Locations { clinic: String },
     /// Forget the PMS site state, re-validate and re-send what is pending.
-    Reset {
-        clinic: String,
-    },
+    Reset { clinic: String },
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +205,7 @@ pub struct SetPmsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
+    /// Add a practitioner.
     Add {
         #[arg(long)]
         clinic: String,
@@ -222,6 +219,7 @@ pub enum StaffCommand {
         #[arg(long)]
         ahpra: String,
     },
+    /// List a clinic's practitioners and their PMS match.
     List {
         #[arg(long)]
         clinic: String,
@@ -245,6 +243,7 @@ pub enum StaffCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ApptCommand {
+    /// Book a rep visit.
     Book {
         #[arg(long)]
         clinic: String,
@@ -267,6 +266,7 @@ pub enum ApptCommand {
         #[arg(long, default_value = "")]
         notes: String,
     },
+    /// List a clinic's appointments.
     List {
         #[arg(long)]
         clinic: String,
@@ -280,9 +280,9 @@ pub enum ApptCommand {
         #[arg(long)]
         status: Option<String>,
     },
-    Show {
-        id: String,
-    },
+    /// Show one appointment with its PMS state.
+    Show { id: String },
+    /// Move to a new start and/or length.
     Move {
         id: String,
         #[arg(long)]
@@ -290,17 +290,15 @@ pub enum ApptCommand {
         #[arg(long)]
         duration: Option<u32>,
     },
-    Cancel {
-        id: String,
-    },
+    /// Cancel (the PMS follows).
+    Cancel { id: String },
     /// Send one future appointment to the PMS again.
-    Resend {
-        id: String,
-    },
+    Resend { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
+    /// Pending, in flight, parked (with reasons), site health, next retry.
     Status {
         #[arg(long)]
         clinic: String,
