@@ -66,7 +66,12 @@ fn config(limits: &SandboxLimits, pooling: bool) -> Config {
             .total_memories(slots * 2)
             .total_tables(slots * 4)
             .total_stacks(slots)
-            .max_memory_size(limits.memory_bytes);
+            .max_memory_size(limits.memory_bytes)
+            // Reusing a slot resets its first 64 KiB with memset instead of returning them to the kernel, so
+            // the next call does not page-fault them back in. Measured on the echo bench: 23.4 -> 20.1 µs p50
+            // per instantiate + call; 1 MiB made it worse (34 µs), 128 KiB no better (20.8 µs).
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(1 << 16);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
