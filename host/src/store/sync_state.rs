@@ -113,32 +113,30 @@ impl Store {
 
     /// Notes that these appointments are about to be sent, so a later cancel is never skipped as
     /// "never sent". Callers make it durable (one flush for the whole batch) before sending.
-    pub fn mark_ever_sent(&self, appointment_ids: &[String]) -> Result<(), StoreError> {
+    /// Returns how many records changed, so callers flush only when something did.
+    pub fn mark_ever_sent(&self, appointment_ids: &[String]) -> Result<usize, StoreError> {
+        let mut changed = 0;
         for id in appointment_ids {
-            let mut failure = None;
-            self.appointments.fetch_and_update(id.as_bytes(), |bytes| {
-                let bytes = bytes?;
-                match decode::<Appointment>("appointment", bytes) {
-                    Ok(mut appointment)
-                        if !appointment.pms.ever_sent && appointment.status == AppointmentStatus::Booked =>
-                    {
-                        appointment.pms.ever_sent = true;
-                        match encode(&appointment) {
-                            Ok(encoded) => Some(encoded),
-                            Err(e) => {
-                                failure = Some(e);
-                                Some(bytes.to_vec())
-                            }
-                        }
-                    }
-                    _ => Some(bytes.to_vec()),
+            // Compare-and-swap so a concurrent API write is never overwritten; retried if it lost the race.
+            loop {
+                let Some(bytes) = self.appointments.get(id.as_bytes())? else {
+                    break;
+                };
+                let mut appointment: Appointment = decode("appointment", &bytes)?;
+                if appointment.pms.ever_sent || appointment.status != AppointmentStatus::Booked {
+                    break;
                 }
-            })?;
-            if let Some(error) = failure {
-                return Err(error);
+                appointment.pms.ever_sent = true;
+                let swapped =
+                    self.appointments
+                        .compare_and_swap(id.as_bytes(), Some(&bytes), Some(encode(&appointment)?))?;
+                if swapped.is_ok() {
+                    changed += 1;
+                    break;
+                }
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     /// Notes a failed attempt without consuming the outbox (the entry will be retried).

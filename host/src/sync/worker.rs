@@ -255,8 +255,10 @@ impl SyncEngine {
                 Ok(due) => {
                     // One durable write for the whole batch instead of one per delivery.
                     let ids: Vec<String> = due.iter().map(|(_, id, _)| id.clone()).collect();
+                    // An idle server (nothing newly marked) does not flush on every tick.
                     match self.store.mark_ever_sent(&ids) {
-                        Ok(()) => {
+                        Ok(0) => {}
+                        Ok(_) => {
                             if let Err(error) = self.store.durable().await {
                                 tracing::error!(%error, "cannot flush the store");
                             }
