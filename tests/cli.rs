@@ -25,7 +25,6 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     let clinic = json_of(&cli(
         data,
         &[
-            "--json",
             "clinic",
             "create",
             "--name",
@@ -36,13 +35,13 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             "SA",
             "--duration",
             "20",
+            "--json",
         ],
     ));
     let clinic_id = clinic["id"].as_str().unwrap();
     let ana = json_of(&cli(
         data,
         &[
-            "--json",
             "staff",
             "add",
             "--clinic",
@@ -53,12 +52,12 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             "Ng",
             "--ahpra",
             "MED0001234567",
+            "--json",
         ],
     ));
     let ben = json_of(&cli(
         data,
         &[
-            "--json",
             "staff",
             "add",
             "--clinic",
@@ -69,19 +68,19 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             "Ode",
             "--ahpra",
             "MED0007654321",
+            "--json",
         ],
     ));
 
     let table = cli(data, &["staff", "list", "--clinic", clinic_id]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.starts_with("ID"), "{text}");
+    assert!(text.starts_with("NAME"), "{text}");
     assert!(text.contains("Dr Ana Ng") && text.contains("MED0007654321"), "{text}");
 
     let day = local_date_in("Australia/Adelaide", 9);
     let booked = json_of(&cli(
         data,
         &[
-            "--json",
             "appt",
             "book",
             "--clinic",
@@ -96,6 +95,7 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             "ob@acme.test",
             "--start",
             &format!("{day}T12:30"),
+            "--json",
         ],
     ));
     assert_eq!(booked["duration_minutes"], 20, "clinic default length");
@@ -130,7 +130,6 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     json_of(&cli(
         data,
         &[
-            "--json",
             "appt",
             "book",
             "--clinic",
@@ -143,13 +142,14 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             "Beta",
             "--start",
             &format!("{day}T12:40"),
+            "--json",
         ],
     ));
 
     let listed = json_of(&cli(
         data,
         &[
-            "--json", "appt", "list", "--clinic", clinic_id, "--from", &day, "--to", &day,
+            "appt", "list", "--clinic", clinic_id, "--from", &day, "--to", &day, "--json",
         ],
     ));
     assert_eq!(listed["appointments"].as_array().unwrap().len(), 2);
@@ -157,7 +157,6 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
     let moved = json_of(&cli(
         data,
         &[
-            "--json",
             "appt",
             "move",
             id,
@@ -165,18 +164,45 @@ async fn cli_books_lists_moves_and_cancels_through_the_server() {
             &format!("{day}T15:00"),
             "--duration",
             "30",
+            "--json",
         ],
     ));
     assert_eq!(moved["local_seconds"], 15 * 3600);
     assert_eq!(moved["version"], 2);
-    let cancelled = json_of(&cli(data, &["--json", "appt", "cancel", id]));
+    let cancelled = json_of(&cli(data, &["appt", "cancel", id, "--json"]));
     assert_eq!(cancelled["status"], "cancelled");
 
     let table = cli(data, &["appt", "list", "--clinic", clinic_id, "--status", "booked"]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("Sam (Beta)") && !text.contains(id), "{text}");
 
-    let unreachable = support::cli(dir.path(), &["--server", "http://127.0.0.1:9", "clinic", "list"]);
+    let unreachable = support::cli(dir.path(), &["clinic", "list", "--server", "http://127.0.0.1:9"]);
     assert_eq!(unreachable.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("is `repbook serve` running?"));
+
+    // People read names, not ids: the table shows the doctor, and an id typed with odd characters is sent
+    // encoded (it reaches the server as one path segment and is simply not found).
+    let table = cli(data, &["appt", "list", "--clinic", clinic_id]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("Dr Ben Ode"), "{text}");
+    let odd = cli(data, &["appt", "show", "../clinics?x=1#y"]);
+    assert_eq!(odd.status.code(), Some(1), "{}", String::from_utf8_lossy(&odd.stderr));
+    assert!(String::from_utf8_lossy(&odd.stderr).contains("appointment_not_found"));
+}
+
+#[test]
+fn version_names_the_connector_contracts_and_serve_help_shows_only_server_options() {
+    let version = support::cli(std::path::Path::new("."), &["--version"]);
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        text.contains("repbook:pms@0.1.0") && text.contains("repbook:pms@0.2.0"),
+        "{text}"
+    );
+    let help = support::cli(std::path::Path::new("."), &["serve", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("--listen") && text.contains("--plugin-allow-loopback"),
+        "{text}"
+    );
+    assert!(!text.contains("--json") && !text.contains("--server"), "{text}");
 }

@@ -70,7 +70,7 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(
         staff["summary"],
-        json!({"synced": 2, "not_in_pms": 0, "ahpra_mismatch": 1}),
+        json!({"synced": 2, "not_in_pms": 0, "ahpra_mismatch": 1, "needs_mapping": 0}),
         "{staff}"
     );
 

@@ -291,7 +291,7 @@ async fn plugin_install_list_activate_rollback_through_the_binary() {
     let data = dir.path();
     let installed = cli(
         data,
-        &["--json", "plugin", "install", component_path("echo").to_str().unwrap()],
+        &["plugin", "install", component_path("echo").to_str().unwrap(), "--json"],
     );
     assert!(
         installed.status.success(),
@@ -316,7 +316,7 @@ async fn plugin_install_list_activate_rollback_through_the_binary() {
         text.starts_with("NAME") && active_line.contains('*') && active_line.contains("127.0.0.1"),
         "{text}"
     );
-    let rolled = cli(data, &["--json", "plugin", "rollback", "echo"]);
+    let rolled = cli(data, &["plugin", "rollback", "echo", "--json"]);
     let rolled: serde_json::Value = serde_json::from_slice(&rolled.stdout).unwrap();
     assert_eq!(rolled["active_version"], "1.0.0");
     let garbage = dir.path().join("garbage.wasm");

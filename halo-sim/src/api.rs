@@ -1,6 +1,7 @@
 //! The Halo Cloud Integrator routes: getSites, getSite, pair-site and immediate queries, with the
-//! reference's shapes, statuses and both error envelopes (nested `{"error": {...}}` as in the OpenAPI
-//! examples; flat `{status, statusText, message}` for 429/503/504 as on the troubleshooting page).
+//! reference's shapes and statuses. Errors use the OpenAPI's nested envelope `{"error": {...}}` (503 and
+//! 504 included, as the OpenAPI declares them); the 429 that the API gateway adds uses the troubleshooting
+//! page's flat `{status, statusText, message}`. Unknown routes answer 404 "Operation Not Found".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::bp::{Bp, Command, CommandType, Outcome};
-use crate::state::{Sim, Site, uuid_v4};
+use crate::exec::{self, Direction, Executed, Param};
+use crate::sql::{SqlType, Value as SqlValue};
+use crate::state::{LoggedCommand, LoggedParameter, Sim, Site, uuid_v4};
 
 type Shared = Arc<Mutex<Sim>>;
 
@@ -27,6 +29,8 @@ pub fn router(sim: Shared) -> Router {
         .route("/integrator/sites/{guid}", get(get_site))
         .route("/integrator/pair-site", post(pair_site))
         .route("/integrator/sites/{guid}/queries/immediate", post(immediate_query))
+        .fallback(|| async { nested(StatusCode::NOT_FOUND, "Operation Not Found") })
+        .method_not_allowed_fallback(|| async { nested(StatusCode::NOT_FOUND, "Operation Not Found") })
         .with_state(sim)
 }
 
@@ -62,15 +66,29 @@ fn now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The gateway's checks: the subscription key, then the integrator-wide IP allowlist and call quota
+/// (the latter two are faults set on any site, since they concern the integrator, not a site).
 fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
     match headers.get("ocp-apim-subscription-key").and_then(|v| v.to_str().ok()) {
-        None => Err(nested(
-            StatusCode::UNAUTHORIZED,
-            "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
-        )),
-        Some(key) if sim.keys.iter().any(|k| k == key) => Ok(()),
-        Some(_) => Err(nested(StatusCode::UNAUTHORIZED, "Subscription Key Invalid")),
+        None => {
+            return Err(nested(
+                StatusCode::UNAUTHORIZED,
+                "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+            ));
+        }
+        Some(key) if sim.keys.iter().any(|k| k == key) => {}
+        Some(_) => return Err(nested(StatusCode::UNAUTHORIZED, "Subscription Key Invalid")),
     }
+    if sim.faults.values().any(|f| f.ip_not_allowed) {
+        return Err(nested(StatusCode::FORBIDDEN, "Caller Ip Not Allowed"));
+    }
+    if sim.faults.values().any(|f| f.quota_exceeded) {
+        return Err(nested(
+            StatusCode::FORBIDDEN,
+            "Out of call volume quota. Quota will be replenished in 00:10:00.",
+        ));
+    }
+    Ok(())
 }
 
 fn site_json(sim: &Sim, site: &Site) -> Value {
@@ -225,8 +243,7 @@ async fn pair_site(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct QueryBody {
-    max_time_in_queue: Option<u64>,
-    #[allow(dead_code)]
+    max_time_in_queue: Option<i64>,
     catalogue: Option<String>,
     command: CommandBody,
 }
@@ -248,14 +265,128 @@ struct ParameterBody {
     #[serde(default)]
     direction: Option<String>,
     #[serde(rename = "type", default)]
-    #[allow(dead_code)]
     kind: Option<String>,
     value: Option<String>,
     #[allow(dead_code)]
     size: Option<i64>,
 }
 
-fn query_base(sim: &Sim, guid: &str, status: &str, max_time: u64, size: usize) -> serde_json::Map<String, Value> {
+/// The OpenAPI's SqlDbType enum, and the SQL type each value is converted to.
+const SQL_DB_TYPES: &[(&str, SqlType)] = &[
+    ("BigInt", SqlType::Int),
+    ("Binary", SqlType::Text),
+    ("Bit", SqlType::Bit),
+    ("Char", SqlType::Text),
+    ("String", SqlType::Text),
+    ("Date", SqlType::Date),
+    ("DateTime", SqlType::DateTime),
+    ("DateTime2", SqlType::DateTime),
+    ("DateTimeOffset", SqlType::DateTime),
+    ("Decimal", SqlType::Text),
+    ("Float", SqlType::Text),
+    ("Image", SqlType::Text),
+    ("Int", SqlType::Int),
+    ("Money", SqlType::Text),
+    ("NChar", SqlType::Text),
+    ("NText", SqlType::Text),
+    ("NVarChar", SqlType::Text),
+    ("Real", SqlType::Text),
+    ("SmallDateTime", SqlType::DateTime),
+    ("SmallInt", SqlType::Int),
+    ("SmallMoney", SqlType::Text),
+    ("Structured", SqlType::Text),
+    ("Text", SqlType::Text),
+    ("Time", SqlType::Text),
+    ("Timestamp", SqlType::Text),
+    ("TinyInt", SqlType::Int),
+    ("Udt", SqlType::Text),
+    ("UniqueIdentifier", SqlType::Text),
+    ("VarBinary", SqlType::Text),
+    ("VarChar", SqlType::Text),
+    ("Variant", SqlType::Text),
+    ("Xml", SqlType::Text),
+];
+
+/// The .NET type name in Halo Link's conversion message for a SqlDbType.
+fn clr_name(db_type: &str) -> &'static str {
+    match db_type {
+        "Int" => "Int32",
+        "BigInt" => "Int64",
+        "SmallInt" => "Int16",
+        "TinyInt" => "Byte",
+        "Bit" => "Boolean",
+        "Date" | "DateTime" | "DateTime2" | "SmallDateTime" => "DateTime",
+        "DateTimeOffset" => "DateTimeOffset",
+        "UniqueIdentifier" => "Guid",
+        "Binary" | "VarBinary" | "Image" | "Timestamp" => "Byte[]",
+        _ => "String",
+    }
+}
+
+/// Checks a parameter's direction, SqlDbType and value, as Halo Link does before building the command.
+fn parameter(body: &ParameterBody, stored_procedure: bool) -> Result<Param, String> {
+    let direction = match body.direction.as_deref().unwrap_or("input") {
+        "input" => Direction::Input,
+        "output" => Direction::Output,
+        "inputOutput" => Direction::InputOutput,
+        "returnValue" => Direction::ReturnValue,
+        other => {
+            return Err(format!(
+                "'{other}' is not a valid parameter direction for '{}'",
+                body.name
+            ));
+        }
+    };
+    let db_type = body.kind.as_deref().unwrap_or("NVarChar");
+    let Some((db_type, kind)) = SQL_DB_TYPES.iter().find(|(name, _)| *name == db_type) else {
+        return Err(format!(
+            "'{db_type}' is not a valid SqlDbType for parameter '{}'",
+            body.name
+        ));
+    };
+    if !body.name.starts_with('@') || body.name.len() < 2 {
+        return Err(format!("parameter name '{}' must start with @", body.name));
+    }
+    let failed = || {
+        format!(
+            "Failed to convert parameter value from a String to a {}.",
+            clr_name(db_type)
+        )
+    };
+    let value = match (&body.value, direction) {
+        (_, Direction::Output | Direction::ReturnValue) | (None, _) => SqlValue::Null,
+        (Some(text), _) => {
+            // Halo's known issue: with storedProcedure, NVarChar over 4000 characters fails to convert.
+            if stored_procedure && *db_type == "NVarChar" && text.chars().count() > 4000 {
+                return Err(failed());
+            }
+            let converted = match kind {
+                SqlType::Int => text
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *db_type != "Int" || i32::try_from(*n).is_ok())
+                    .map(SqlValue::Int),
+                SqlType::Bit => match text.trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" => Some(SqlValue::Int(1)),
+                    "0" | "false" => Some(SqlValue::Int(0)),
+                    _ => None,
+                },
+                SqlType::Date | SqlType::DateTime => SqlValue::Text(text.clone()).convert(*kind).ok(),
+                SqlType::Text => Some(SqlValue::Text(text.clone())),
+            };
+            converted.ok_or_else(failed)?
+        }
+    };
+    Ok(Param {
+        name: body.name.to_ascii_lowercase(),
+        direction,
+        kind: *kind,
+        value,
+    })
+}
+
+fn query_base(sim: &Sim, guid: &str, status: &str, max_time: i64, size: usize) -> serde_json::Map<String, Value> {
     let stamp = now();
     let mut base = serde_json::Map::new();
     for (k, v) in [
@@ -280,68 +411,91 @@ fn query_base(sim: &Sim, guid: &str, status: &str, max_time: u64, size: usize) -
     base
 }
 
+fn encoded(rows: &[Value]) -> (usize, String) {
+    let data = serde_json::to_vec(rows).unwrap_or_default();
+    (data.len(), base64::engine::general_purpose::STANDARD.encode(&data))
+}
+
+/// `result` of a successful query, per execution mode.
+fn result_json(executed: &Executed, mode: &str) -> Value {
+    let parameters: Vec<Value> = executed
+        .parameters
+        .iter()
+        .map(|(param, value)| {
+            let direction = match param.direction {
+                Direction::Input => "input",
+                Direction::Output => "output",
+                Direction::InputOutput => "inputOutput",
+                Direction::ReturnValue => "returnValue",
+            };
+            json!({"name": param.name, "direction": direction, "value": value.to_parameter()})
+        })
+        .collect();
+    let rows: Vec<Value> = executed
+        .rows
+        .iter()
+        .flatten()
+        .map(|row| {
+            Value::Object(
+                row.iter()
+                    .map(|(column, value)| (column.clone(), value.to_json()))
+                    .collect(),
+            )
+        })
+        .collect();
+    match mode {
+        "nonQuery" => json!({"rowsAffected": executed.rows_affected.max(0), "size": 0, "parameters": parameters}),
+        "scalar" => {
+            let first: Vec<Value> = rows
+                .first()
+                .and_then(|row| row.as_object())
+                .and_then(|row| row.iter().next())
+                .map(|(column, value)| vec![json!({ column.clone(): value.clone() })])
+                .unwrap_or_default();
+            let (size, data) = encoded(&first);
+            json!({"rows": first.len(), "size": size, "data": data, "parameters": parameters})
+        }
+        _ => {
+            let (size, data) = encoded(&rows);
+            json!({"rows": rows.len(), "size": size, "data": data, "parameters": parameters})
+        }
+    }
+}
+
 async fn immediate_query(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Path(guid): Path<String>,
     body: Bytes,
 ) -> Response {
-    // Checks and faults that answer before the site executes anything.
-    let (site_id, latency) = {
-        let mut sim = lock(&shared);
+    // The gateway and Halo check the request before anything reaches the site.
+    {
+        let sim = lock(&shared);
         if let Err(denied) = authorise(&sim, &headers) {
             return denied;
         }
-        let site = match find(&sim, &guid) {
-            Lookup::Current(site) => site,
-            Lookup::Retired => return nested(StatusCode::FORBIDDEN, "Forbidden"),
-            Lookup::Unknown => return nested(StatusCode::NOT_FOUND, "The server cannot find the requested resource."),
-        };
-        if !site.seed.authoritative || !site.paired {
-            return nested(StatusCode::FORBIDDEN, "Forbidden");
-        }
-        let site_id = site.seed.site_id.clone();
-        *sim.requests.entry(site_id.clone()).or_default() += 1;
-        let faults = sim.faults.entry(site_id.clone()).or_default();
-        if faults.offline {
-            return flat(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Site could not be contacted, please try again later or contact a system administrator.",
-            );
-        }
-        if faults.unreachable {
-            return flat(StatusCode::GATEWAY_TIMEOUT, "Site is unreachable");
-        }
-        if faults.rate_limit_next > 0 {
-            faults.rate_limit_next -= 1;
-            let retry_after = faults.retry_after_seconds.max(1);
-            let mut response = flat(StatusCode::TOO_MANY_REQUESTS, "Rate Limit Exceeded");
-            response.headers_mut().insert("retry-after", retry_after.into());
-            return response;
-        }
-        if faults.error_500_next > 0 {
-            faults.error_500_next -= 1;
-            return nested(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Failed to create query container in CosmosDB.",
-            );
-        }
-        (site_id, faults.latency_ms)
-    };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let request: QueryBody = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => return nested(StatusCode::BAD_REQUEST, &format!("Invalid request body: {e}")),
     };
     let max_time = request.max_time_in_queue.unwrap_or(30_000);
-    if max_time > 60_000 {
+    if !(0..=60_000).contains(&max_time) {
         return nested(StatusCode::BAD_REQUEST, "maxTimeInQueue must be between 0 and 60000");
     }
-    let kind = match request.command.kind.as_deref().unwrap_or("text") {
-        "text" => CommandType::Text,
-        "storedProcedure" => CommandType::StoredProcedure,
+    if let Some(catalogue) = request
+        .catalogue
+        .as_deref()
+        .filter(|c| !c.eq_ignore_ascii_case("Patients"))
+    {
+        return nested(
+            StatusCode::BAD_REQUEST,
+            &format!("Catalogue '{catalogue}' is not available for this site"),
+        );
+    }
+    let stored_procedure = match request.command.kind.as_deref().unwrap_or("text") {
+        "text" => false,
+        "storedProcedure" => true,
         other => {
             return nested(
                 StatusCode::BAD_REQUEST,
@@ -360,25 +514,98 @@ async fn immediate_query(
             &format!("'{mode}' is not a valid executionMode"),
         );
     }
-    let command = Command {
-        text: request.command.text.clone(),
-        kind,
-        params: request
-            .command
-            .parameters
-            .iter()
-            .filter(|p| p.direction.as_deref().unwrap_or("input") != "returnValue")
-            .map(|p| (p.name.trim_start_matches('@').to_ascii_lowercase(), p.value.clone()))
-            .collect(),
+    let params = match request
+        .command
+        .parameters
+        .iter()
+        .map(|p| parameter(p, stored_procedure))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(params) => params,
+        Err(message) => return nested(StatusCode::BAD_REQUEST, &message),
     };
+
+    let (site_id, latency, select_permission) = {
+        let mut sim = lock(&shared);
+        let site = match find(&sim, &guid) {
+            Lookup::Current(site) => site,
+            Lookup::Retired => return nested(StatusCode::FORBIDDEN, "Forbidden"),
+            Lookup::Unknown => return nested(StatusCode::NOT_FOUND, "The server cannot find the requested resource."),
+        };
+        let (site_id, select_permission, allowed) = (
+            site.seed.site_id.clone(),
+            site.seed.select_permission,
+            site.seed.authoritative && site.paired,
+        );
+        *sim.requests.entry(site_id.clone()).or_default() += 1;
+        if !allowed {
+            return nested(StatusCode::FORBIDDEN, "Forbidden");
+        }
+        let faults = sim.faults.entry(site_id.clone()).or_default();
+        if faults.offline {
+            return nested(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Site could not be contacted, please try again later or contact a system administrator.",
+            );
+        }
+        if faults.unreachable {
+            return nested(StatusCode::GATEWAY_TIMEOUT, "Site is unreachable");
+        }
+        if faults.rate_limit_next > 0 {
+            faults.rate_limit_next -= 1;
+            let retry_after = faults.retry_after_seconds.max(1);
+            let mut response = flat(StatusCode::TOO_MANY_REQUESTS, "Rate Limit Exceeded");
+            response.headers_mut().insert("retry-after", retry_after.into());
+            return response;
+        }
+        if faults.error_500_next > 0 {
+            faults.error_500_next -= 1;
+            return nested(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Failed to create query container in CosmosDB.",
+            );
+        }
+        (site_id, faults.latency_ms, select_permission)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+
     let mut sim = lock(&shared);
-    let write = Bp::is_write(&command);
     let Some(bp) = sim.bps.get_mut(&site_id) else {
         return nested(StatusCode::FORBIDDEN, "Forbidden");
     };
-    let executed = bp.execute(&command);
+    let text = request.command.text.clone();
+    let executed = if stored_procedure {
+        exec::run_procedure(bp, &text, &params)
+    } else {
+        exec::run_text(bp, select_permission, &text, &params)
+    };
+    let logged = LoggedCommand {
+        kind: if stored_procedure { "storedProcedure" } else { "text" }.into(),
+        mode: mode.clone(),
+        text,
+        parameters: request
+            .command
+            .parameters
+            .iter()
+            .map(|p| LoggedParameter {
+                name: p.name.clone(),
+                direction: p.direction.clone().unwrap_or_else(|| "input".into()),
+                kind: p.kind.clone().unwrap_or_default(),
+                value: p.value.clone(),
+            })
+            .collect(),
+        outcome: match &executed {
+            Ok(_) => "ok".into(),
+            Err(error) => error.number.to_string(),
+        },
+        wrote: executed.as_ref().is_ok_and(|e| e.wrote),
+    };
+    sim.log.entry(site_id.clone()).or_default().push(logged);
     let size = body.len();
-    let result = match executed {
+    let executed = match executed {
+        Ok(executed) => executed,
         Err(error) => {
             let mut failed = query_base(&sim, &guid, "executionFailed", max_time, size);
             failed.insert("errorCode".into(), json!(error.number));
@@ -389,27 +616,18 @@ async fn immediate_query(
             );
             return (StatusCode::BAD_REQUEST, axum::Json(Value::Object(failed))).into_response();
         }
-        Ok(Outcome::Rows(rows)) if mode == "nonQuery" => json!({"rowsAffected": rows.len(), "size": 0}),
-        Ok(Outcome::Rows(rows)) => {
-            let data = serde_json::to_vec(&rows).unwrap_or_default();
-            json!({"rows": rows.len(), "size": data.len(), "data": base64::engine::general_purpose::STANDARD.encode(&data)})
-        }
-        Ok(Outcome::Affected(n)) if mode == "nonQuery" => json!({"rowsAffected": n, "size": 0}),
-        Ok(Outcome::Affected(n)) => {
-            let data = serde_json::to_vec(&json!([{"RowsAffected": n}])).unwrap_or_default();
-            json!({"rows": 1, "size": data.len(), "data": base64::engine::general_purpose::STANDARD.encode(&data)})
-        }
     };
-    if write {
+    if executed.wrote {
         let faults = sim.faults.entry(site_id).or_default();
         if faults.timeout_after_write_next > 0 {
             faults.timeout_after_write_next -= 1;
-            return flat(
+            return nested(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Query took more than 30 seconds to return a result.",
             );
         }
     }
+    let result = result_json(&executed, &mode);
     let mut done = query_base(&sim, &guid, "successful", max_time, size);
     done.insert("metrics".into(), json!({"sqlExecutionDuration": 3}));
     done.insert("result".into(), result);

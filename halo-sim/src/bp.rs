@@ -1,30 +1,25 @@
-//! An in-memory Bp Premier database: users, locations, appointment types and appointments, and the stored
-//! procedures and parameterised statements the connector sends, with SQL Server's error numbers.
+//! An in-memory Bp Premier database: its tables (appointments, users, locations) and the stored
+//! procedures that `shared/reference/bp-sdk.md` documents, each with its parameters (named, case-
+//! insensitive, optional ones as the reference says), result columns and RETURN value.
 //!
-//! Statements are recognised by their exact text (white space and case folded). Anything else, including
-//! a statement with a value spliced into its text, fails as SQL Server would: that is how the simulator
-//! proves the connector never builds SQL from user input.
+//! Where the reference marks something uncertain, the choice made here is written next to it.
 
 use std::collections::{BTreeMap, HashMap};
 
-use jiff::civil::Date;
+use jiff::civil::{Date, Weekday};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use crate::seed::BpSeed;
+use crate::seed::{BpSeed, SessionSeed};
+use crate::sql::{SqlError, SqlType, Value, sql_error};
 
-const ADD_APPOINTMENT: &str = include_str!("../../plugins/halo-bp/sql/add_appointment.sql");
-const FIND_BY_REFERENCE: &str = include_str!("../../plugins/halo-bp/sql/find_by_reference.sql");
-const LIST_TAGGED: &str = include_str!("../../plugins/halo-bp/sql/list_tagged.sql");
-const USER_REGISTRATIONS: &str = include_str!("../../plugins/halo-bp/sql/user_registrations.sql");
-const APPOINTMENT_TYPES: &str = include_str!("../../plugins/halo-bp/sql/appointment_types.sql");
-
+/// A row of an appointment in Bp's `Appointments` table.
 #[derive(Debug, Clone, Serialize)]
 pub struct BpAppointment {
     pub record_id: i64,
-    /// 1 = live, 0 = cancelled/deleted (Bp's RECORDSTATUS).
+    /// 1 = live record; cancelling sets it to 0.
     pub record_status: i64,
     pub user_id: i64,
+    /// INTERNALID of the patient (0 for a visit without a patient, such as a rep visit).
     pub patient_id: i64,
     pub date: Date,
     /// Seconds since local midnight.
@@ -34,135 +29,255 @@ pub struct BpAppointment {
     pub appointment_type: i64,
     pub location_id: i64,
     pub reason: String,
+    /// The appointment's status code (1 = booked).
+    pub appointment_code: i64,
 }
 
 impl BpAppointment {
-    fn overlaps(&self, user: i64, date: Date, time: i64, length: i64) -> bool {
+    fn live(&self) -> bool {
         self.record_status == 1
+    }
+
+    fn overlaps(&self, user: i64, date: Date, time: i64, length: i64) -> bool {
+        self.live()
             && self.user_id == user
             && self.date == date
             && self.time < time + length
             && time < self.time + self.length
     }
-
-    fn row(&self) -> Value {
-        json!({
-            "RecordID": self.record_id,
-            "UserID": self.user_id,
-            "AppointmentDate": format!("{}T00:00:00", self.date),
-            "AppointmentTime": self.time,
-            "AppointmentLength": self.length,
-            "AppointmentType": self.appointment_type,
-            "LocationID": self.location_id,
-            "RecordStatus": self.record_status,
-            "Reason": self.reason,
-        })
-    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommandType {
-    Text,
-    StoredProcedure,
+/// A result row: columns in order, with Bp's names.
+pub type Row = Vec<(String, Value)>;
+
+pub struct ProcOutcome {
+    /// The result set, for procedures that return rows.
+    pub rows: Option<Vec<Row>>,
+    pub return_value: i64,
+    pub affected: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct Command {
-    pub text: String,
-    pub kind: CommandType,
-    /// Parameter name (lower case, without '@') -> value.
-    pub params: HashMap<String, Option<String>>,
-}
-
-#[derive(Debug)]
-pub enum Outcome {
-    Rows(Vec<Value>),
-    Affected(i64),
-}
-
-/// A SQL Server error: number and message, as Halo passes them through.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqlError {
-    pub number: i64,
-    pub message: String,
-}
-
-fn sql_error(number: i64, message: impl Into<String>) -> SqlError {
-    SqlError {
-        number,
-        message: message.into(),
-    }
-}
-
-fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase()
-}
-
-/// SQL Server's LIKE with % and _ (case-insensitive, as Bp's default collation).
-fn like(value: &str, pattern: &str) -> bool {
-    fn go(v: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => v.is_empty(),
-            Some(('%', rest)) => (0..=v.len()).any(|i| go(&v[i..], rest)),
-            Some(('_', rest)) => !v.is_empty() && go(&v[1..], rest),
-            Some((c, rest)) => v.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(&v[1..], rest),
+impl ProcOutcome {
+    fn rows(rows: Vec<Row>) -> ProcOutcome {
+        ProcOutcome {
+            rows: Some(rows),
+            return_value: 0,
+            affected: -1,
         }
     }
-    let v: Vec<char> = value.chars().collect();
-    let p: Vec<char> = pattern.chars().collect();
-    go(&v, &p)
+
+    fn returns(value: i64, affected: i64) -> ProcOutcome {
+        ProcOutcome {
+            rows: None,
+            return_value: value,
+            affected,
+        }
+    }
+}
+
+/// A documented procedure: its name and parameters (name, type, required).
+pub struct Procedure {
+    pub name: &'static str,
+    pub params: &'static [(&'static str, SqlType, bool)],
+    pub writes: bool,
+}
+
+use SqlType::{Date as D, Int as I, Text as T};
+
+/// Parameter order follows the reference's sources, so positional calls bind as they did there.
+pub const PROCEDURES: &[Procedure] = &[
+    Procedure {
+        name: "BP_AddAppointment",
+        params: &[
+            ("@aptdate", D, true),
+            ("@apttime", I, true),
+            ("@aptlen", I, true),
+            ("@practitionerid", I, true),
+            ("@patientid", I, true),
+            ("@loginid", I, false),
+            ("@locationid", I, false),
+        ],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_AddAppointmentEx",
+        params: &[
+            ("@aptdate", D, true),
+            ("@apttime", I, true),
+            ("@appointmenttype", I, true),
+            ("@aptlen", I, true),
+            ("@practitionerid", I, true),
+            ("@patientid", I, true),
+            ("@reason", T, true),
+            ("@loginid", I, false),
+            ("@locationid", I, false),
+            ("@videourl", T, false),
+        ],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_MoveAppointment",
+        params: &[
+            ("@aptid", I, true),
+            ("@aptdate", D, true),
+            ("@apttime", I, true),
+            ("@practitionerid", I, true),
+            ("@locationid", I, true),
+        ],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_UpdateAppointment",
+        params: &[
+            ("@aptid", I, true),
+            ("@apttype", I, true),
+            ("@aptlen", I, true),
+            ("@reason", T, true),
+        ],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_CancelAppointment",
+        params: &[("@aptid", I, true), ("@loginid", I, false)],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_ArriveAppointment",
+        params: &[("@aptid", I, true)],
+        writes: true,
+    },
+    Procedure {
+        name: "BP_IsAppointmentBooked",
+        params: &[("@userid", I, true), ("@aptdate", D, true), ("@apttime", I, true)],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetFreeAppointments",
+        params: &[("@userid", I, true), ("@aptdate", D, true)],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetAllSessions",
+        params: &[],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetAppointmentDetails",
+        params: &[("@aptid", I, true)],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetPatientAppointments",
+        params: &[("@patientid", I, true)],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetAllUsers",
+        params: &[],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetAppointmentBookUsers",
+        params: &[],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetPracticeLocations",
+        params: &[],
+        writes: false,
+    },
+    Procedure {
+        name: "BP_GetPracticeLocation",
+        params: &[("@locationid", I, true)],
+        writes: false,
+    },
+];
+
+pub fn procedure(name: &str) -> Option<&'static Procedure> {
+    PROCEDURES.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// A procedure's bound arguments (lower-case names with `@`), converted to the parameters' types.
+pub struct Args(pub HashMap<String, Value>);
+
+impl Args {
+    fn get(&self, name: &str) -> &Value {
+        self.0.get(name).unwrap_or(&Value::Null)
+    }
+
+    fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).as_int()
+    }
+
+    fn date(&self, name: &str) -> Option<Date> {
+        match self.get(name) {
+            Value::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        match self.get(name) {
+            Value::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn raise(message: impl Into<String>) -> SqlError {
+    sql_error(50000, message)
+}
+
+fn padded(text: &str, width: usize) -> Value {
+    Value::Text(format!("{text:<width$}"))
+}
+
+fn datetime(date: Date) -> Value {
+    Value::DateTime(date.to_datetime(jiff::civil::Time::midnight()))
+}
+
+fn seconds_of(hhmm: &str) -> i64 {
+    let (h, m) = hhmm.split_once(':').unwrap_or(("0", "0"));
+    h.trim().parse::<i64>().unwrap_or(0) * 3600 + m.trim().parse::<i64>().unwrap_or(0) * 60
+}
+
+/// 1 = Sunday ... 7 = Saturday (SQL Server's DATEPART(weekday) with the default DATEFIRST 7).
+pub fn day_of_week(date: Date) -> u8 {
+    match date.weekday() {
+        Weekday::Sunday => 1,
+        Weekday::Monday => 2,
+        Weekday::Tuesday => 3,
+        Weekday::Wednesday => 4,
+        Weekday::Thursday => 5,
+        Weekday::Friday => 6,
+        Weekday::Saturday => 7,
+    }
+}
+
+fn session_runs_on(session: &SessionSeed, date: Date) -> bool {
+    let parse = |d: &Option<String>| d.as_deref().and_then(|d| d.parse::<Date>().ok());
+    if session.day_of_week != day_of_week(date) {
+        return false;
+    }
+    if parse(&session.start_date).is_some_and(|start| date < start)
+        || parse(&session.end_date).is_some_and(|end| date > end)
+    {
+        return false;
+    }
+    if session.weeks > 1 {
+        let Some(cycle_start) = parse(&session.cycle_date) else {
+            return true;
+        };
+        let weeks = (date - cycle_start).get_days().div_euclid(7) as i64;
+        return weeks.rem_euclid(session.weeks) + 1 == session.cycle_week;
+    }
+    true
 }
 
 pub struct Bp {
-    seed: BpSeed,
+    pub seed: BpSeed,
     pub appointments: BTreeMap<i64, BpAppointment>,
     next_id: i64,
-}
-
-impl Command {
-    fn value(&self, name: &str, procedure: &str) -> Result<Option<&str>, SqlError> {
-        match self.params.get(name) {
-            Some(value) => Ok(value.as_deref()),
-            None => Err(sql_error(
-                201,
-                format!("Procedure or function '{procedure}' expects parameter '@{name}', which was not supplied."),
-            )),
-        }
-    }
-
-    fn int(&self, name: &str, procedure: &str) -> Result<i64, SqlError> {
-        let text = self.value(name, procedure)?.unwrap_or("");
-        text.trim().parse().map_err(|_| {
-            sql_error(
-                8114,
-                format!("Error converting data type nvarchar to int. (@{name} = '{text}')"),
-            )
-        })
-    }
-
-    fn date(&self, name: &str, procedure: &str) -> Result<Date, SqlError> {
-        let text = self.value(name, procedure)?.unwrap_or("").trim().to_string();
-        let iso = if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
-            format!("{}-{}-{}", &text[..4], &text[4..6], &text[6..])
-        } else {
-            text.chars().take(10).collect()
-        };
-        iso.parse().map_err(|_| {
-            sql_error(
-                241,
-                format!(
-                    "Conversion failed when converting date and/or time from character string. (@{name} = '{text}')"
-                ),
-            )
-        })
-    }
-
-    fn string(&self, name: &str, procedure: &str) -> Result<String, SqlError> {
-        Ok(self.value(name, procedure)?.unwrap_or("").to_string())
-    }
 }
 
 impl Bp {
@@ -175,275 +290,54 @@ impl Bp {
         }
     }
 
-    /// Whether the command changes data (for "504 after the write took effect").
-    pub fn is_write(command: &Command) -> bool {
-        let text = normalise(&command.text);
-        text.contains("bp_addappointment")
-            || text.contains("bp_moveappointment")
-            || text.contains("bp_updateappointment")
-            || text.contains("bp_cancelappointment")
+    fn user_name(&self, user_id: i64) -> (String, String, String) {
+        self.seed
+            .users
+            .iter()
+            .find(|u| u.id == user_id)
+            .map(|u| (u.title.clone(), u.first_name.clone(), u.surname.clone()))
+            .unwrap_or_default()
     }
 
-    pub fn execute(&mut self, command: &Command) -> Result<Outcome, SqlError> {
-        match command.kind {
-            CommandType::StoredProcedure => self.procedure(command),
-            CommandType::Text => self.statement(command),
-        }
+    fn patient_name(&self, patient_id: i64) -> (String, String) {
+        self.seed
+            .patients
+            .iter()
+            .find(|p| p.id == patient_id)
+            .map(|p| (p.first_name.clone(), p.surname.clone()))
+            .unwrap_or_default()
     }
 
-    fn procedure(&mut self, command: &Command) -> Result<Outcome, SqlError> {
-        let full = command.text.trim();
-        let name = full
-            .rsplit('.')
-            .next()
-            .unwrap_or(full)
-            .trim_matches(|c| c == '[' || c == ']');
-        let qualified_ok = !full.contains('.') || normalise(full).starts_with("bpspatients.dbo.");
-        if !qualified_ok {
-            return Err(sql_error(2812, format!("Could not find stored procedure '{full}'.")));
-        }
-        match name.to_ascii_lowercase().as_str() {
-            "bp_getpracticelocations" => Ok(Outcome::Rows(
-                self.seed
-                    .locations
-                    .iter()
-                    .map(|l| json!({"LocationID": l.id, "LocationName": format!("{}   ", l.name)}))
-                    .collect(),
-            )),
-            "bp_getallusers" => Ok(Outcome::Rows(
-                self.seed
-                    .users
-                    .iter()
-                    .map(|u| {
-                        json!({
-                            "UserID": u.id,
-                            "Title": format!("{:<8}", u.title),
-                            "Firstname": format!("{:<20}", u.first_name),
-                            "Surname": format!("{:<20}", u.surname),
-                            "GroupName": u.group,
-                            "Appointments": if u.has_appointments { 1 } else { 0 },
-                            "LocationID": u.location_id,
-                            "ProviderNo": u.provider_no.as_ref().map(|p| format!("{p:<10}")),
-                        })
-                    })
-                    .collect(),
-            )),
-            "bp_getappointmentdetails" => {
-                let id = command.int("aptid", name)?;
-                Ok(Outcome::Rows(
-                    self.appointments
-                        .get(&id)
-                        .filter(|a| a.record_status == 1)
-                        .map(|a| {
-                            let user = self.seed.users.iter().find(|u| u.id == a.user_id);
-                            vec![json!({
-                                "Firstname": "", "Surname": "",
-                                "AppointmentDate": format!("{}T00:00:00", a.date),
-                                "AppointmentTime": a.time,
-                                "AppointmentType": a.appointment_type,
-                                "Description": a.reason,
-                                "UserTitle": user.map(|u| u.title.clone()).unwrap_or_default(),
-                                "UserFirstname": user.map(|u| format!("{:<20}", u.first_name)).unwrap_or_default(),
-                                "UserSurname": user.map(|u| format!("{:<20}", u.surname)).unwrap_or_default(),
-                            })]
-                        })
-                        .unwrap_or_default(),
-                ))
-            }
-            "bp_moveappointment" => {
-                let id = command.int("aptid", name)?;
-                let date = command.date("aptdate", name)?;
-                let time = command.int("apttime", name)?;
-                let user = command.int("practitionerid", name)?;
-                let location = command.int("locationid", name)?;
-                let Some(current) = self.appointments.get(&id).filter(|a| a.record_status == 1).cloned() else {
-                    return Ok(Outcome::Affected(0));
-                };
-                self.check_bookable(user, date)?;
-                if self.clash(user, date, time, current.length, Some(id)) {
-                    return Err(sql_error(50000, "The appointment slot is already booked."));
-                }
-                let appointment = self.appointments.get_mut(&id).expect("checked above");
-                appointment.date = date;
-                appointment.time = time;
-                appointment.user_id = user;
-                appointment.location_id = location;
-                Ok(Outcome::Affected(1))
-            }
-            "bp_updateappointment" => {
-                let id = command.int("aptid", name)?;
-                let kind = command.int("apttype", name)?;
-                let length = command.int("aptlen", name)?;
-                let reason = command.string("reason", name)?;
-                let Some(current) = self.appointments.get(&id).filter(|a| a.record_status == 1).cloned() else {
-                    return Ok(Outcome::Affected(0));
-                };
-                if self.clash(current.user_id, current.date, current.time, length, Some(id)) {
-                    return Err(sql_error(50000, "The appointment slot is already booked."));
-                }
-                let appointment = self.appointments.get_mut(&id).expect("checked above");
-                appointment.appointment_type = kind;
-                appointment.length = length;
-                appointment.reason = reason;
-                Ok(Outcome::Affected(1))
-            }
-            "bp_cancelappointment" => {
-                let id = command.int("aptid", name)?;
-                match self.appointments.get_mut(&id).filter(|a| a.record_status == 1) {
-                    Some(appointment) => {
-                        appointment.record_status = 0;
-                        Ok(Outcome::Affected(1))
-                    }
-                    None => Ok(Outcome::Affected(0)),
-                }
-            }
-            _ => Err(sql_error(2812, format!("Could not find stored procedure '{full}'."))),
-        }
-    }
-
-    fn statement(&mut self, command: &Command) -> Result<Outcome, SqlError> {
-        let text = normalise(&command.text);
-        if text == normalise(ADD_APPOINTMENT) {
-            return self.add_appointment(command);
-        }
-        if text == normalise(FIND_BY_REFERENCE) {
-            let pattern = command.string("pattern", "statement")?;
-            return Ok(Outcome::Rows(
-                self.appointments
-                    .values()
-                    .filter(|a| like(&a.reason, &pattern))
-                    .map(BpAppointment::row)
-                    .collect(),
-            ));
-        }
-        if text == normalise(LIST_TAGGED) {
-            let pattern = command.string("pattern", "statement")?;
-            let first = command.date("first", "statement")?;
-            let last = command.date("last", "statement")?;
-            return Ok(Outcome::Rows(
-                self.appointments
-                    .values()
-                    .filter(|a| like(&a.reason, &pattern) && a.date >= first && a.date <= last)
-                    .map(BpAppointment::row)
-                    .collect(),
-            ));
-        }
-        if text == normalise(APPOINTMENT_TYPES) {
-            return Ok(Outcome::Rows(
-                self.seed
-                    .appointment_types
-                    .iter()
-                    .map(|t| json!({"Code": t.code, "Name": format!("{:<30}", t.name)}))
-                    .collect(),
-            ));
-        }
-        let (prefix, suffix) = USER_REGISTRATIONS
-            .split_once("{ahpra_column}")
-            .unwrap_or((USER_REGISTRATIONS, ""));
-        let (prefix, suffix) = (normalise(prefix), normalise(suffix));
-        if let Some(column) = text.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&suffix)) {
-            let column = column.trim();
-            if !column.is_empty() && column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                if !column.eq_ignore_ascii_case(&self.seed.ahpra_column) {
-                    return Err(sql_error(
-                        207,
-                        format!("Invalid column name '{}'.", column.to_ascii_uppercase()),
-                    ));
-                }
-                return Ok(Outcome::Rows(
-                    self.seed
-                        .users
-                        .iter()
-                        .map(
-                            |u| json!({"UserID": u.id, "RegistrationNo": u.ahpra.as_ref().map(|a| format!("{a:<15}"))}),
-                        )
-                        .collect(),
-                ));
-            }
-        }
-        Err(syntax_error(&text))
-    }
-
-    fn add_appointment(&mut self, command: &Command) -> Result<Outcome, SqlError> {
-        let name = "BP_AddAppointmentEx";
-        let date = command.date("aptdate", name)?;
-        let time = command.int("apttime", name)?;
-        let kind = command.int("appointmenttype", name)?;
-        let length = command.int("aptlen", name)?;
-        let user = command.int("practitionerid", name)?;
-        let patient = command.int("patientid", name)?;
-        let reason = command.string("reason", name)?;
-        let location = command.int("locationid", name)?;
-        if !(0..86_400).contains(&time) || length <= 0 {
-            return Err(sql_error(50000, "Invalid appointment time or length."));
-        }
-        self.check_bookable(user, date)?;
-        if !self.seed.appointment_types.iter().any(|t| t.code == kind) {
-            return Err(sql_error(
-                547,
-                format!("The INSERT statement conflicted with the FOREIGN KEY constraint (appointment type {kind})."),
-            ));
-        }
-        if !self.seed.locations.iter().any(|l| l.id == location) {
-            return Err(sql_error(
-                547,
-                format!("The INSERT statement conflicted with the FOREIGN KEY constraint (location {location})."),
-            ));
-        }
-        if self.clash(user, date, time, length, None) {
-            return Ok(Outcome::Rows(vec![json!({"AppointmentId": 0})]));
-        }
-        let record_id = self.next_id;
-        self.next_id += 1;
-        self.appointments.insert(
-            record_id,
-            BpAppointment {
-                record_id,
-                record_status: 1,
-                user_id: user,
-                patient_id: patient,
-                date,
-                time,
-                length,
-                appointment_type: kind,
-                location_id: location,
-                reason,
-            },
-        );
-        Ok(Outcome::Rows(vec![json!({"AppointmentId": record_id})]))
-    }
-
-    fn check_bookable(&self, user: i64, date: Date) -> Result<(), SqlError> {
-        let Some(person) = self.seed.users.iter().find(|u| u.id == user && u.has_appointments) else {
-            return Err(sql_error(
-                50000,
-                format!("User {user} does not have an appointment book."),
-            ));
-        };
-        if self
-            .seed
+    fn is_away(&self, user_id: i64, date: Date) -> bool {
+        self.seed
             .away
             .iter()
-            .any(|a| a.user_id == user && a.date == date.to_string())
-        {
-            return Err(sql_error(
-                50000,
-                format!("{} {} is away on that date.", person.title, person.surname)
-                    .trim()
-                    .to_string(),
-            ));
+            .any(|a| a.user_id == user_id && a.date == date.to_string())
+    }
+
+    /// Foreign keys of the Appointments table, as SQL Server reports a violation.
+    fn check_references(&self, user: i64, location: i64, kind: Option<i64>) -> Result<(), SqlError> {
+        let conflict = |column: &str, table: &str| {
+            sql_error(
+                547,
+                format!(
+                    "The INSERT statement conflicted with the FOREIGN KEY constraint \"FK_APPOINTMENTS_{table}\". The conflict occurred in database \"BPSPatients\", table \"dbo.{table}\", column '{column}'."
+                ),
+            )
+        };
+        if !self.seed.users.iter().any(|u| u.id == user) {
+            return Err(conflict("USERID", "USERS"));
+        }
+        if !self.seed.locations.iter().any(|l| l.id == location) {
+            return Err(conflict("LOCATIONID", "LOCATIONS"));
+        }
+        if let Some(kind) = kind.filter(|k| !self.seed.appointment_types.iter().any(|t| t.code == *k)) {
+            return Err(conflict("APPOINTMENTTYPE", &format!("APPOINTMENTTYPE {kind}")));
         }
         Ok(())
     }
 
-    fn clash(&self, user: i64, date: Date, time: i64, length: i64, except: Option<i64>) -> bool {
-        self.appointments
-            .values()
-            .any(|a| Some(a.record_id) != except && a.overlaps(user, date, time, length))
-    }
-
-    /// Inspection and tampering for tests (`/_sim/`): what Bp holds, changed behind repbook's back.
-    pub fn insert_raw(&mut self, mut appointment: BpAppointment) -> i64 {
+    fn insert(&mut self, mut appointment: BpAppointment) -> i64 {
         appointment.record_id = self.next_id;
         self.next_id += 1;
         let id = appointment.record_id;
@@ -451,23 +345,357 @@ impl Bp {
         id
     }
 
+    /// Runs a documented procedure with bound arguments.
+    pub fn call(&mut self, procedure: &Procedure, args: &Args) -> Result<ProcOutcome, SqlError> {
+        let int = |name: &str| args.int(name).unwrap_or(0);
+        let date = |name: &str| {
+            args.date(name)
+                .ok_or_else(|| raise(format!("{name} must not be NULL.")))
+        };
+        match procedure.name {
+            "BP_AddAppointment" | "BP_AddAppointmentEx" => {
+                let ex = procedure.name == "BP_AddAppointmentEx";
+                let (day, time, length, user) = (
+                    date("@aptdate")?,
+                    int("@apttime"),
+                    int("@aptlen"),
+                    int("@practitionerid"),
+                );
+                if !(0..86_400).contains(&time) || length <= 0 {
+                    return Err(raise("Invalid appointment time or length."));
+                }
+                // Without @locationid, the practitioner's usual location (an assumption, bp-sdk.md section 2).
+                let location = args.int("@locationid").unwrap_or_else(|| {
+                    self.seed
+                        .users
+                        .iter()
+                        .find(|u| u.id == user)
+                        .map_or(1, |u| u.location_id)
+                });
+                let kind = if ex { args.int("@appointmenttype") } else { None };
+                self.check_references(user, location, kind)?;
+                // Only the Ex variant is documented to refuse a taken slot (it returns 0); nothing is known
+                // of duplicate protection in BP_AddAppointment.
+                if ex && self.appointments.values().any(|a| a.overlaps(user, day, time, length)) {
+                    return Ok(ProcOutcome::returns(0, 0));
+                }
+                let id = self.insert(BpAppointment {
+                    record_id: 0,
+                    record_status: 1,
+                    user_id: user,
+                    patient_id: int("@patientid"),
+                    date: day,
+                    time,
+                    length,
+                    appointment_type: kind.unwrap_or(1),
+                    location_id: location,
+                    reason: args.text("@reason").unwrap_or_default(),
+                    appointment_code: 1,
+                });
+                Ok(ProcOutcome::returns(id, 1))
+            }
+            "BP_MoveAppointment" => {
+                let id = int("@aptid");
+                let (day, time, user, location) = (
+                    date("@aptdate")?,
+                    int("@apttime"),
+                    int("@practitionerid"),
+                    int("@locationid"),
+                );
+                self.check_references(user, location, None)?;
+                match self.appointments.get_mut(&id).filter(|a| a.live()) {
+                    Some(appointment) => {
+                        appointment.date = day;
+                        appointment.time = time;
+                        appointment.user_id = user;
+                        appointment.location_id = location;
+                        Ok(ProcOutcome::returns(0, 1))
+                    }
+                    None => Ok(ProcOutcome::returns(0, 0)),
+                }
+            }
+            "BP_UpdateAppointment" => {
+                let id = int("@aptid");
+                let (kind, length) = (int("@apttype"), int("@aptlen"));
+                if length <= 0 {
+                    return Err(raise("Invalid appointment length."));
+                }
+                self.check_references(self.appointments.get(&id).map_or(0, |a| a.user_id), 1, Some(kind))
+                    .or_else(|e| {
+                        if self.appointments.contains_key(&id) {
+                            Err(e)
+                        } else {
+                            Ok(())
+                        }
+                    })?;
+                match self.appointments.get_mut(&id).filter(|a| a.live()) {
+                    Some(appointment) => {
+                        appointment.appointment_type = kind;
+                        appointment.length = length;
+                        appointment.reason = args.text("@reason").unwrap_or_default();
+                        Ok(ProcOutcome::returns(0, 1))
+                    }
+                    None => Ok(ProcOutcome::returns(0, 0)),
+                }
+            }
+            "BP_CancelAppointment" => match self.appointments.get_mut(&int("@aptid")).filter(|a| a.live()) {
+                Some(appointment) => {
+                    appointment.record_status = 0;
+                    Ok(ProcOutcome::returns(0, 1))
+                }
+                None => Ok(ProcOutcome::returns(0, 0)),
+            },
+            "BP_ArriveAppointment" => match self.appointments.get_mut(&int("@aptid")).filter(|a| a.live()) {
+                Some(appointment) => {
+                    appointment.appointment_code = 3;
+                    Ok(ProcOutcome::returns(0, 1))
+                }
+                None => Ok(ProcOutcome::returns(0, 0)),
+            },
+            "BP_IsAppointmentBooked" => {
+                // "1 = a booked appointment exists at that user/date/time"; completed ones do not count.
+                let (user, day, time) = (int("@userid"), date("@aptdate")?, int("@apttime"));
+                let booked = self.appointments.values().any(|a| {
+                    a.live() && a.appointment_code == 1 && a.user_id == user && a.date == day && a.time == time
+                });
+                Ok(ProcOutcome::returns(booked as i64, -1))
+            }
+            "BP_GetFreeAppointments" => {
+                let (user, day) = (int("@userid"), date("@aptdate")?);
+                if self.is_away(user, day) {
+                    return Err(raise("The practitioner is away on that date."));
+                }
+                let mut rows = Vec::new();
+                for session in self
+                    .seed
+                    .sessions
+                    .iter()
+                    .filter(|s| s.user_id == user && session_runs_on(s, day))
+                {
+                    let (start, end, length) = (
+                        seconds_of(&session.start),
+                        seconds_of(&session.end),
+                        session.slot_minutes * 60,
+                    );
+                    let mut slot = start;
+                    while length > 0 && slot + length <= end {
+                        if !self.appointments.values().any(|a| a.overlaps(user, day, slot, length)) {
+                            rows.push(vec![
+                                ("AppointmentTime".to_string(), Value::Int(slot)),
+                                ("AppointmentLength".to_string(), Value::Int(length)),
+                            ]);
+                        }
+                        slot += length;
+                    }
+                }
+                Ok(ProcOutcome::rows(rows))
+            }
+            "BP_GetAllSessions" => {
+                let date_or_null = |d: &Option<String>| match d.as_deref().and_then(|d| d.parse::<Date>().ok()) {
+                    Some(d) => datetime(d),
+                    None => Value::Null,
+                };
+                Ok(ProcOutcome::rows(
+                    self.seed
+                        .sessions
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                ("UserID".to_string(), Value::Int(s.user_id)),
+                                ("LocationID".to_string(), Value::Int(s.location_id)),
+                                ("DayOfWeek".to_string(), Value::Int(s.day_of_week as i64)),
+                                ("StartTime".to_string(), Value::Int(seconds_of(&s.start))),
+                                ("EndTime".to_string(), Value::Int(seconds_of(&s.end))),
+                                ("Length".to_string(), Value::Int(s.slot_minutes * 60)),
+                                ("StartDate".to_string(), date_or_null(&s.start_date)),
+                                ("EndDate".to_string(), date_or_null(&s.end_date)),
+                                ("Weeks".to_string(), Value::Int(s.weeks)),
+                                ("CycleWeek".to_string(), Value::Int(s.cycle_week)),
+                                ("CycleDate".to_string(), date_or_null(&s.cycle_date)),
+                            ]
+                        })
+                        .collect(),
+                ))
+            }
+            "BP_GetAppointmentDetails" => {
+                // Cancelled records are returned too: the reference's source reads RECORDSTATUS separately.
+                let rows = match self.appointments.get(&int("@aptid")) {
+                    None => vec![],
+                    Some(a) => {
+                        let (title, first, surname) = self.user_name(a.user_id);
+                        let (patient_first, patient_surname) = self.patient_name(a.patient_id);
+                        vec![vec![
+                            ("Firstname".to_string(), padded(&patient_first, 20)),
+                            ("Surname".to_string(), padded(&patient_surname, 20)),
+                            ("AppointmentDate".to_string(), datetime(a.date)),
+                            ("AppointmentTime".to_string(), Value::Int(a.time)),
+                            ("AppointmentType".to_string(), Value::Int(a.appointment_type)),
+                            ("Description".to_string(), Value::Text(a.reason.clone())),
+                            ("UserTitle".to_string(), padded(&title, 8)),
+                            ("UserFirstname".to_string(), padded(&first, 20)),
+                            ("UserSurname".to_string(), padded(&surname, 20)),
+                        ]]
+                    }
+                };
+                Ok(ProcOutcome::rows(rows))
+            }
+            "BP_GetPatientAppointments" => {
+                let patient = int("@patientid");
+                let mut live: Vec<&BpAppointment> = self
+                    .appointments
+                    .values()
+                    .filter(|a| a.live() && a.patient_id == patient)
+                    .collect();
+                live.sort_by_key(|a| (a.date, a.time, a.record_id));
+                Ok(ProcOutcome::rows(
+                    live.into_iter()
+                        .map(|a| {
+                            let (title, _, surname) = self.user_name(a.user_id);
+                            vec![
+                                ("RecordID".to_string(), Value::Int(a.record_id)),
+                                ("AppointmentCode".to_string(), Value::Int(a.appointment_code)),
+                                ("UserTitle".to_string(), padded(&title, 8)),
+                                ("UserSurname".to_string(), padded(&surname, 20)),
+                                ("AppointmentDate".to_string(), datetime(a.date)),
+                                ("AppointmentTime".to_string(), Value::Int(a.time)),
+                                ("AppointmentType".to_string(), Value::Int(a.appointment_type)),
+                            ]
+                        })
+                        .collect(),
+                ))
+            }
+            "BP_GetAllUsers" => Ok(ProcOutcome::rows(
+                self.seed
+                    .users
+                    .iter()
+                    .filter(|u| u.status == 1)
+                    .map(|u| {
+                        vec![
+                            ("UserID".to_string(), Value::Int(u.id)),
+                            ("Surname".to_string(), padded(&u.surname, 20)),
+                            ("Firstname".to_string(), padded(&u.first_name, 20)),
+                            ("GroupName".to_string(), Value::Text(u.group.clone())),
+                            ("Appointments".to_string(), Value::Int(u.has_appointments as i64)),
+                            ("LocationID".to_string(), Value::Int(u.location_id)),
+                        ]
+                    })
+                    .collect(),
+            )),
+            // Columns unknown (bp-sdk.md section 4); assumed: the users with an appointment book.
+            "BP_GetAppointmentBookUsers" => Ok(ProcOutcome::rows(
+                self.seed
+                    .users
+                    .iter()
+                    .filter(|u| u.status == 1 && u.has_appointments)
+                    .map(|u| {
+                        vec![
+                            ("UserID".to_string(), Value::Int(u.id)),
+                            ("Surname".to_string(), padded(&u.surname, 20)),
+                            ("Firstname".to_string(), padded(&u.first_name, 20)),
+                        ]
+                    })
+                    .collect(),
+            )),
+            // Columns unknown (bp-sdk.md section 5); assumed from the LOCATIONS table.
+            "BP_GetPracticeLocations" => Ok(ProcOutcome::rows(
+                self.seed
+                    .locations
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            ("LocationID".to_string(), Value::Int(l.id)),
+                            ("LocationName".to_string(), padded(&l.name, l.name.len() + 3)),
+                        ]
+                    })
+                    .collect(),
+            )),
+            "BP_GetPracticeLocation" => Ok(ProcOutcome::rows(
+                self.seed
+                    .locations
+                    .iter()
+                    .filter(|l| l.id == int("@locationid"))
+                    .map(|_| {
+                        vec![
+                            ("ADDRESS1".to_string(), Value::Null),
+                            ("ADDRESS2".to_string(), Value::Null),
+                            ("POSTCODE".to_string(), Value::Null),
+                        ]
+                    })
+                    .collect(),
+            )),
+            other => Err(sql_error(2812, format!("Could not find stored procedure '{other}'."))),
+        }
+    }
+
+    /// A table's rows with every column, for SELECTs on a site that grants that permission.
+    pub fn table(&self, name: &str) -> Option<Vec<Row>> {
+        match name.to_ascii_uppercase().as_str() {
+            "APPOINTMENTS" => Some(
+                self.appointments
+                    .values()
+                    .map(|a| {
+                        vec![
+                            ("RECORDID".to_string(), Value::Int(a.record_id)),
+                            ("RECORDSTATUS".to_string(), Value::Int(a.record_status)),
+                            ("USERID".to_string(), Value::Int(a.user_id)),
+                            ("INTERNALID".to_string(), Value::Int(a.patient_id)),
+                            ("APPOINTMENTDATE".to_string(), datetime(a.date)),
+                            ("APPOINTMENTTIME".to_string(), Value::Int(a.time)),
+                            ("APPOINTMENTLENGTH".to_string(), Value::Int(a.length)),
+                            ("APPOINTMENTTYPE".to_string(), Value::Int(a.appointment_type)),
+                            ("APPOINTMENTCODE".to_string(), Value::Int(a.appointment_code)),
+                            ("LOCATIONID".to_string(), Value::Int(a.location_id)),
+                            ("REASON".to_string(), Value::Text(a.reason.clone())),
+                        ]
+                    })
+                    .collect(),
+            ),
+            "USERS" => Some(
+                self.seed
+                    .users
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            ("USERID".to_string(), Value::Int(u.id)),
+                            ("USERSTATUS".to_string(), Value::Int(u.status)),
+                            ("SURNAME".to_string(), padded(&u.surname, 20)),
+                            ("FIRSTNAME".to_string(), padded(&u.first_name, 20)),
+                            ("LOCATIONID".to_string(), Value::Int(u.location_id)),
+                            (
+                                "PROVIDERNO".to_string(),
+                                u.provider_no.as_ref().map_or(Value::Null, |p| padded(p, 10)),
+                            ),
+                            (
+                                self.seed.ahpra_column.to_ascii_uppercase(),
+                                u.ahpra.as_ref().map_or(Value::Null, |a| padded(a, 15)),
+                            ),
+                        ]
+                    })
+                    .collect(),
+            ),
+            "LOCATIONS" => Some(
+                self.seed
+                    .locations
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            ("LOCATIONID".to_string(), Value::Int(l.id)),
+                            ("LOCATIONNAME".to_string(), padded(&l.name, l.name.len() + 3)),
+                        ]
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Inspection and tampering for tests (`/_sim/`): what Bp holds, changed behind the integrator's back.
+    pub fn insert_raw(&mut self, appointment: BpAppointment) -> i64 {
+        self.insert(appointment)
+    }
+
     pub fn add_away(&mut self, user_id: i64, date: String) {
         self.seed.away.push(crate::seed::AwaySeed { user_id, date });
-    }
-}
-
-fn syntax_error(text: &str) -> SqlError {
-    let near: String = text
-        .split_whitespace()
-        .find(|w| w.starts_with('\'') || w.chars().any(|c| c.is_ascii_digit()))
-        .unwrap_or("")
-        .chars()
-        .take(30)
-        .collect();
-    if near.is_empty() {
-        sql_error(102, "Incorrect syntax near the keyword 'FROM'.")
-    } else {
-        sql_error(102, format!("Incorrect syntax near '{near}'."))
     }
 }
 
@@ -476,10 +704,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn like_matches_sql_server_wildcards() {
-        assert!(like("[REP] Jane (Acme) ref 01JABC", "%ref 01JABC%"));
-        assert!(like("abc", "a_c"));
-        assert!(!like("abc", "a_d"));
-        assert!(like("ABC", "abc"));
+    fn weekdays_count_from_sunday() {
+        assert_eq!(day_of_week("2026-11-29".parse().unwrap()), 1);
+        assert_eq!(day_of_week("2026-12-01".parse().unwrap()), 3);
     }
 }

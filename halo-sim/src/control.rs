@@ -1,5 +1,6 @@
 //! Control and inspection routes under `/_sim/` (no subscription key): set faults per Bp Site ID, change
-//! a site's Halo GUID, list and tamper with what Bp holds, count requests.
+//! a site's Halo GUID or flags, list and tamper with what Bp holds, add sessions and away days, read the
+//! commands each site executed, count requests.
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,9 @@ pub fn router(sim: Shared) -> Router {
         .route("/_sim/sites/{site_id}/faults", put(set_faults).get(get_faults))
         .route("/_sim/sites/{site_id}/change-guid", post(change_guid))
         .route("/_sim/sites/{site_id}/away", post(add_away))
+        .route("/_sim/sites/{site_id}/sessions", post(add_session))
+        .route("/_sim/sites/{site_id}/site", axum::routing::patch(change_site))
+        .route("/_sim/sites/{site_id}/log", get(command_log).delete(clear_log))
         .route("/_sim/sites/{site_id}/appointments", get(appointments).post(insert))
         .route(
             "/_sim/sites/{site_id}/appointments/{record_id}",
@@ -99,10 +103,83 @@ async fn appointments(State(sim): State<Shared>, Path(site_id): Path<String>) ->
     }
 }
 
+async fn add_session(
+    State(sim): State<Shared>,
+    Path(site_id): Path<String>,
+    Json(session): Json<crate::seed::SessionSeed>,
+) -> Response {
+    match lock(&sim).bps.get_mut(&site_id) {
+        Some(bp) => {
+            bp.seed.sessions.push(session);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_found("site"),
+    }
+}
+
+/// Flags of the authoritative site of a Bp Site ID (or of every site with that id for `select_permission`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteChange {
+    authoritative: Option<bool>,
+    paired: Option<bool>,
+    status: Option<String>,
+    availability: Option<String>,
+    select_permission: Option<bool>,
+}
+
+async fn change_site(
+    State(sim): State<Shared>,
+    Path(site_id): Path<String>,
+    Json(change): Json<SiteChange>,
+) -> Response {
+    let mut sim = lock(&sim);
+    let mut found = false;
+    for site in sim
+        .sites
+        .iter_mut()
+        .filter(|s| s.seed.site_id == site_id && s.seed.bp.is_some())
+    {
+        found = true;
+        if let Some(value) = change.authoritative {
+            site.seed.authoritative = value;
+        }
+        if let Some(value) = change.paired {
+            site.paired = value;
+        }
+        if let Some(value) = &change.status {
+            site.seed.status = value.clone();
+        }
+        if let Some(value) = &change.availability {
+            site.seed.availability = value.clone();
+        }
+        if let Some(value) = change.select_permission {
+            site.seed.select_permission = value;
+        }
+    }
+    if found {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        not_found("site")
+    }
+}
+
+async fn command_log(State(sim): State<Shared>, Path(site_id): Path<String>) -> Json<serde_json::Value> {
+    let sim = lock(&sim);
+    Json(json!({ "commands": sim.log.get(&site_id).cloned().unwrap_or_default() }))
+}
+
+async fn clear_log(State(sim): State<Shared>, Path(site_id): Path<String>) -> StatusCode {
+    lock(&sim).log.remove(&site_id);
+    StatusCode::NO_CONTENT
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAppointment {
     user_id: i64,
+    #[serde(default)]
+    patient_id: i64,
     date: jiff::civil::Date,
     time: i64,
     length: i64,
@@ -118,13 +195,14 @@ async fn insert(State(sim): State<Shared>, Path(site_id): Path<String>, Json(raw
                 record_id: 0,
                 record_status: 1,
                 user_id: raw.user_id,
-                patient_id: 0,
+                patient_id: raw.patient_id,
                 date: raw.date,
                 time: raw.time,
                 length: raw.length,
                 appointment_type: raw.appointment_type,
                 location_id: raw.location_id,
                 reason: raw.reason,
+                appointment_code: 1,
             });
             (StatusCode::CREATED, Json(json!({ "record_id": id }))).into_response()
         }

@@ -1,12 +1,19 @@
 //! halo-sim: a local stand-in for Halo Cloud's Integrator API (the subset in
 //! `shared/reference/halo-integrator-subset.json`) over in-memory Bp Premier databases, with per-site
 //! fault injection and inspection routes under `/_sim/`. Used by repbook's tests and `repbook demo`.
+//!
+//! Every behaviour is written from `shared/reference/` alone: the simulator parses the T-SQL integrators
+//! send (`tsql`), runs it against the documented Bp procedures (`bp`, `exec`) with SQL Server's errors
+//! (`sql`), and reads no file of any connector.
 
 mod api;
 pub mod bp;
 mod control;
+mod exec;
 pub mod seed;
+mod sql;
 mod state;
+mod tsql;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

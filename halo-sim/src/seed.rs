@@ -29,6 +29,10 @@ pub struct SiteSeed {
     pub practice_name: String,
     #[serde(default = "halo_link_version")]
     pub halo_link_version: String,
+    /// Whether this integrator's database login may SELECT from Bp's tables. Integrators normally get
+    /// EXECUTE on the `BP_*` procedures only (bp-sdk.md section 1), so the default is no.
+    #[serde(default)]
+    pub select_permission: bool,
     /// The Bp database behind an authoritative site; non-authoritative copies have none.
     pub bp: Option<BpSeed>,
 }
@@ -44,8 +48,47 @@ pub struct BpSeed {
     pub ahpra_column: String,
     #[serde(default)]
     pub away: Vec<AwaySeed>,
+    /// The practitioners' sessions (when their appointment book is open), as `BP_GetAllSessions` lists them.
+    #[serde(default)]
+    pub sessions: Vec<SessionSeed>,
+    /// Patients, by InternalID; appointments may also carry an InternalID with no record (0, for a rep visit).
+    #[serde(default)]
+    pub patients: Vec<PatientSeed>,
     #[serde(default = "first_record_id")]
     pub first_record_id: i64,
+}
+
+/// A recurring session: on `day_of_week` (1 = Sunday ... 7 = Saturday, SQL Server's default DATEFIRST),
+/// from `start` to `end`, cut into slots of `slot_minutes`. With `weeks` > 1 it runs every `weeks` weeks, in
+/// week `cycle_week` of a cycle that starts on `cycle_date`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSeed {
+    pub user_id: i64,
+    #[serde(default = "one")]
+    pub location_id: i64,
+    pub day_of_week: u8,
+    /// HH:MM
+    pub start: String,
+    /// HH:MM
+    pub end: String,
+    #[serde(default = "fifteen")]
+    pub slot_minutes: i64,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    #[serde(default = "one")]
+    pub weeks: i64,
+    #[serde(default = "one")]
+    pub cycle_week: i64,
+    pub cycle_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientSeed {
+    pub id: i64,
+    pub first_name: String,
+    pub surname: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +114,9 @@ pub struct UserSeed {
     pub group: String,
     #[serde(default = "one")]
     pub location_id: i64,
+    /// USERSTATUS: 1 active, 2 inactive.
+    #[serde(default = "one")]
+    pub status: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +157,9 @@ fn doctor() -> String {
 }
 fn one() -> i64 {
     1
+}
+fn fifteen() -> i64 {
+    15
 }
 
 impl Seed {

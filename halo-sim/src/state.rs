@@ -25,6 +25,32 @@ pub struct Faults {
     pub error_500_next: u32,
     /// For the next N writes: execute, then answer 504 as if the site timed out.
     pub timeout_after_write_next: u32,
+    /// 403 "Caller Ip Not Allowed": the integrator's IP is not on Halo's allowlist.
+    pub ip_not_allowed: bool,
+    /// 403 from the gateway: the integrator's call quota is used up.
+    pub quota_exceeded: bool,
+}
+
+/// One command a site executed (or refused), as the integrator sent it: for tests that check how user
+/// text travels and how many writes were made.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedCommand {
+    pub kind: String,
+    pub mode: String,
+    pub text: String,
+    pub parameters: Vec<LoggedParameter>,
+    /// `ok`, or the SQL Server error number it failed with.
+    pub outcome: String,
+    pub wrote: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedParameter {
+    pub name: String,
+    pub direction: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: Option<String>,
 }
 
 pub struct Site {
@@ -42,6 +68,8 @@ pub struct Sim {
     pub faults: HashMap<String, Faults>,
     /// Requests received per Bp Site ID (site-addressed routes only).
     pub requests: HashMap<String, u64>,
+    /// Commands received per Bp Site ID, in order.
+    pub log: HashMap<String, Vec<LoggedCommand>>,
     pub integrator_id: String,
 }
 
@@ -84,6 +112,7 @@ impl Sim {
             bps,
             faults: HashMap::new(),
             requests: HashMap::new(),
+            log: HashMap::new(),
             integrator_id: uuid_v4(),
         }
     }

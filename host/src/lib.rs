@@ -1,9 +1,11 @@
 //! repbook: rep-visit bookings for Australian GP clinics, delivered to the clinic's PMS through sandboxed
-//! WebAssembly connectors. `domain` holds the rules, `store` the sled data, `api` and `cli` the adapters.
+//! WebAssembly connectors. `domain` holds the rules, `store` the sled data, `plugins` the connector runtime,
+//! `sync` the delivery to the PMS, `api` and `cli` the adapters, and `server` wires them together.
 
 pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod plugins;
+pub mod server;
 pub mod store;
 pub mod sync;

@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     let cli = repbook::cli::Cli::parse();
     let default_level = if matches!(
         cli.command,
-        repbook::cli::Command::Serve { .. } | repbook::cli::Command::Demo { .. }
+        repbook::cli::Command::Serve(_) | repbook::cli::Command::Demo(_)
     ) {
         "info"
     } else {

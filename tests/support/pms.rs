@@ -9,7 +9,24 @@ use serde_json::{Value, json};
 
 use super::Server;
 
-/// A seed with `sites` Bp sites (Site IDs 20001...), each with Dr Ana Ng and Dr Ben Okafor.
+/// Weekday sessions 08:00-12:00 and 13:00-18:00 (Monday to Friday; 1 = Sunday in Bp's numbering).
+pub fn weekday_sessions(users: &[i64]) -> Vec<Value> {
+    let mut sessions = Vec::new();
+    for user in users {
+        for day in 2..=6 {
+            sessions.push(
+                json!({"user_id": user, "day_of_week": day, "start": "08:00", "end": "12:00", "slot_minutes": 15}),
+            );
+            sessions.push(
+                json!({"user_id": user, "day_of_week": day, "start": "13:00", "end": "18:00", "slot_minutes": 15}),
+            );
+        }
+    }
+    sessions
+}
+
+/// A seed with `sites` Bp sites (Site IDs 20001...), each with Dr Ana Ng and Dr Ben Okafor. Like a real
+/// integrator's login, it may run the Bp procedures but not read Bp's tables.
 pub fn seed(sites: usize) -> halo_sim::Seed {
     let sites: Vec<Value> = (0..sites)
         .map(|n| {
@@ -23,7 +40,8 @@ pub fn seed(sites: usize) -> halo_sim::Seed {
                         {"id": 2000000564, "title": "Dr", "first_name": "Ana", "surname": "Ng", "ahpra": "MED0001234567"},
                         {"id": 2000000570, "title": "Dr", "first_name": "Ben", "surname": "Okafor", "ahpra": "MED0007654321"}
                     ],
-                    "appointment_types": [{"code": 1, "name": "Standard appt."}, {"code": 126, "name": "Internet"}]
+                    "appointment_types": [{"code": 1, "name": "Standard appt."}, {"code": 126, "name": "Internet"}],
+                    "sessions": weekday_sessions(&[2000000564, 2000000570])
                 }
             })
         })
@@ -50,7 +68,8 @@ pub async fn install_halo_bp(server: &Server) {
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
 }
 
-/// Creates a clinic on `site_id`, validates it, picks location 1 and syncs its two doctors.
+/// Creates a clinic on `site_id`, validates it, picks location 1, syncs its two doctors and, since Bp does
+/// not disclose AHPRA numbers to this integrator, maps them by hand as staff sync suggests.
 pub async fn ready_clinic(server: &Server, sim_url: &str, site_id: &str, zone: &str, state: &str) -> ClinicSetup {
     let id = server.create_clinic(&format!("Clinic {site_id}"), zone, state).await;
     let (status, body) = server
@@ -58,7 +77,7 @@ pub async fn ready_clinic(server: &Server, sim_url: &str, site_id: &str, zone: &
             reqwest::Method::PUT,
             &format!("/api/v1/clinics/{id}/pms"),
             Some(json!({"connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": site_id, "pairing_code": "PAIR42",
-                        "settings": {"base_url": sim_url, "subscription_key": "test-key"}})),
+                        "settings": {"base_url": sim_url, "subscription_key": "test-key", "rep_visit_type_code": "126"}})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -80,6 +99,17 @@ pub async fn ready_clinic(server: &Server, sim_url: &str, site_id: &str, zone: &
         .post(&format!("/api/v1/clinics/{id}/staff/sync"), json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["summary"]["needs_mapping"], 2, "{body}");
+    for (doctor, user) in [(&ana, 2000000564), (&ben, 2000000570)] {
+        let (status, body) = server
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/clinics/{id}/staff/{doctor}/pms"),
+                Some(json!({ "user_id": user })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
     ClinicSetup {
         id,
         site_id: site_id.into(),
@@ -97,6 +127,28 @@ pub async fn sim_get(sim_url: &str, path: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// The commands a site executed, in order (`kind`, `text`, `parameters`, `outcome`, `wrote`).
+pub async fn sim_log(sim_url: &str, site_id: &str) -> Vec<Value> {
+    sim_get(sim_url, &format!("/_sim/sites/{site_id}/log")).await["commands"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// How many commands that ran added an appointment carrying `reference` (the reason text is a parameter).
+pub fn adds_of(log: &[Value], reference: &str) -> usize {
+    log.iter()
+        .filter(|c| c["outcome"] == "ok" && c["text"].as_str().unwrap_or("").contains("BP_AddAppointment"))
+        .filter(|c| {
+            c["parameters"].as_array().unwrap().iter().any(|p| {
+                p["value"]
+                    .as_str()
+                    .is_some_and(|v| v.ends_with(&format!("repbook ref {reference}")))
+            })
+        })
+        .count()
 }
 
 pub async fn set_faults(sim_url: &str, site_id: &str, faults: Value) {

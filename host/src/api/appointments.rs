@@ -1,29 +1,19 @@
 //! Appointment routes: book, list, show, move, cancel; resend needs a PMS connector.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use jiff::civil::Date;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
-use super::views::AppointmentView;
-use crate::domain::{AppointmentStatus, Clinic, MoveRequest, NewAppointment};
-use crate::store::AppointmentFilter;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// First clinic-local date to include (YYYY-MM-DD). Without it, only appointments from now on are listed.
-    from: Option<String>,
-    /// Last clinic-local date to include (YYYY-MM-DD).
-    to: Option<String>,
-    status: Option<AppointmentStatus>,
-}
+use super::model::{AppointmentList, AppointmentQuery, AppointmentView, ResendView};
+use crate::domain::{Appointment, Clinic, MoveRequest, NewAppointment};
+use crate::store::{AppointmentFilter, Store, StoreError};
 
 fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
     text.parse().map_err(|_| {
@@ -46,11 +36,31 @@ fn start_of_day(clinic: &Clinic, date: Date) -> Result<Timestamp, ApiError> {
     })
 }
 
+/// Views of appointments of one clinic, with their practitioners' names.
+fn views(store: &Store, clinic: &Clinic, appointments: &[Appointment]) -> Result<Vec<AppointmentView>, StoreError> {
+    let names: HashMap<String, String> = store
+        .staff(&clinic.id)?
+        .into_iter()
+        .map(|p| (p.id.clone(), p.display_name()))
+        .collect();
+    Ok(appointments
+        .iter()
+        .map(|a| {
+            let name = names.get(&a.practitioner_id).cloned().unwrap_or_default();
+            AppointmentView::new(a, clinic, name)
+        })
+        .collect())
+}
+
+fn view(store: &Store, clinic: &Clinic, appointment: &Appointment) -> Result<AppointmentView, StoreError> {
+    Ok(views(store, clinic, std::slice::from_ref(appointment))?.remove(0))
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-    QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+    QueryParams(query): QueryParams<AppointmentQuery>,
+) -> Result<Json<AppointmentList>, ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     let from = match &query.from {
         Some(text) => start_of_day(&clinic, parse_date("from", text)?)?,
@@ -71,13 +81,10 @@ pub async fn list(
         to,
         status: query.status,
     };
-    let appointments: Vec<AppointmentView> = state
-        .store
-        .appointments(&clinic.id, &filter)?
-        .iter()
-        .map(|a| AppointmentView::new(a, &clinic))
-        .collect();
-    Ok(Json(json!({ "appointments": appointments })))
+    let appointments = state.store.appointments(&clinic.id, &filter)?;
+    Ok(Json(AppointmentList {
+        appointments: views(&state.store, &clinic, &appointments)?,
+    }))
 }
 
 pub async fn book(
@@ -87,14 +94,13 @@ pub async fn book(
 ) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     let appointment = state.store.book_appointment(&clinic, new, Timestamp::now()).await?;
-    state.sync.notify();
-    Ok((StatusCode::CREATED, Json(AppointmentView::new(&appointment, &clinic))))
+    Ok((StatusCode::CREATED, Json(view(&state.store, &clinic, &appointment)?)))
 }
 
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let appointment = state.store.appointment(&id)?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;
-    Ok(Json(AppointmentView::new(&appointment, &clinic)))
+    Ok(Json(view(&state.store, &clinic, &appointment)?))
 }
 
 pub async fn reschedule(
@@ -107,20 +113,20 @@ pub async fn reschedule(
         .store
         .move_appointment(&clinic, &id, change, Timestamp::now())
         .await?;
-    Ok(Json(AppointmentView::new(&moved, &clinic)))
+    Ok(Json(view(&state.store, &clinic, &moved)?))
 }
 
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let cancelled = state.store.cancel_appointment(&clinic, &id, Timestamp::now()).await?;
-    state.sync.notify();
-    Ok(Json(AppointmentView::new(&cancelled, &clinic)))
+    Ok(Json(view(&state.store, &clinic, &cancelled)?))
 }
 
-pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ResendView>, ApiError> {
     let (appointment, delivered) = state.sync.resend(&id).await?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;
-    Ok(Json(
-        json!({ "appointment": AppointmentView::new(&appointment, &clinic), "delivered": delivered }),
-    ))
+    Ok(Json(ResendView {
+        appointment: view(&state.store, &clinic, &appointment)?,
+        delivered,
+    }))
 }

@@ -3,13 +3,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::views::ClinicView;
+use super::model::{ClinicList, ClinicUpdate, ClinicView};
 use crate::domain::{Clinic, NewClinic, new_id};
 use crate::store::AppointmentFilter;
 
@@ -23,22 +21,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json((&clinic).into())))
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let clinics: Vec<ClinicView> = state.store.clinics()?.iter().map(ClinicView::from).collect();
-    Ok(Json(json!({ "clinics": clinics })))
+pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, ApiError> {
+    let clinics = state.store.clinics()?.iter().map(ClinicView::from).collect();
+    Ok(Json(ClinicList { clinics }))
 }
 
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClinicView>, ApiError> {
     Ok(Json((&state.store.clinic(&id)?).into()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClinicUpdate {
-    name: Option<String>,
-    timezone: Option<String>,
-    state: Option<String>,
-    appointment_duration_minutes: Option<u32>,
 }
 
 pub async fn update(

@@ -27,11 +27,22 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
+
+    /// A failure inside the server: the client gets a reference to quote, the log gets the detail.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        let reference = ulid::Ulid::new().to_string();
+        tracing::error!(%reference, detail = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("internal error, reference {reference}; the server's log has the detail"),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && self.code != "internal_error" {
             tracing::warn!(code = self.code, message = %self.message, "request failed");
         }
         (
@@ -66,7 +77,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, code, error.to_string())
             }
             StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
-            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", other.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The HTTP API: routes, auth, error mapping. Handlers stay thin: parse, call the store or domain, map the
-//! error. Everything but `/healthz` needs the bearer token.
+//! The HTTP API: routes, auth, error mapping. Handlers stay thin: parse, call the store, domain or sync
+//! engine, map the error. Everything but `/healthz` needs the bearer token. `server` wires and runs it.
 
 mod appointments;
 mod auth;
@@ -7,16 +7,13 @@ mod clinics;
 mod error;
 mod extract;
 mod metrics;
+pub mod model;
 mod plugins;
 mod pms;
 mod staff;
-mod views;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
@@ -25,14 +22,10 @@ use tower_http::trace::TraceLayer;
 pub use auth::{TOKEN_FILE, load_or_create_token};
 pub use error::ApiError;
 
-use crate::plugins::egress::{HostRule, OperatorPolicy};
-use crate::plugins::{HttpLimits, Registry, Runtime, SandboxLimits};
+use crate::plugins::Registry;
 use crate::store::Store;
-use crate::sync::{SyncConfig, SyncEngine};
+use crate::sync::SyncEngine;
 
-/// Written by `serve` once it listens, so the CLI and scripts find a server started on port 0.
-pub const ADDR_FILE: &str = "server.addr";
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
 #[derive(Clone)]
@@ -90,120 +83,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 "no_such_route",
-                "no such route; see DESIGN.md or `repbook --help`",
+                "no such route: check the method and the path",
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-pub struct ServeConfig {
-    pub data_dir: PathBuf,
-    pub listen: SocketAddr,
-    pub token: Option<String>,
-    pub plugins: PluginConfig,
-    pub sync: SyncConfig,
-}
-
-/// The operator's limits and network policy for connector plugins.
-#[derive(Debug, Clone, Default)]
-pub struct PluginConfig {
-    pub sandbox: SandboxLimits,
-    pub allow_loopback: bool,
-    /// Hosts plugins may reach, narrowing what each declares; `None` allows what they declare.
-    pub allowed_hosts: Option<Vec<String>>,
-}
-
-impl PluginConfig {
-    fn policy(&self) -> anyhow::Result<OperatorPolicy> {
-        let allowed_hosts = match &self.allowed_hosts {
-            None => None,
-            Some(hosts) => Some(
-                hosts
-                    .iter()
-                    .map(|h| HostRule::parse(h).map_err(|e| anyhow::anyhow!("--plugin-hosts: {e}")))
-                    .collect::<anyhow::Result<Vec<_>>>()?,
-            ),
-        };
-        Ok(OperatorPolicy {
-            allowed_hosts,
-            allow_loopback: self.allow_loopback,
-        })
-    }
-}
-
-/// A server that has opened its data dir and bound its address, not yet serving.
-pub struct Bound {
-    pub listener: tokio::net::TcpListener,
-    pub addr: SocketAddr,
-    pub state: AppState,
-}
-
-/// Opens the store and plugin registry, starts the sync worker, binds and records the address.
-pub async fn bind(config: ServeConfig) -> anyhow::Result<Bound> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let store = Arc::new(Store::open(&config.data_dir)?);
-    let runtime = Runtime::new(
-        &config.data_dir,
-        config.plugins.sandbox.clone(),
-        HttpLimits::default(),
-        config.plugins.policy()?,
-    )?;
-    let plugins = Registry::open(runtime, store.clone()).await?;
-    let sync = SyncEngine::new(store.clone(), plugins.clone(), config.sync.clone());
-    // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
-    tokio::spawn(sync.clone().run());
-    let token = load_or_create_token(&config.data_dir, config.token)
-        .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
-    let addr = listener.local_addr()?;
-    std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())?;
-    Ok(Bound {
-        listener,
-        addr,
-        state: AppState {
-            store,
-            plugins,
-            sync,
-            token: token.into(),
-        },
-    })
-}
-
-/// Serves until SIGINT/SIGTERM.
-pub async fn run(bound: Bound) -> anyhow::Result<()> {
-    tracing::info!(addr = %bound.addr, "serving");
-    axum::serve(bound.listener, router(bound.state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let bound = bind(config).await?;
-    println!("repbook listening on http://{}", bound.addr);
-    run(bound).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }

@@ -4,12 +4,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
+use super::model::{Activation, ActiveVersion, Installed, PluginList};
 use crate::plugins::PluginError;
 
 /// Components can be a few MiB; this route alone takes bodies this large.
@@ -28,18 +27,20 @@ impl From<PluginError> for ApiError {
             PluginError::MemoryLimit { .. } => (StatusCode::SERVICE_UNAVAILABLE, "plugin_memory_limit"),
             PluginError::Trapped { .. } => (StatusCode::SERVICE_UNAVAILABLE, "plugin_crashed"),
             PluginError::Store(_) | PluginError::Cache(_) | PluginError::Engine(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "plugin_runtime_error")
+                return ApiError::internal(error);
             }
         };
         ApiError::new(status, code, error.to_string())
     }
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "plugins": state.plugins.list()? })))
+pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+    Ok(Json(PluginList {
+        plugins: state.plugins.list()?,
+    }))
 }
 
-pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Installed>), ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
@@ -52,27 +53,30 @@ pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(Stat
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(json!(outcome))))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActivateBody {
-    version: String,
+    Ok((status, Json(outcome)))
 }
 
 pub async fn activate(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<ActivateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<Activation>,
+) -> Result<Json<ActiveVersion>, ApiError> {
     state.plugins.activate(&name, &body.version).await?;
-    Ok(Json(json!({ "name": name, "active_version": body.version })))
+    Ok(Json(ActiveVersion {
+        name,
+        active_version: body.version,
+    }))
 }
 
-pub async fn rollback(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn rollback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ActiveVersion>, ApiError> {
     let version = state.plugins.rollback(&name).await?;
-    Ok(Json(json!({ "name": name, "active_version": version })))
+    Ok(Json(ActiveVersion {
+        name,
+        active_version: version,
+    }))
 }
 
 pub async fn remove(

@@ -3,16 +3,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::views::ClinicView;
-use crate::domain::{DomainError, PmsSettingsUpdate, PmsSyncState};
+use super::model::{ClinicView, LocationList, Queued, ResetView};
+use crate::domain::{DomainError, PmsSettingsUpdate};
 use crate::plugins::ConnectorFailure;
-use crate::store::AppointmentFilter;
-use crate::sync::SyncError;
+use crate::sync::{ReconcileReport, SyncError, SyncStatus, Validation};
 
 impl From<SyncError> for ApiError {
     fn from(error: SyncError) -> Self {
@@ -31,12 +29,11 @@ impl From<SyncError> for ApiError {
             },
             SyncError::Plugin(_) | SyncError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let error = match error {
-            SyncError::Plugin(inner) => return inner.into(),
-            SyncError::Store(inner) => return inner.into(),
-            other => other,
-        };
-        ApiError::new(status, code, error.to_string())
+        match error {
+            SyncError::Plugin(inner) => inner.into(),
+            SyncError::Store(inner) => inner.into(),
+            other => ApiError::new(status, code, other.to_string()),
+        }
     }
 }
 
@@ -70,76 +67,53 @@ pub async fn set(
     Ok(Json((&clinic).into()))
 }
 
-pub async fn validate(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.sync.validate(&clinic_id).await?)))
+pub async fn validate(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<Validation>, ApiError> {
+    Ok(Json(state.sync.validate(&clinic_id).await?))
 }
 
-pub async fn locations(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "locations": state.sync.locations(&clinic_id).await? })))
+pub async fn locations(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<LocationList>, ApiError> {
+    Ok(Json(LocationList {
+        locations: state.sync.locations(&clinic_id).await?,
+    }))
 }
 
-pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<ResetView>, ApiError> {
     let (validation, requeued) = state.sync.reset(&clinic_id).await?;
-    Ok(Json(json!({ "validation": validation, "requeued": requeued })))
+    Ok(Json(ResetView { validation, requeued }))
 }
 
 pub async fn sync_all(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
     let queued = state.sync.sync_all(&clinic_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
-pub async fn reconcile(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.sync.reconcile(&clinic_id).await?)))
+pub async fn reconcile(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<ReconcileReport>, ApiError> {
+    Ok(Json(state.sync.reconcile(&clinic_id).await?))
 }
 
 pub async fn retry_parked(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Queued>), ApiError> {
     let queued = state.sync.retry_parked(&clinic_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+    Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
-/// Where the clinic's appointments stand with the PMS, from the store, the outbox and the worker.
 pub async fn sync_status(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let clinic = state.store.clinic(&clinic_id)?;
-    let appointments = state.store.appointments(&clinic.id, &AppointmentFilter::default())?;
-    let count = |wanted: PmsSyncState| appointments.iter().filter(|a| a.pms.state == wanted).count();
-    let parked: Vec<Value> = appointments
-        .iter()
-        .filter(|a| a.pms.state == PmsSyncState::NeedsAttention)
-        .map(|a| json!({"id": a.id, "reason": a.pms.reason}))
-        .collect();
-    let pending_ids: Vec<String> = state
-        .store
-        .outbox_entries()?
-        .into_iter()
-        .filter(|(_, e)| e.clinic_id == clinic.id)
-        .map(|(_, e)| e.appointment_id)
-        .collect();
-    let outbox = pending_ids.len();
-    let ids: Vec<String> = appointments.iter().map(|a| a.id.clone()).collect();
-    Ok(Json(json!({
-        "clinic_id": clinic.id,
-        "pms_enabled": clinic.pms.is_active(),
-        "connector": clinic.pms.connector,
-        "connector_installed": state.sync.connector(&clinic).is_ok(),
-        "outbox": outbox,
-        "site": state.sync.site_status(&clinic.id),
-        "in_flight": state.sync.in_flight_count(&ids),
-        "next_retry_in_ms": state.sync.next_retry_ms(&pending_ids),
-        "appointments": {
-            "pending": count(PmsSyncState::Pending),
-            "synced": count(PmsSyncState::Synced),
-            "needs_attention": count(PmsSyncState::NeedsAttention),
-            "not_applicable": count(PmsSyncState::NotApplicable),
-        },
-        "parked": parked,
-    })))
+) -> Result<Json<SyncStatus>, ApiError> {
+    Ok(Json(state.sync.status(&clinic_id)?))
 }

@@ -1,22 +1,20 @@
-//! Medical staff routes: add and list practitioners; staff sync needs a PMS connector.
+//! Medical staff routes: add and list practitioners; staff sync and mapping need a PMS connector.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::views::PractitionerView;
+use super::model::{StaffList, StaffMapping, StaffSyncSummary, StaffSyncView};
 use crate::domain::{NewPractitioner, PmsLinkState, Practitioner, new_id};
-use serde::Deserialize;
 
 pub async fn add(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPractitioner>,
-) -> Result<(StatusCode, Json<PractitionerView>), ApiError> {
+) -> Result<(StatusCode, Json<Practitioner>), ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     let practitioner = Practitioner::create(new_id(), clinic.id.clone(), new)?;
     {
@@ -27,36 +25,35 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(practitioner)))
 }
 
-pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<StaffList>, ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
-    Ok(Json(json!({ "staff": state.store.staff(&clinic.id)? })))
+    Ok(Json(StaffList {
+        staff: state.store.staff(&clinic.id)?,
+    }))
 }
 
-pub async fn sync(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn sync(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<StaffSyncView>, ApiError> {
     let staff = state.sync.sync_staff(&clinic_id).await?;
     let count = |wanted: PmsLinkState| staff.iter().filter(|p| p.pms.state == wanted).count();
-    Ok(Json(json!({
-        "summary": {
-            "synced": count(PmsLinkState::Synced),
-            "not_in_pms": count(PmsLinkState::NotInPms),
-            "ahpra_mismatch": count(PmsLinkState::AhpraMismatch),
+    Ok(Json(StaffSyncView {
+        summary: StaffSyncSummary {
+            synced: count(PmsLinkState::Synced),
+            not_in_pms: count(PmsLinkState::NotInPms),
+            ahpra_mismatch: count(PmsLinkState::AhpraMismatch),
+            needs_mapping: count(PmsLinkState::NeedsMapping),
         },
-        "staff": staff,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MapBody {
-    /// The PMS user id, or null to undo a manual mapping.
-    user_id: Option<i64>,
+        staff,
+    }))
 }
 
 /// Maps a practitioner to a PMS user by hand.
 pub async fn map(
     State(state): State<AppState>,
     Path((clinic_id, staff_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<MapBody>,
-) -> Result<Json<PractitionerView>, ApiError> {
+    JsonBody(body): JsonBody<StaffMapping>,
+) -> Result<Json<Practitioner>, ApiError> {
     Ok(Json(state.sync.map_staff(&clinic_id, &staff_id, body.user_id).await?))
 }

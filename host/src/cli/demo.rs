@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::api::{self, PluginConfig, ServeConfig};
+use super::DemoArgs;
 use crate::domain::{Clinic, NewClinic, NewPractitioner, PmsSettingsUpdate, Practitioner, new_id};
+use crate::plugins::PluginConfig;
+use crate::server::{self, ServerConfig};
 
 pub const DEMO_CLINIC: &str = "Harbour Medical Centre (demo)";
 
@@ -15,12 +17,8 @@ pub fn default_component() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm")
 }
 
-pub async fn run(
-    data_dir: PathBuf,
-    listen: std::net::SocketAddr,
-    token: Option<String>,
-    component: PathBuf,
-) -> anyhow::Result<()> {
+pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
+    let component = args.component.unwrap_or_else(default_component);
     let bytes = std::fs::read(&component).with_context(|| {
         format!(
             "cannot read the halo-bp component {}; build it with `make plugins`",
@@ -32,18 +30,19 @@ pub async fn run(
     let subscription_key = seed.subscription_keys.first().cloned().unwrap_or_default();
     let sim = halo_sim::serve(sim_listener, seed)?;
 
-    let config = ServeConfig {
+    let config = ServerConfig {
         data_dir: data_dir.clone(),
-        listen,
-        token,
+        listen: args.listen,
+        token: args.token,
         plugins: PluginConfig {
             allow_loopback: true,
             ..Default::default()
         },
         sync: Default::default(),
+        drain: std::time::Duration::from_secs(10),
     };
-    let bound = api::bind(config).await?;
-    let state = &bound.state;
+    let running = server::start(config).await?;
+    let state = &running.state;
     let installed = state.plugins.install(&bytes).await?;
     if !installed.activated {
         state.plugins.activate(&installed.name, &installed.version).await?;
@@ -87,7 +86,8 @@ pub async fn run(
     // The simulator is new on every run, so its address is set again each time.
     let update: PmsSettingsUpdate = serde_json::from_value(json!({
         "connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": "12345", "pairing_code": "ABC123",
-        "settings": {"base_url": sim.url(), "subscription_key": subscription_key},
+        "settings": {"base_url": sim.url(), "subscription_key": subscription_key, "rep_visit_type_code": "126",
+                     "ahpra_column": "REGISTRATIONNO"},
     }))?;
     store
         .update_clinic(&clinic.id, |c| {
@@ -97,7 +97,7 @@ pub async fn run(
         })
         .await?;
 
-    let base = format!("http://{}", bound.addr);
+    let base = format!("http://{}", running.addr);
     let token = state.token.to_string();
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -113,7 +113,8 @@ pub async fn run(
         sim.url(),
         sim.url()
     );
-    api::run(bound).await?;
+    server::shutdown_signal().await;
+    running.stop().await?;
     drop(sim);
     Ok(())
 }

@@ -1,76 +1,129 @@
-//! The command line. `serve` runs the server; every other command is a client of a running server over
-//! HTTP, finding it (address and token) through the data dir unless told otherwise.
+//! The command line. `serve` runs the server and `demo` the whole flow locally; every other command is a
+//! client of a running server over HTTP, finding it (address and token) through the data dir unless told
+//! otherwise, and printing a summary for people (`--json` prints the API's answer for scripts).
 
 mod client;
 mod commands;
 mod demo;
+mod print;
 mod table;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 pub use client::{CliError, Client};
 
+use crate::server::{DEFAULT_LISTEN, ServerConfig};
+
+/// What `repbook --version` prints: the build and every connector contract it loads.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nloads connector components of repbook:pms@0.1.0 and repbook:pms@0.2.0"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "repbook",
     version,
+    long_version = LONG_VERSION,
     about = "Rep-visit bookings for GP clinics, delivered to the clinic's PMS"
 )]
 pub struct Cli {
     /// Where the server keeps its data, token and address file.
     #[arg(long, global = true, env = "REPBOOK_DATA_DIR", default_value = "repbook-data")]
     pub data_dir: PathBuf,
-    /// Base URL of a running server (default: the address recorded in the data dir, else 127.0.0.1:7878).
-    #[arg(long, global = true, env = "REPBOOK_URL")]
-    pub server: Option<String>,
-    /// API token (default: the data dir's token file).
-    #[arg(long, global = true, env = "REPBOOK_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Print JSON instead of tables, for scripts.
-    #[arg(long, global = true)]
-    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (HTTP API) on the data dir.
-    Serve {
-        #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        #[command(flatten)]
-        plugins: PluginArgs,
-        #[command(flatten)]
-        sync: SyncArgs,
-    },
+    /// Run the server (HTTP API and PMS sync) on the data dir.
+    Serve(ServeArgs),
     /// Run the whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.
-    Demo {
-        #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::api::DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// The halo-bp component to install (built by `make plugins`).
-        #[arg(long)]
-        component: Option<PathBuf>,
-    },
+    Demo(DemoArgs),
     /// Clinics and their PMS settings.
-    #[command(subcommand)]
-    Clinic(ClinicCommand),
+    Clinic {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ClinicCommand,
+    },
     /// Medical staff.
-    #[command(subcommand)]
-    Staff(StaffCommand),
+    Staff {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
     /// Rep appointments.
-    #[command(subcommand)]
-    Appt(ApptCommand),
+    Appt {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ApptCommand,
+    },
     /// PMS sync status and actions.
-    #[command(subcommand)]
-    Sync(SyncCommand),
+    Sync {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
-    #[command(subcommand)]
-    Plugin(PluginCommand),
+    Plugin {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+/// How a client command reaches the server and prints its answer.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Base URL of a running server (default: the address recorded in the data dir, else 127.0.0.1:7878).
+    #[arg(long, global = true, env = "REPBOOK_URL")]
+    pub server: Option<String>,
+    /// API token (default: the data dir's token file).
+    #[arg(long, global = true, env = "REPBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON answer instead of a summary, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REPBOOK_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// API token to require (default: the data dir's token file, created on first start).
+    #[arg(long, env = "REPBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and PMS deliveries in flight.
+    #[arg(long, env = "REPBOOK_DRAIN_SECS", default_value_t = 10)]
+    pub drain_secs: u64,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, env = "REPBOOK_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// API token to require (default: the data dir's token file).
+    #[arg(long, env = "REPBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The halo-bp component to install (built by `make plugins`).
+    #[arg(long)]
+    pub component: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -90,15 +143,16 @@ pub struct PluginArgs {
 }
 
 impl PluginArgs {
-    pub fn config(&self) -> crate::api::PluginConfig {
-        crate::api::PluginConfig {
+    pub fn config(&self) -> crate::plugins::PluginConfig {
+        crate::plugins::PluginConfig {
             sandbox: crate::plugins::SandboxLimits {
                 memory_bytes: self.plugin_memory_mib << 20,
-                guest_time: std::time::Duration::from_millis(self.plugin_time_ms),
+                guest_time: Duration::from_millis(self.plugin_time_ms),
                 ..Default::default()
             },
             allow_loopback: self.plugin_allow_loopback,
             allowed_hosts: self.plugin_hosts.clone(),
+            ..Default::default()
         }
     }
 }
@@ -124,14 +178,19 @@ pub struct SyncArgs {
 
 impl SyncArgs {
     pub fn config(&self) -> crate::sync::SyncConfig {
-        use std::time::Duration;
+        let defaults = crate::sync::SyncConfig::default();
         crate::sync::SyncConfig {
-            backoff_base: Duration::from_millis(self.sync_backoff_base_ms.max(1)),
-            backoff_cap: Duration::from_millis(self.sync_backoff_cap_ms.max(1)),
-            probe_cap: Duration::from_millis(self.sync_probe_cap_ms.max(1)),
+            retry: crate::sync::RetryPolicy {
+                base: Duration::from_millis(self.sync_backoff_base_ms.max(1)),
+                cap: Duration::from_millis(self.sync_backoff_cap_ms.max(1)),
+            },
+            health: crate::sync::HealthPolicy {
+                probe_cap: Duration::from_millis(self.sync_probe_cap_ms.max(1)),
+                ..defaults.health
+            },
             per_site_concurrency: self.sync_site_concurrency.max(1),
             reconcile_every: (self.reconcile_every_secs > 0).then(|| Duration::from_secs(self.reconcile_every_secs)),
-            ..Default::default()
+            ..defaults
         }
     }
 }
@@ -170,6 +229,18 @@ pub enum ClinicCommand {
     List,
     /// Show one clinic with its PMS settings (secrets are never shown).
     Show { clinic: String },
+    /// Change a clinic's name, zone, state or default appointment length.
+    Update {
+        clinic: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        duration: Option<u32>,
+    },
     /// Set the PMS connection (only the options given change).
     SetPms(SetPmsArgs),
     /// Check the Site ID with the PMS and list practice locations.
@@ -277,7 +348,7 @@ pub enum ApptCommand {
         #[arg(long)]
         to: Option<String>,
         /// booked or cancelled.
-        #[arg(long)]
+        #[arg(long, value_parser = ["booked", "cancelled"])]
         status: Option<String>,
     },
     /// Show one appointment with its PMS state.
@@ -323,34 +394,42 @@ pub enum SyncCommand {
 /// Runs the parsed command line; the exit code says how it went (0 ok, 1 refused by the server,
 /// 3 server unreachable or local failure).
 pub async fn run(cli: Cli) -> ExitCode {
+    let data_dir = cli.data_dir;
     let result = match cli.command {
-        Command::Serve { listen, plugins, sync } => crate::api::serve(crate::api::ServeConfig {
-            data_dir: cli.data_dir.clone(),
-            listen,
-            token: cli.token.clone(),
-            plugins: plugins.config(),
-            sync: sync.config(),
+        Command::Serve(args) => crate::server::serve(ServerConfig {
+            data_dir,
+            listen: args.listen,
+            token: args.token,
+            plugins: args.plugins.config(),
+            sync: args.sync.config(),
+            drain: Duration::from_secs(args.drain_secs),
         })
         .await
         .map_err(CliError::Local),
-        Command::Demo { listen, component } => demo::run(
-            cli.data_dir.clone(),
-            listen,
-            cli.token.clone(),
-            component.unwrap_or_else(demo::default_component),
-        )
-        .await
-        .map_err(CliError::Local),
-        command => match Client::discover(&cli.data_dir, cli.server.as_deref(), cli.token.as_deref()) {
-            Ok(client) => commands::run(&client, command, cli.json).await,
-            Err(e) => Err(e),
-        },
+        Command::Demo(args) => demo::run(data_dir, args).await.map_err(CliError::Local),
+        Command::Clinic { client, command } => commands::clinic(&data_dir, &client, command).await,
+        Command::Staff { client, command } => commands::staff(&data_dir, &client, command).await,
+        Command::Appt { client, command } => commands::appt(&data_dir, &client, command).await,
+        Command::Sync { client, command } => commands::sync(&data_dir, &client, command).await,
+        Command::Plugin { client, command } => commands::plugin(&data_dir, &client, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", table::printable(&error.to_string()));
             error.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_version_names_every_loadable_contract() {
+        for version in crate::plugins::WitVersion::ALL {
+            assert!(LONG_VERSION.contains(&version.package()), "{version}");
         }
     }
 }

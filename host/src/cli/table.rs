@@ -1,8 +1,26 @@
-//! Plain aligned tables for people; `--json` bypasses them.
+//! Plain aligned tables for people; `--json` bypasses them. Everything printed passes `printable`, so a
+//! name holding escape codes or newlines cannot colour the terminal or forge a row.
+
+/// Control characters shown as escapes (`\u{1b}`), everything else as it is.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
 
 pub fn print(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| printable(cell)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -12,10 +30,21 @@ pub fn print(headers: &[&str], rows: &[Vec<String>]) {
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());
-    for row in rows {
+    for row in &rows {
         line(row.iter().map(String::as_str).collect());
     }
     if rows.is_empty() {
         println!("(none)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("Ana\u{1b}[31m\nNg"), "Ana\\u{1b}[31m\\nNg");
+        assert_eq!(printable("O'Brien é"), "O'Brien é");
     }
 }

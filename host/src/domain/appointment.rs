@@ -60,7 +60,42 @@ pub enum PmsSyncState {
     NotApplicable,
 }
 
+/// Where the PMS holds an appointment, as the last successful push left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmsPlacement {
+    pub pms_id: String,
+    pub practitioner_user_id: i64,
+    pub date: Date,
+    pub start_seconds: u32,
+    pub duration_seconds: u32,
+}
+
+/// What the host knows about an appointment's record in the PMS (see the WIT `pms-knowledge`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PmsKnowledge {
+    /// No push ever started: the PMS cannot hold it.
+    NeverSent,
+    /// The last push succeeded with this placement; nothing sent since can have changed it.
+    Confirmed(PmsPlacement),
+    /// The PMS may hold something the host did not hear about: look before writing.
+    Uncertain { pms_id: Option<String> },
+}
+
+impl PmsKnowledge {
+    /// The PMS id, when one is known.
+    pub fn pms_id(&self) -> Option<&str> {
+        match self {
+            PmsKnowledge::NeverSent => None,
+            PmsKnowledge::Confirmed(placement) => Some(&placement.pms_id),
+            PmsKnowledge::Uncertain { pms_id } => pms_id.as_deref(),
+        }
+    }
+}
+
 /// Where the appointment stands in the PMS; written by the sync path, reset to pending by every change.
+/// `pms_id`, `ever_sent`, `in_doubt` and `confirmed` are what repbook knows about the PMS's record; only
+/// the sync path changes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsSyncStatus {
     pub state: PmsSyncState,
@@ -72,6 +107,13 @@ pub struct PmsSyncStatus {
     /// A push was attempted at least once, so the PMS may hold this appointment even without a PMS id.
     #[serde(default)]
     pub ever_sent: bool,
+    /// A push started and its outcome is not known yet (set durably before sending, cleared with the
+    /// outcome): the PMS may hold something repbook did not hear about.
+    #[serde(default)]
+    pub in_doubt: bool,
+    /// The placement the last successful push left in the PMS; `None` once repbook has reason to doubt it.
+    #[serde(default)]
+    pub confirmed: Option<PmsPlacement>,
 }
 
 impl PmsSyncStatus {
@@ -88,7 +130,39 @@ impl PmsSyncStatus {
             attempts: 0,
             updated_at: None,
             ever_sent: false,
+            in_doubt: false,
+            confirmed: None,
         }
+    }
+
+    /// Back to pending (or not applicable) after a local change, keeping what is known about the PMS record.
+    pub fn reset_for_change(&mut self, pms_active: bool) {
+        let fresh = PmsSyncStatus::initial(pms_active);
+        self.state = fresh.state;
+        self.reason = None;
+        self.synced_version = None;
+        self.attempts = 0;
+    }
+
+    /// What a push may assume about the PMS record, before it is marked as in doubt.
+    pub fn knowledge(&self) -> PmsKnowledge {
+        if !self.ever_sent {
+            PmsKnowledge::NeverSent
+        } else if let (false, Some(placement)) = (self.in_doubt, &self.confirmed) {
+            PmsKnowledge::Confirmed(placement.clone())
+        } else {
+            PmsKnowledge::Uncertain {
+                pms_id: self.pms_id.clone(),
+            }
+        }
+    }
+
+    /// Copies what the sync path learned about the PMS record from `other` (the stored record).
+    pub fn keep_knowledge_of(&mut self, other: &PmsSyncStatus) {
+        self.pms_id = other.pms_id.clone();
+        self.ever_sent = other.ever_sent;
+        self.in_doubt = other.in_doubt;
+        self.confirmed = other.confirmed.clone();
     }
 }
 
@@ -112,7 +186,7 @@ pub struct Appointment {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppointment {
     pub practitioner_id: String,
@@ -123,7 +197,7 @@ pub struct NewAppointment {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     pub start: Option<String>,
@@ -224,11 +298,7 @@ impl Appointment {
     fn touch(&mut self, clinic: &Clinic, now: Timestamp) {
         self.version += 1;
         self.updated_at = now;
-        let pms_id = self.pms.pms_id.take();
-        self.pms = PmsSyncStatus {
-            pms_id,
-            ..PmsSyncStatus::initial(clinic.pms.is_active())
-        };
+        self.pms.reset_for_change(clinic.pms.is_active());
     }
 
     pub fn end(&self) -> Timestamp {

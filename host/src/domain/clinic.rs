@@ -68,17 +68,25 @@ pub struct PmsSettings {
 }
 
 /// A PUT of the PMS settings. Absent fields keep their stored value, so a secret need not be re-entered.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PmsSettingsUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub send_via: Option<SendVia>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pairing_code: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
+    /// Absent: unchanged; `null`: no location; a number: that location.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub location_id: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<BTreeMap<String, String>>,
 }
 
@@ -177,7 +185,7 @@ pub struct Clinic {
     pub created_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewClinic {
     pub name: String,

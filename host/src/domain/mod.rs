@@ -11,7 +11,8 @@ mod staff;
 mod staff_match;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
+    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsKnowledge, PmsPlacement, PmsSyncState,
+    PmsSyncStatus, Rep, find_overlap,
 };
 pub use clinic::{AuState, Clinic, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use error::{DomainError, ErrorKind};

@@ -60,6 +60,8 @@ pub enum PmsLinkState {
     Synced,
     NotInPms,
     AhpraMismatch,
+    /// The PMS does not disclose registration numbers, so a person maps the practitioner by hand.
+    NeedsMapping,
 }
 
 /// Where this practitioner stands in the PMS, filled in by staff sync (or by a manual mapping).
@@ -93,7 +95,7 @@ pub struct Practitioner {
     pub pms: PmsLink,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPractitioner {
     #[serde(default)]

@@ -1,6 +1,8 @@
 //! Staff sync's matching rule: a practitioner is the PMS user with exactly the same (normalised) AHPRA
 //! number. When there is none, a near match (same name, or an AHPRA number one or two characters off) is
-//! named so a person can see which record is wrong.
+//! named so a person can see which record is wrong. When the PMS discloses no registration numbers at
+//! all, nobody is matched automatically: the users with the practitioner's name are named as candidates
+//! for a manual mapping.
 
 use super::{Ahpra, PmsLink, PmsLinkState, Practitioner};
 
@@ -12,6 +14,7 @@ pub struct PmsUser {
     pub first_name: String,
     pub last_name: String,
     pub ahpra: Option<String>,
+    pub provider_number: Option<String>,
     pub has_appointments: bool,
 }
 
@@ -39,6 +42,9 @@ pub fn match_practitioner(practitioner: &Practitioner, users: &[PmsUser]) -> Pms
         }
     }
     let ours = practitioner.ahpra.as_str();
+    if !users.is_empty() && users.iter().all(|u| u.ahpra.is_none()) {
+        return needs_mapping(practitioner, users);
+    }
     if let Some(user) = users
         .iter()
         .find(|u| u.ahpra.as_deref().map(Ahpra::normalise).as_deref() == Some(ours))
@@ -61,10 +67,7 @@ pub fn match_practitioner(practitioner: &Practitioner, users: &[PmsUser]) -> Pms
             manual: false,
         };
     }
-    let same_name = |u: &&PmsUser| {
-        u.last_name.trim().eq_ignore_ascii_case(practitioner.last_name.trim())
-            && u.first_name.trim().eq_ignore_ascii_case(practitioner.first_name.trim())
-    };
+    let same_name = |u: &&PmsUser| same_name(practitioner, u);
     let near_number = |u: &&PmsUser| {
         u.ahpra
             .as_deref()
@@ -95,6 +98,45 @@ pub fn match_practitioner(practitioner: &Practitioner, users: &[PmsUser]) -> Pms
     }
 }
 
+fn same_name(practitioner: &Practitioner, user: &PmsUser) -> bool {
+    user.last_name
+        .trim()
+        .eq_ignore_ascii_case(practitioner.last_name.trim())
+        && user
+            .first_name
+            .trim()
+            .eq_ignore_ascii_case(practitioner.first_name.trim())
+}
+
+/// The PMS disclosed no AHPRA numbers: name the users who could be this practitioner.
+fn needs_mapping(practitioner: &Practitioner, users: &[PmsUser]) -> PmsLink {
+    let candidates: Vec<String> = users
+        .iter()
+        .filter(|u| u.has_appointments && same_name(practitioner, u))
+        .map(|u| match &u.provider_number {
+            Some(provider) => format!("{} (Bp user {}, provider no. {provider})", u.display_name, u.user_id),
+            None => format!("{} (Bp user {})", u.display_name, u.user_id),
+        })
+        .collect();
+    let hint = match candidates.as_slice() {
+        [] => format!(
+            "no Bp user with an appointment book is named {} {}; check the spelling in Bp (Setup > Users)",
+            practitioner.first_name, practitioner.last_name
+        ),
+        [one] => format!("{one} has the same name: map to that user if it is this doctor"),
+        many => format!("these have the same name: {}; map to the right one", many.join("; ")),
+    };
+    PmsLink {
+        state: PmsLinkState::NeedsMapping,
+        user_id: None,
+        reason: Some(format!(
+            "Bp does not disclose AHPRA numbers to repbook here, so it cannot match by AHPRA: {hint}. \
+             (An IT provider can let repbook read them: see the connector's ahpra_column setting.)"
+        )),
+        manual: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,8 +163,23 @@ mod tests {
             first_name: first.into(),
             last_name: last.into(),
             ahpra: ahpra.map(Into::into),
+            provider_number: None,
             has_appointments: true,
         }
+    }
+
+    #[test]
+    fn without_any_ahpra_from_the_pms_nobody_matches_and_namesakes_are_named() {
+        let mut ana = user(1, "Ana", "Ng", None);
+        ana.provider_number = Some("2345671A".into());
+        let users = [ana, user(2, "Ben", "Okafor", None)];
+        let link = match_practitioner(&doctor("Ana", "Ng", "MED0001234567"), &users);
+        assert_eq!((link.state, link.user_id), (PmsLinkState::NeedsMapping, None));
+        let reason = link.reason.unwrap();
+        assert!(reason.contains("Bp user 1") && reason.contains("2345671A"), "{reason}");
+        let link = match_practitioner(&doctor("Zed", "Zulu", "MED0009999999"), &users);
+        assert_eq!(link.state, PmsLinkState::NeedsMapping);
+        assert!(link.reason.unwrap().contains("no Bp user"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use crate::domain::{PmsKnowledge, PmsPlacement};
 
 /// Everything a connector call needs to know about the clinic's PMS. Secrets stay in `secrets` on the host
 /// side and never reach the guest.
@@ -19,7 +21,7 @@ pub struct CallContext {
     pub site_cache: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingSpec {
     pub name: String,
     pub description: String,
@@ -28,14 +30,27 @@ pub struct SettingSpec {
     pub default_value: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// How the host turns a secret into a header value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CredentialScheme {
+    /// The secret is the header's value.
+    Verbatim,
+    /// HTTP Basic with the user name from the setting `user_setting` and the secret as the password.
+    Basic { user_setting: String },
+    /// `Bearer <secret>`.
+    Bearer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
     pub secret: String,
     pub header: String,
     pub origin_setting: String,
+    pub scheme: CredentialScheme,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorInfo {
     pub name: String,
     pub version: String,
@@ -46,7 +61,7 @@ pub struct ConnectorInfo {
     pub credentials: Vec<Credential>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteInfo {
     pub practice_name: String,
     pub availability: String,
@@ -54,13 +69,13 @@ pub struct SiteInfo {
     pub details: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub id: i64,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsPractitioner {
     pub user_id: i64,
     pub title: String,
@@ -71,10 +86,10 @@ pub struct PmsPractitioner {
     pub ahpra: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalAppointment {
     pub reference: String,
-    pub pms_id: Option<String>,
+    pub known: PmsKnowledge,
     pub practitioner_user_id: i64,
     pub date: jiff::civil::Date,
     pub start_seconds: u32,
@@ -85,7 +100,7 @@ pub struct LocalAppointment {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PushAction {
     Created,
@@ -94,32 +109,51 @@ pub enum PushAction {
     Unchanged,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushOutcome {
     pub pms_id: String,
     pub action: PushAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PmsAppointment {
     pub pms_id: String,
     pub reference: String,
-    pub practitioner_user_id: i64,
+    /// `None` when the PMS names the practitioner in a way the connector cannot map to a user.
+    pub practitioner_user_id: Option<i64>,
     pub date: jiff::civil::Date,
     pub start_seconds: u32,
-    pub duration_seconds: u32,
+    /// `None` when the PMS does not disclose the length.
+    pub duration_seconds: Option<u32>,
     pub cancelled: bool,
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusyReason {
+    Away,
+    OutsideSessions,
+    Booked,
+}
+
+/// A span of a clinic-local day when a practitioner cannot be booked; `end_seconds` is exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusySpan {
+    pub date: jiff::civil::Date,
+    pub start_seconds: u32,
+    pub end_seconds: u32,
+    pub reason: BusyReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteHealth {
     pub availability: String,
     pub detail: String,
 }
 
 /// A connector's own failure, shaped by how the host must react (see the WIT `connector-error`).
-#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "message", rename_all = "snake_case")]
 pub enum ConnectorFailure {
     #[error("invalid configuration: {0}")]
@@ -144,6 +178,8 @@ pub enum ConnectorFailure {
     UnknownOutcome(String),
     #[error("temporary failure: {0}")]
     Transient(String),
+    #[error("not supported by this connector: {0}")]
+    Unsupported(String),
 }
 
 impl ConnectorFailure {
@@ -160,6 +196,7 @@ impl ConnectorFailure {
             ConnectorFailure::Rejected(_) => "rejected",
             ConnectorFailure::UnknownOutcome(_) => "unknown_outcome",
             ConnectorFailure::Transient(_) => "transient",
+            ConnectorFailure::Unsupported(_) => "unsupported",
         }
     }
 
@@ -171,6 +208,23 @@ impl ConnectorFailure {
                 | ConnectorFailure::RateLimited(_)
                 | ConnectorFailure::UnknownOutcome(_)
                 | ConnectorFailure::Transient(_)
+        )
+    }
+
+    /// Whether the connector guarantees that nothing reached the PMS's data (so what the host knew of its
+    /// record still holds). A timeout, a batch that failed half-way or a passing failure guarantees nothing.
+    pub fn nothing_written(&self) -> bool {
+        matches!(
+            self,
+            ConnectorFailure::InvalidConfig(_)
+                | ConnectorFailure::SiteNotFound(_)
+                | ConnectorFailure::NotPaired(_)
+                | ConnectorFailure::NotAuthoritative(_)
+                | ConnectorFailure::SiteOffline(_)
+                | ConnectorFailure::RateLimited(_)
+                | ConnectorFailure::Auth(_)
+                | ConnectorFailure::Conflict(_)
+                | ConnectorFailure::Unsupported(_)
         )
     }
 }

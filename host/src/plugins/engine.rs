@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline,
 };
 
 use super::PluginError;
-use super::bindings::v0_1;
 use super::sandbox::HostState;
+use super::wit;
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -95,8 +95,7 @@ impl PluginEngine {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| PluginError::Engine(e.to_string()))?;
-        v0_1::ConnectorWorld::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        wit::add_to_linker(&mut linker)?;
         spawn_epoch_ticker(&engine);
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -151,13 +150,9 @@ impl PluginEngine {
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| PluginError::Compile(format!("{e:#}")))
     }
 
-    /// Links and type-checks a component against the world it claims, once per plugin version.
-    pub fn prepare(&self, component: &Component) -> Result<v0_1::ConnectorWorldPre<HostState>, PluginError> {
-        let pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| PluginError::Incompatible(format!("{e:#}")))?;
-        v0_1::ConnectorWorldPre::new(pre).map_err(|e| PluginError::Incompatible(format!("{e:#}")))
+    /// Links and type-checks a component against the WIT version it exports, once per plugin version.
+    pub fn prepare(&self, component: &Component) -> Result<wit::Prepared, PluginError> {
+        wit::prepare(&self.engine, &self.linker, component)
     }
 
     pub async fn permit(&self) -> Result<SemaphorePermit<'_>, PluginError> {

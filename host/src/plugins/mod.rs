@@ -2,13 +2,13 @@
 //! of the imports (HTTP through an allowlist, log, site cache), the registry that installs, activates and
 //! rolls back plugin versions at run time. This is the only module that knows wasmtime.
 
-mod bindings;
 mod connector;
 pub mod contract;
 pub mod egress;
 mod engine;
 mod registry;
 mod sandbox;
+mod wit;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ pub use contract::{CallContext, ConnectorFailure};
 pub use engine::{PluginEngine, SandboxLimits};
 pub use registry::{InstallOutcome, PluginSummary, Registry};
 pub use sandbox::HttpLimits;
+pub use wit::WitVersion;
 
 use crate::store::StoreError;
 
@@ -32,11 +33,12 @@ pub enum PluginError {
     UnknownVersion { name: String, version: String },
     #[error("the file is not a usable WebAssembly component: {0}")]
     Compile(String),
-    #[error("the component does not implement repbook:pms@0.1.0 (world connector-world): {0}")]
+    #[error("the component is not a repbook connector (world connector-world of repbook:pms): {0}")]
     Incompatible(String),
-    #[error("plugin {plugin} ran past its time budget ({budget_ms} ms; stopped after {elapsed_ms} ms)")]
+    #[error("plugin {plugin} ran past its {bound} ({budget_ms} ms; stopped after {elapsed_ms} ms)")]
     Deadline {
         plugin: String,
+        bound: DeadlineKind,
         budget_ms: u64,
         elapsed_ms: u64,
     },
@@ -56,6 +58,24 @@ pub enum PluginError {
     Store(#[from] StoreError),
 }
 
+/// Which bound stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineKind {
+    /// The guest's own CPU time (time waiting in host calls does not count).
+    GuestCpu,
+    /// The whole call's wall-clock time, waiting for the PMS included.
+    WallClock,
+}
+
+impl std::fmt::Display for DeadlineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeadlineKind::GuestCpu => "CPU time budget",
+            DeadlineKind::WallClock => "wall-clock bound",
+        })
+    }
+}
+
 /// A call's failure: from the runtime, or the connector's own report about the PMS.
 #[derive(Debug, Error)]
 pub enum CallError {
@@ -63,6 +83,38 @@ pub enum CallError {
     Runtime(#[from] PluginError),
     #[error(transparent)]
     Connector(ConnectorFailure),
+}
+
+/// The operator's limits and network policy for connector plugins.
+#[derive(Debug, Clone, Default)]
+pub struct PluginConfig {
+    pub sandbox: SandboxLimits,
+    pub http: HttpLimits,
+    /// Let plugins reach loopback addresses (only for a local simulator).
+    pub allow_loopback: bool,
+    /// Hosts plugins may reach, narrowing what each declares; `None` allows what they declare.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl PluginConfig {
+    pub fn policy(&self) -> Result<egress::OperatorPolicy, PluginError> {
+        let allowed_hosts = match &self.allowed_hosts {
+            None => None,
+            Some(hosts) => Some(
+                hosts
+                    .iter()
+                    .map(|h| {
+                        egress::HostRule::parse(h)
+                            .map_err(|e| PluginError::Invalid(format!("allowed plugin hosts: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        Ok(egress::OperatorPolicy {
+            allowed_hosts,
+            allow_loopback: self.allow_loopback,
+        })
+    }
 }
 
 /// Shared by every loaded plugin: the engine, the HTTP client, the operator's network policy.
@@ -74,6 +126,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    pub fn from_config(data_dir: &Path, config: &PluginConfig) -> Result<Arc<Runtime>, PluginError> {
+        Runtime::new(data_dir, config.sandbox.clone(), config.http.clone(), config.policy()?)
+    }
+
     pub fn new(
         data_dir: &Path,
         limits: SandboxLimits,

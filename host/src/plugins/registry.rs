@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{LoadedPlugin, PluginError, Runtime};
@@ -16,7 +16,7 @@ use crate::store::{PluginActivation, PluginRecord, Store};
 
 const MAX_COMPONENT_BYTES: usize = 32 << 20;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionSummary {
     pub version: String,
     pub sha256: String,
@@ -26,7 +26,7 @@ pub struct VersionSummary {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginSummary {
     pub name: String,
     pub pms: String,
@@ -37,7 +37,7 @@ pub struct PluginSummary {
     pub versions: Vec<VersionSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstallOutcome {
     pub name: String,
     pub version: String,
@@ -194,7 +194,7 @@ impl Registry {
             name: name.clone(),
             version: version.clone(),
             sha256: sha256.clone(),
-            wit_version: plugin.wit_version.to_string(),
+            wit_version: plugin.wit_version().to_string(),
             pms: plugin.info.pms.clone(),
             allowed_hosts: plugin.info.allowed_hosts.clone(),
             size_bytes: bytes.len() as u64,

@@ -13,8 +13,39 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::v0_1::repbook::pms as wit;
 use super::egress::{Egress, origin_of};
+
+/// An outgoing request as a guest asks for it, whatever its WIT version.
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout_ms: Option<u32>,
+}
+
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a guest's request got no response (the WIT `http-error`).
+pub enum HttpFailure {
+    Denied(String),
+    Timeout,
+    Transport(String),
+    TooLarge(u64),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
 
 /// Caps on what one HTTP exchange may cost the host.
 #[derive(Debug, Clone)]
@@ -128,10 +159,10 @@ impl WasiView for HostState {
     }
 }
 
-impl wit::types::Host for HostState {}
-
-impl wit::http::Host for HostState {
-    async fn send(&mut self, request: wit::http::Request) -> Result<wit::http::Response, wit::http::HttpError> {
+/// The host side of the imports every WIT version shares; each version's module converts its own
+/// generated types and calls these.
+impl HostState {
+    pub async fn http_send(&mut self, request: HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let started = Instant::now();
         let net = self.net.clone();
         let result = send(&net, request, &self.label).await;
@@ -139,22 +170,39 @@ impl wit::http::Host for HostState {
         self.requests_sent += 1;
         result
     }
+
+    pub fn log_message(&self, level: LogLevel, message: &str) {
+        let message = self.redacted(message);
+        let plugin = &*self.label;
+        match level {
+            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    pub fn cache_remember(&mut self, key: String, value: String) {
+        if key.len() <= 64 && value.len() <= 1024 && self.site_cache.len() < 32 {
+            self.site_cache.insert(key, value);
+        }
+    }
+
+    pub fn cache_forget(&mut self, key: &str) {
+        self.site_cache.remove(key);
+    }
 }
 
-async fn send(
-    net: &CallNet,
-    request: wit::http::Request,
-    label: &str,
-) -> Result<wit::http::Response, wit::http::HttpError> {
-    use wit::http::HttpError;
+async fn send(net: &CallNet, request: HttpRequest, label: &str) -> Result<HttpResponse, HttpFailure> {
     let url =
-        Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("'{}' is not a URL: {e}", request.url)))?;
+        Url::parse(&request.url).map_err(|e| HttpFailure::Denied(format!("'{}' is not a URL: {e}", request.url)))?;
     if let Err(reason) = net.egress.check(&url) {
         tracing::warn!(plugin = label, host = url.host_str().unwrap_or(""), %reason, "plugin request denied");
-        return Err(HttpError::Denied(reason));
+        return Err(HttpFailure::Denied(reason));
     }
     let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
-        .map_err(|_| HttpError::Denied(format!("'{}' is not an HTTP method", request.method)))?;
+        .map_err(|_| HttpFailure::Denied(format!("'{}' is not an HTTP method", request.method)))?;
     let timeout = request
         .timeout_ms
         .map(|ms| Duration::from_millis(ms as u64))
@@ -163,7 +211,7 @@ async fn send(
     let mut headers = reqwest::header::HeaderMap::new();
     for (name, value) in &request.headers {
         let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
-            return Err(HttpError::Denied(format!("header '{name}' is not valid")));
+            return Err(HttpFailure::Denied(format!("header '{name}' is not valid")));
         };
         if !net.reserved.contains(&name) {
             headers.append(name, value);
@@ -200,11 +248,11 @@ async fn send(
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > net.limits.max_response_bytes {
-                return Ok(Err(HttpError::TooLarge(net.limits.max_response_bytes as u64)));
+                return Ok(Err(HttpFailure::TooLarge(net.limits.max_response_bytes as u64)));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok::<_, reqwest::Error>(Ok(wit::http::Response { status, headers, body }))
+        Ok::<_, reqwest::Error>(Ok(HttpResponse { status, headers, body }))
     }
     .await;
     let millis = started.elapsed().as_millis() as u64;
@@ -222,39 +270,12 @@ async fn send(
         }
         Err(error) if error.is_timeout() => {
             tracing::warn!(plugin = label, %method, host, path, millis, "plugin request timed out");
-            Err(HttpError::Timeout)
+            Err(HttpFailure::Timeout)
         }
         Err(error) => {
             let error = error.without_url().to_string();
             tracing::warn!(plugin = label, %method, host, path, millis, %error, "plugin request failed");
-            Err(HttpError::Transport(error))
+            Err(HttpFailure::Transport(error))
         }
-    }
-}
-
-impl wit::log::Host for HostState {
-    async fn log(&mut self, level: wit::log::Level, message: String) {
-        use wit::log::Level;
-        let message = self.redacted(&message);
-        let plugin = &*self.label;
-        match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
-        }
-    }
-}
-
-impl wit::site_cache::Host for HostState {
-    async fn remember(&mut self, key: String, value: String) {
-        if key.len() <= 64 && value.len() <= 1024 && self.site_cache.len() < 32 {
-            self.site_cache.insert(key, value);
-        }
-    }
-
-    async fn forget(&mut self, key: String) {
-        self.site_cache.remove(&key);
     }
 }

@@ -69,8 +69,8 @@ impl Store {
             return Err(DomainError::Invalid {
                 field: "practitioner_id",
                 message: format!(
-                    "practitioner_id '{}' is not a practitioner of clinic {}; list them with GET /api/v1/clinics/{}/staff",
-                    new.practitioner_id, clinic.id, clinic.id
+                    "practitioner_id '{}' is not a practitioner of clinic {}; use the id of one of its staff",
+                    new.practitioner_id, clinic.id
                 ),
             }
             .into());
@@ -164,17 +164,14 @@ impl Store {
                     by_start.remove(stale.as_slice())?;
                 }
                 by_start.insert(index_key.as_slice(), appointment.id.as_bytes())?;
-                // The sync path may have learned about the PMS since `previous` was read (a PMS id, that
-                // something was sent); keep that rather than overwrite it with the older view.
+                // What repbook knows of the PMS record belongs to the sync path, which may have learned more
+                // since `previous` was read: keep the stored knowledge, never an older copy of it.
                 let mut record = record.clone();
                 if let Some(bytes) = appointments.get(appointment.id.as_bytes())? {
                     if let Ok(stored) = decode::<Appointment>("appointment", &bytes) {
-                        if stored.pms.ever_sent != appointment.pms.ever_sent
-                            || (appointment.pms.pms_id.is_none() && stored.pms.pms_id.is_some())
-                        {
+                        if stored.pms != appointment.pms {
                             let mut merged = appointment.clone();
-                            merged.pms.ever_sent |= stored.pms.ever_sent;
-                            merged.pms.pms_id = merged.pms.pms_id.or(stored.pms.pms_id);
+                            merged.pms.keep_knowledge_of(&stored.pms);
                             record = encode(&merged)
                                 .map_err(|_| sled::transaction::ConflictableTransactionError::Abort(()))?;
                         }
@@ -186,6 +183,7 @@ impl Store {
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(tx_error)?;
+        self.outbox_signal.notify_one();
         tracing::debug!(appointment = %appointment.id, ?op, micros = started.elapsed().as_micros() as u64, "appointment written");
         Ok(())
     }

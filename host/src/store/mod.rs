@@ -27,6 +27,7 @@ pub use error::StoreError;
 pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
 pub use schema::SCHEMA_VERSION;
+pub use sync_state::PushStart;
 
 use crate::domain::{Clinic, Practitioner};
 use codec::{decode, encode};
@@ -45,6 +46,8 @@ pub struct Store {
     plugin_active: sled::Tree,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
+    outbox_signal: Arc<tokio::sync::Notify>,
     path: PathBuf,
 }
 
@@ -74,6 +77,7 @@ impl Store {
             plugin_active: db.open_tree("plugin_active")?,
             commits: GroupCommit::start(db.clone(), path.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
+            outbox_signal: Arc::new(tokio::sync::Notify::new()),
             meta,
             db,
             path,
@@ -85,6 +89,11 @@ impl Store {
     /// Waits until everything written before this call is on disk. Concurrent callers share one flush.
     pub async fn durable(&self) -> Result<(), StoreError> {
         self.commits.wait().await
+    }
+
+    /// Woken after each commit that queued something for the PMS.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_signal.clone()
     }
 
     /// How many flushes have run; with `durable_writes`, shows how well group commit batches.

@@ -1,5 +1,5 @@
-//! Sync bookkeeping: queueing an appointment for the PMS again, and recording a delivery's outcome in the
-//! same transaction that takes its outbox entries away.
+//! Sync bookkeeping: queueing an appointment for the PMS again, noting durably that a push is about to
+//! start, and recording a delivery's outcome in the same transaction that takes its outbox entries away.
 
 use jiff::Timestamp;
 use sled::Transactional;
@@ -8,7 +8,18 @@ use sled::transaction::{ConflictableTransactionError, abort};
 use super::codec::{decode, encode};
 use super::outbox::{OutboxEntry, OutboxOp};
 use super::{Store, StoreError, tx_abort_error};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsSyncState, PmsSyncStatus};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsKnowledge, PmsSyncState};
+
+/// What `begin_push` found and did.
+#[derive(Debug, Clone)]
+pub struct PushStart {
+    /// The appointment as it is being sent.
+    pub appointment: Appointment,
+    /// What the push may assume about the PMS record.
+    pub known: PmsKnowledge,
+    /// Whether the record changed (then the caller must make it durable before sending).
+    pub marked: bool,
+}
 
 impl Store {
     /// Applies `change` to a clinic under its lock and makes it durable.
@@ -28,11 +39,13 @@ impl Store {
         Ok(updated)
     }
 
-    /// Queues an appointment's current state for the PMS (Sync Appointments, Resend, Reset).
+    /// Queues an appointment's current state for the PMS again (Sync Appointments, Resend, Reset, a
+    /// reconciliation repair). A person or a reconciliation asking again means "check": the placement
+    /// repbook believed confirmed is forgotten, so the connector looks before it writes.
     pub fn enqueue_appointment(&self, appointment: &Appointment, now: Timestamp) -> Result<(), StoreError> {
         let op = match appointment.status {
-            crate::domain::AppointmentStatus::Booked => OutboxOp::Create,
-            crate::domain::AppointmentStatus::Cancelled => OutboxOp::Cancel,
+            AppointmentStatus::Booked => OutboxOp::Create,
+            AppointmentStatus::Cancelled => OutboxOp::Cancel,
         };
         let entry = encode(&OutboxEntry {
             op,
@@ -61,6 +74,7 @@ impl Store {
                 }
                 current.pms.state = PmsSyncState::Pending;
                 current.pms.reason = None;
+                current.pms.confirmed = None;
                 appointments.insert(
                     id.as_bytes(),
                     encode(&current).map_err(ConflictableTransactionError::Abort)?,
@@ -69,78 +83,81 @@ impl Store {
                 outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;
                 Ok(())
             })
-            .map_err(tx_abort_error)
+            .map_err(tx_abort_error)?;
+        self.outbox_signal.notify_one();
+        Ok(())
     }
 
-    /// Records the outcome of delivering `version` of an appointment and removes the outbox entries it
-    /// consumed (`seqs`), atomically. If the appointment changed meanwhile, its state is left alone (its
-    /// newer outbox entry is delivered next), but what was learned about the PMS is kept: the PMS id, and
-    /// that something may have been sent.
+    /// The one place that notes a push is about to start: what the push may assume about the PMS record
+    /// is read, then the record is marked as sent and in doubt (cleared again with the outcome). The
+    /// caller makes the mark durable before sending when `marked`, so neither a crash nor a lost answer can
+    /// make repbook believe the PMS does not hold what it may hold. `verify` asks the connector to look
+    /// whatever repbook believes (a person's Resend).
+    pub fn begin_push(&self, appointment_id: &str, verify: bool) -> Result<PushStart, StoreError> {
+        loop {
+            let bytes = self
+                .appointments
+                .get(appointment_id.as_bytes())?
+                .ok_or_else(|| StoreError::NotFound {
+                    entity: "appointment",
+                    id: appointment_id.to_string(),
+                })?;
+            let mut appointment: Appointment = decode("appointment", &bytes)?;
+            let mut known = appointment.pms.knowledge();
+            if verify && known != PmsKnowledge::NeverSent {
+                known = PmsKnowledge::Uncertain {
+                    pms_id: appointment.pms.pms_id.clone(),
+                };
+            }
+            if appointment.pms.ever_sent && appointment.pms.in_doubt {
+                return Ok(PushStart {
+                    appointment,
+                    known,
+                    marked: false,
+                });
+            }
+            appointment.pms.ever_sent = true;
+            appointment.pms.in_doubt = true;
+            // Compare-and-swap so a concurrent API write is never overwritten; read again if it lost.
+            let swapped = self.appointments.compare_and_swap(
+                appointment_id.as_bytes(),
+                Some(&bytes),
+                Some(encode(&appointment)?),
+            )?;
+            if swapped.is_ok() {
+                return Ok(PushStart {
+                    appointment,
+                    known,
+                    marked: true,
+                });
+            }
+        }
+    }
+
+    /// Applies a delivery's outcome to the stored appointment (`apply` sees the current record, which may
+    /// be newer than the one delivered) and removes the outbox entries it consumed (`consumed`), atomically.
     pub fn record_delivery(
         &self,
         appointment_id: &str,
-        version: u64,
-        status: PmsSyncStatus,
-        seqs: &[u64],
-    ) -> Result<bool, StoreError> {
+        consumed: &[u64],
+        apply: impl Fn(&mut Appointment),
+    ) -> Result<(), StoreError> {
         (&self.appointments, &self.outbox)
             .transaction(|(appointments, outbox)| {
-                let mut current_version = false;
                 if let Some(bytes) = appointments.get(appointment_id.as_bytes())? {
                     let mut current: Appointment =
                         decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
-                    if current.version == version {
-                        current.pms = status.clone();
-                        current_version = true;
-                    } else {
-                        current.pms.ever_sent |= status.ever_sent;
-                        if status.pms_id.is_some() {
-                            current.pms.pms_id = status.pms_id.clone();
-                        }
-                    }
+                    apply(&mut current);
                     appointments.insert(
                         appointment_id.as_bytes(),
                         encode(&current).map_err(ConflictableTransactionError::Abort)?,
                     )?;
                 }
-                for seq in seqs {
+                for seq in consumed {
                     outbox.remove(&seq.to_be_bytes())?;
                 }
-                Ok(current_version)
+                Ok(())
             })
             .map_err(tx_abort_error)
-    }
-
-    /// Notes that these appointments are about to be sent, so a later cancel is never skipped as
-    /// "never sent". Callers make it durable (one flush for the whole batch) before sending.
-    /// Returns how many records changed, so callers flush only when something did.
-    pub fn mark_ever_sent(&self, appointment_ids: &[String]) -> Result<usize, StoreError> {
-        let mut changed = 0;
-        for id in appointment_ids {
-            // Compare-and-swap so a concurrent API write is never overwritten; retried if it lost the race.
-            loop {
-                let Some(bytes) = self.appointments.get(id.as_bytes())? else {
-                    break;
-                };
-                let mut appointment: Appointment = decode("appointment", &bytes)?;
-                if appointment.pms.ever_sent || appointment.status != AppointmentStatus::Booked {
-                    break;
-                }
-                appointment.pms.ever_sent = true;
-                let swapped =
-                    self.appointments
-                        .compare_and_swap(id.as_bytes(), Some(&bytes), Some(encode(&appointment)?))?;
-                if swapped.is_ok() {
-                    changed += 1;
-                    break;
-                }
-            }
-        }
-        Ok(changed)
-    }
-
-    /// Notes a failed attempt without consuming the outbox (the entry will be retried).
-    pub fn record_attempt(&self, appointment_id: &str, version: u64, status: PmsSyncStatus) -> Result<(), StoreError> {
-        self.record_delivery(appointment_id, version, status, &[]).map(|_| ())
     }
 }

@@ -2,7 +2,7 @@
 //! a location, sync staff by AHPRA number, reset the connection.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{SyncEngine, SyncError};
 use crate::domain::{
@@ -17,7 +17,7 @@ enum Requeue {
     Parked,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Validation {
     pub valid: bool,
     pub site: SiteInfo,
@@ -29,7 +29,7 @@ impl SyncEngine {
     fn ready(&self, clinic: &Clinic) -> Result<(), SyncError> {
         if clinic.pms.site_id.is_none() {
             return Err(SyncError::NotConfigured(
-                "enter the clinic's BP Site ID (Bp Premier: Help > About) in its PMS settings first".into(),
+                "enter the clinic's site ID (for Bp Premier: the BP Site ID, under Help > About) in its PMS settings first".into(),
             ));
         }
         Ok(())
@@ -98,7 +98,7 @@ impl SyncEngine {
                 Ok(())
             })
             .await?;
-        locked(&self.sites).remove(clinic_id);
+        self.scheduler().reset(clinic_id);
         let validation = self.validate(clinic_id).await?;
         let requeued = self.enqueue_future(clinic_id, Requeue::NotSynced).await?;
         Ok((validation, requeued))
@@ -109,7 +109,7 @@ impl SyncEngine {
         let clinic = self.store.clinic(clinic_id)?;
         if !clinic.pms.is_active() {
             return Err(SyncError::NotConfigured(
-                "switch the clinic's PMS sync on (enabled: true) before syncing appointments".into(),
+                "switch the clinic's PMS sync on before syncing appointments".into(),
             ));
         }
         self.enqueue_future(clinic_id, Requeue::All).await
@@ -141,12 +141,11 @@ impl SyncEngine {
                     continue;
                 }
                 self.store.enqueue_appointment(&appointment, now)?;
-                locked(&self.retries).remove(&appointment.id);
+                self.scheduler().release(clinic_id, &appointment.id);
                 queued += 1;
             }
         }
         self.store.durable().await?;
-        self.notify();
         Ok(queued)
     }
 
@@ -161,13 +160,17 @@ impl SyncEngine {
         let users: Vec<PmsUser> = result?
             .into_iter()
             .map(|u| PmsUser {
-                display_name: format!("{} {} {}", u.title, u.first_name, u.last_name)
-                    .trim()
-                    .to_string(),
+                display_name: [u.title.as_str(), &u.first_name, &u.last_name]
+                    .iter()
+                    .filter(|part| !part.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 user_id: u.user_id,
                 first_name: u.first_name,
                 last_name: u.last_name,
                 ahpra: u.ahpra,
+                provider_number: u.provider_number,
                 has_appointments: u.has_appointments,
             })
             .collect();
@@ -211,5 +214,3 @@ impl SyncEngine {
         Ok(practitioner)
     }
 }
-
-use super::locked;

@@ -1,215 +1,253 @@
-//! Delivering one appointment: its current state (booked at its latest time, or cancelled) goes to the
-//! PMS once, whatever sequence of changes led there; the outcome and the consumed outbox entries are
-//! recorded together.
+//! Delivering one appointment: its current state (booked at its latest time, or cancelled) goes to the PMS
+//! once, whatever sequence of changes led there. The push is noted durably before it starts; the outcome
+//! is decided by `outcome::classify` and recorded together with the consumed outbox entries.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::{SyncEngine, SyncError, locked};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsSyncState, PmsSyncStatus};
-use crate::plugins::contract::{LocalAppointment, PushOutcome};
+use super::outcome::{self, Attempt, Decision, Delivered};
+use super::scheduler::{SiteSignal, WorkItem};
+use super::{SyncEngine, SyncError};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsPlacement};
+use crate::plugins::ConnectorFailure;
+use crate::plugins::contract::LocalAppointment;
 
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum Delivered {
-    Pushed { outcome: PushOutcome },
-    Cancelled,
-    NotSent { reason: String },
+/// What was attempted, for recording: the version sent and where it asked the PMS to put it.
+struct Sent {
+    version: u64,
+    placement: Option<PmsPlacement>,
 }
 
 impl SyncEngine {
-    async fn deliver(&self, clinic: &Clinic, appointment: &Appointment) -> Result<Delivered, SyncError> {
-        if appointment.status == AppointmentStatus::Cancelled
-            && !appointment.pms.ever_sent
-            && appointment.pms.pms_id.is_none()
-        {
-            return Ok(Delivered::NotSent {
-                reason: "cancelled before it was sent to the PMS".into(),
-            });
-        }
-        let plugin = self.connector(clinic)?;
-        let mut ctx = Self::call_context(clinic);
-        let local = match appointment.status {
-            AppointmentStatus::Cancelled => None,
-            AppointmentStatus::Booked => {
-                let practitioner = self.store.practitioner(&clinic.id, &appointment.practitioner_id)?;
-                let user_id = practitioner.pms.user_id.filter(|_| practitioner.pms.state == PmsLinkState::Synced).ok_or_else(|| {
-                    SyncError::PractitionerNotMapped(format!(
-                        "{} is not matched to a PMS user: run Sync Staff (AHPRA numbers must match exactly) or map them by hand, then Resend",
-                        practitioner.display_name()
-                    ))
-                })?;
-                Some(LocalAppointment {
-                    reference: appointment.reference.clone(),
-                    pms_id: appointment.pms.pms_id.clone(),
-                    practitioner_user_id: user_id,
-                    date: appointment.local_date,
-                    start_seconds: appointment.local_seconds,
-                    duration_seconds: appointment.duration_minutes * 60,
-                    rep_name: appointment.rep.name.clone(),
-                    rep_company: appointment.rep.company.clone(),
-                    rep_email: appointment.rep.email.clone(),
-                    notes: appointment.notes.clone(),
-                })
-            }
+    /// Delivers a claimed work item (in flight in its site), decides what the result means, records it and
+    /// releases the claim. `verify` makes the connector look before it writes (a person's Resend).
+    pub(super) async fn deliver(&self, item: WorkItem, verify: bool) -> Result<Delivered, SyncError> {
+        let (result, sent) = self.attempt(&item, verify).await;
+        let attempts = self.scheduler().attempts(&item.clinic_id, &item.appointment_id) + 1;
+        let conflict = matches!(result, Err(SyncError::Connector(ConnectorFailure::Conflict(_))));
+        let other_changes = conflict && self.clinic_has_other_changes(&item);
+        let decision = outcome::classify(
+            &result,
+            attempts,
+            Instant::now(),
+            &self.config.retry,
+            rand::random::<f64>(),
+            other_changes,
+        );
+        let consumed: &[u64] = match decision {
+            Decision::Retry { .. } => &[],
+            Decision::Done | Decision::Park => &item.entries,
         };
-        if !appointment.pms.ever_sent {
-            // Durably note that the PMS may hold it from now on, before anything is sent: a crash during the
-            // call must not let a later cancel be skipped as "never sent".
-            let mut status = appointment.pms.clone();
-            status.ever_sent = true;
-            self.store
-                .record_attempt(&appointment.id, appointment.version, status)?;
-            self.store.durable().await?;
-        }
-        let result = match &local {
-            Some(local) => plugin
-                .push_appointment(&mut ctx, local)
-                .await
-                .map(|outcome| Delivered::Pushed { outcome }),
-            None => plugin
-                .cancel_appointment(&mut ctx, &appointment.reference, appointment.pms.pms_id.as_deref())
-                .await
-                .map(|()| Delivered::Cancelled),
-        };
-        self.keep_site_cache(clinic, &ctx).await?;
-        Ok(result?)
-    }
-
-    /// Delivers one appointment's pending outbox entries now (`seqs`, or all of them when `None`).
-    /// Returns `None` when another task is already on it.
-    pub async fn process(&self, appointment_id: &str, seqs: Option<Vec<u64>>) -> Result<Option<Delivered>, SyncError> {
-        if self.stopping() || !locked(&self.in_flight).insert(appointment_id.to_string()) {
-            return Ok(None);
-        }
-        let result = self.process_claimed(appointment_id, seqs).await;
-        locked(&self.in_flight).remove(appointment_id);
-        result.map(Some)
-    }
-
-    async fn process_claimed(&self, appointment_id: &str, seqs: Option<Vec<u64>>) -> Result<Delivered, SyncError> {
-        let seqs: Vec<u64> = match seqs {
-            Some(seqs) => seqs,
-            None => self
-                .store
-                .outbox_entries()?
-                .into_iter()
-                .filter(|(_, entry)| entry.appointment_id == appointment_id)
-                .map(|(seq, _)| seq)
-                .collect(),
-        };
-        // Entries consumed by an earlier task (this one was queued before that finished): nothing to do.
-        if seqs.iter().all(|seq| !self.store.outbox_contains(*seq)) {
-            return Ok(Delivered::NotSent {
-                reason: "nothing pending".into(),
-            });
-        }
-        if seqs.is_empty() {
-            // Another task delivered it meanwhile.
-            return Ok(Delivered::NotSent {
-                reason: "nothing pending".into(),
-            });
-        }
-        let appointment = self.store.appointment(appointment_id)?;
-        let clinic = self.store.clinic(&appointment.clinic_id)?;
-        let now = Timestamp::now();
-        if !clinic.pms.is_active() {
-            let status = PmsSyncStatus {
-                state: PmsSyncState::NotApplicable,
-                reason: Some("PMS sync is off for this clinic".into()),
-                updated_at: Some(now),
-                ..appointment.pms.clone()
-            };
-            self.store
-                .record_delivery(appointment_id, appointment.version, status, &seqs)?;
-            return Ok(Delivered::NotSent {
-                reason: "PMS sync is off for this clinic".into(),
-            });
-        }
-        let result = self.deliver(&clinic, &appointment).await;
-        let base = PmsSyncStatus {
-            ever_sent: appointment.pms.ever_sent || !matches!(result, Ok(Delivered::NotSent { .. })),
-            updated_at: Some(now),
-            ..appointment.pms.clone()
-        };
-        match &result {
-            Ok(delivered) => {
-                let status = match delivered {
-                    Delivered::Pushed { outcome } => PmsSyncStatus {
-                        state: PmsSyncState::Synced,
-                        pms_id: Some(outcome.pms_id.clone()),
-                        reason: None,
-                        synced_version: Some(appointment.version),
-                        attempts: 0,
-                        ..base
-                    },
-                    Delivered::Cancelled => PmsSyncStatus {
-                        state: PmsSyncState::Synced,
-                        reason: Some("cancelled in the PMS".into()),
-                        synced_version: Some(appointment.version),
-                        attempts: 0,
-                        ..base
-                    },
-                    Delivered::NotSent { reason } => PmsSyncStatus {
-                        state: PmsSyncState::NotApplicable,
-                        reason: Some(reason.clone()),
-                        attempts: 0,
-                        ..base
-                    },
+        let recorded = match &sent {
+            Some(sent) => {
+                let attempt = Attempt {
+                    version: sent.version,
+                    placement: sent.placement.clone(),
+                    result: &result,
+                    decision: &decision,
+                    now: Timestamp::now(),
                 };
                 self.store
-                    .record_delivery(appointment_id, appointment.version, status, &seqs)?;
-                locked(&self.retries).remove(appointment_id);
-                self.site_succeeded(&clinic.id);
+                    .record_delivery(&item.appointment_id, consumed, |a| outcome::record(a, &attempt))
             }
-            Err(error) if error.is_retryable() || self.may_clear_up(&clinic.id, appointment_id, error)? => {
-                let status = PmsSyncStatus {
-                    state: PmsSyncState::Pending,
-                    reason: Some(error.to_string()),
-                    attempts: base.attempts + 1,
-                    ..base
-                };
-                self.store.record_attempt(appointment_id, appointment.version, status)?;
-                self.schedule_retry(appointment_id, error);
-                self.counters.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.site_failed(&clinic.id, error);
-            }
-            Err(error) => {
-                // Parked: needs a person. Resend, Reset or Sync Appointments queue it again.
-                let status = PmsSyncStatus {
-                    state: PmsSyncState::NeedsAttention,
-                    reason: Some(error.to_string()),
-                    attempts: base.attempts + 1,
-                    ..base
-                };
-                self.store
-                    .record_delivery(appointment_id, appointment.version, status, &seqs)?;
-                locked(&self.retries).remove(appointment_id);
-                self.counters.parked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(appointment = appointment_id, code = error.code(), %error, "appointment parked");
-            }
+            None => self.store.record_delivery(&item.appointment_id, consumed, |_| {}),
+        };
+        if let Err(error) = recorded {
+            tracing::error!(appointment = %item.appointment_id, %error, "cannot record a delivery's outcome");
         }
         // No flush wait here: the outcome and the consumed entries commit together, so losing them in a
-        // crash only means delivering again, which the connector's lookup by reference makes harmless.
+        // crash only means delivering again, which the durable in-doubt mark makes a careful lookup.
+        self.count(&result, &decision, &item);
+        let signal = match &result {
+            Ok(Delivered::Pushed { .. } | Delivered::Cancelled) => SiteSignal::Answered,
+            Err(SyncError::Connector(ConnectorFailure::SiteOffline(_) | ConnectorFailure::UnknownOutcome(_))) => {
+                SiteSignal::Offline
+            }
+            Err(SyncError::Connector(_)) => SiteSignal::Answered,
+            _ => SiteSignal::None,
+        };
+        let error = result.as_ref().err().map(ToString::to_string);
+        self.scheduler().finish(
+            &item.clinic_id,
+            &item.appointment_id,
+            &decision,
+            signal,
+            error,
+            Instant::now(),
+        );
+        self.finished.notify_waiters();
         result
     }
 
-    /// A slot conflict can be an ordering effect: another change of the clinic, not yet delivered, may
-    /// move the appointment that holds the slot. Then wait for it rather than park.
-    fn may_clear_up(&self, clinic_id: &str, appointment_id: &str, error: &SyncError) -> Result<bool, SyncError> {
-        if !matches!(
-            error,
-            SyncError::Connector(crate::plugins::ConnectorFailure::Conflict(_))
-        ) {
-            return Ok(false);
-        }
-        Ok(self
-            .store
-            .outbox_entries()?
-            .iter()
-            .any(|(_, e)| e.clinic_id == clinic_id && e.appointment_id != appointment_id))
+    fn count(&self, result: &Result<Delivered, SyncError>, decision: &Decision, item: &WorkItem) {
+        let counter = match (result, decision) {
+            (Ok(Delivered::Pushed { .. } | Delivered::Cancelled), _) => &self.counters.delivered,
+            (Ok(_), _) => return,
+            (Err(_), Decision::Retry { .. }) => &self.counters.retried,
+            (Err(error), _) => {
+                tracing::warn!(appointment = %item.appointment_id, code = error.code(), %error, "appointment parked");
+                &self.counters.parked
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Resend: queue the appointment again (also un-parks it) and deliver it now.
+    /// A slot conflict can be an ordering effect: another change of the clinic, not yet delivered, may
+    /// move the appointment that holds the slot.
+    fn clinic_has_other_changes(&self, item: &WorkItem) -> bool {
+        self.store.outbox_entries().is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|(_, e)| e.clinic_id == item.clinic_id && e.appointment_id != item.appointment_id)
+        })
+    }
+
+    /// Sends the appointment's current state. `None` for what was sent when nothing about the appointment
+    /// needs recording beyond consuming the entries.
+    async fn attempt(&self, item: &WorkItem, verify: bool) -> (Result<Delivered, SyncError>, Option<Sent>) {
+        if item.entries.iter().all(|seq| !self.store.outbox_contains(*seq)) {
+            // Delivered meanwhile by another path (a Resend).
+            let nothing = Delivered::NotSent {
+                reason: "nothing pending".into(),
+            };
+            return (Ok(nothing), None);
+        }
+        let appointment = match self.store.appointment(&item.appointment_id) {
+            Ok(appointment) => appointment,
+            Err(crate::store::StoreError::NotFound { .. }) => {
+                let gone = Delivered::NotSent {
+                    reason: "the appointment no longer exists".into(),
+                };
+                return (Ok(gone), None);
+            }
+            Err(error) => return (Err(error.into()), None),
+        };
+        let clinic = match self.store.clinic(&appointment.clinic_id) {
+            Ok(clinic) => clinic,
+            Err(error) => return (Err(error.into()), None),
+        };
+        let not_sent = |reason: &str| {
+            let sent = Sent {
+                version: appointment.version,
+                placement: None,
+            };
+            let delivered = Delivered::NotSent {
+                reason: reason.to_string(),
+            };
+            (Ok(delivered), Some(sent))
+        };
+        if !clinic.pms.is_active() {
+            return not_sent("PMS sync is off for this clinic");
+        }
+        if appointment.status == AppointmentStatus::Cancelled && !appointment.pms.ever_sent {
+            return not_sent("cancelled before it was sent to the PMS");
+        }
+        match self.send(&clinic, &appointment, verify).await {
+            Ok((delivered, sent)) => (Ok(delivered), Some(sent)),
+            Err((error, sent)) => (Err(error), Some(sent)),
+        }
+    }
+
+    /// Notes the push durably, then calls the connector with what the PMS record is known to be.
+    async fn send(
+        &self,
+        clinic: &Clinic,
+        appointment: &Appointment,
+        verify: bool,
+    ) -> Result<(Delivered, Sent), (SyncError, Sent)> {
+        let unsent = |error: SyncError| {
+            let sent = Sent {
+                version: appointment.version,
+                placement: None,
+            };
+            (error, sent)
+        };
+        let plugin = self.connector(clinic).map_err(unsent)?;
+        // A booking needs its practitioner's PMS user; a cancel can do with the one it was sent with.
+        let user_id = match appointment.status {
+            AppointmentStatus::Booked => self.pms_user(clinic, &appointment.practitioner_id).map_err(unsent)?,
+            AppointmentStatus::Cancelled => self
+                .pms_user(clinic, &appointment.practitioner_id)
+                .ok()
+                .or(appointment.pms.confirmed.as_ref().map(|p| p.practitioner_user_id))
+                .unwrap_or(0),
+        };
+        let start = self
+            .store
+            .begin_push(&appointment.id, verify)
+            .map_err(|e| unsent(e.into()))?;
+        if start.marked {
+            self.store.durable().await.map_err(|e| unsent(e.into()))?;
+        }
+        let current = &start.appointment;
+        let local = LocalAppointment {
+            reference: current.reference.clone(),
+            known: start.known.clone(),
+            practitioner_user_id: user_id,
+            date: current.local_date,
+            start_seconds: current.local_seconds,
+            duration_seconds: current.duration_minutes * 60,
+            rep_name: current.rep.name.clone(),
+            rep_company: current.rep.company.clone(),
+            rep_email: current.rep.email.clone(),
+            notes: current.notes.clone(),
+        };
+        let mut ctx = Self::call_context(clinic);
+        let (result, placement) = match current.status {
+            AppointmentStatus::Booked => {
+                let placement = PmsPlacement {
+                    pms_id: String::new(),
+                    practitioner_user_id: user_id,
+                    date: local.date,
+                    start_seconds: local.start_seconds,
+                    duration_seconds: local.duration_seconds,
+                };
+                let result = plugin
+                    .push_appointment(&mut ctx, &local)
+                    .await
+                    .map(|outcome| Delivered::Pushed { outcome });
+                (result, Some(placement))
+            }
+            AppointmentStatus::Cancelled => {
+                let result = plugin
+                    .cancel_appointment(&mut ctx, &local)
+                    .await
+                    .map(|()| Delivered::Cancelled);
+                (result, None)
+            }
+        };
+        if let Err(error) = self.keep_site_cache(clinic, &ctx).await {
+            tracing::warn!(clinic = %clinic.id, %error, "cannot keep what the connector learned about the site");
+        }
+        let sent = Sent {
+            version: current.version,
+            placement,
+        };
+        match result {
+            Ok(delivered) => Ok((delivered, sent)),
+            Err(error) => Err((error.into(), sent)),
+        }
+    }
+
+    /// The PMS user id of a practitioner, or why there is none.
+    fn pms_user(&self, clinic: &Clinic, practitioner_id: &str) -> Result<i64, SyncError> {
+        let practitioner = self.store.practitioner(&clinic.id, practitioner_id)?;
+        practitioner
+            .pms
+            .user_id
+            .filter(|_| practitioner.pms.state == PmsLinkState::Synced)
+            .ok_or_else(|| {
+                SyncError::PractitionerNotMapped(format!(
+                    "{} is not matched to a PMS user: run Sync Staff (AHPRA numbers must match exactly) or map them by hand, then Resend",
+                    practitioner.display_name()
+                ))
+            })
+    }
+
+    /// Resend: queue the appointment again (also un-parks it) and deliver it now, looking at what the PMS
+    /// holds first. `None` when a delivery of it is already in flight.
     pub async fn resend(&self, appointment_id: &str) -> Result<(Appointment, Option<Delivered>), SyncError> {
         let appointment = self.store.appointment(appointment_id)?;
         let clinic = self.store.clinic(&appointment.clinic_id)?;
@@ -219,22 +257,49 @@ impl SyncEngine {
             ));
         }
         if !clinic.pms.is_active() {
-            return Err(SyncError::NotConfigured(
-                "switch the clinic's PMS sync on (enabled: true) first".into(),
-            ));
+            return Err(SyncError::NotConfigured("switch the clinic's PMS sync on first".into()));
         }
-        {
-            let _guard = self.store.lock_clinic(&clinic.id).await;
-            let current = self.store.appointment(appointment_id)?;
-            self.store.enqueue_appointment(&current, Timestamp::now())?;
+        // Claimed before it is queued, so the worker (woken by the queueing) leaves it to this call.
+        let claimed = !self.stopping() && self.scheduler().claim(&clinic.id, appointment_id);
+        let queued = self.queue_again(&clinic.id, appointment_id).await;
+        if !claimed {
+            queued?;
+            return Ok((self.store.appointment(appointment_id)?, None));
         }
-        self.store.durable().await?;
-        locked(&self.retries).remove(appointment_id);
-        let delivered = match self.process(appointment_id, None).await {
-            Ok(delivered) => delivered,
+        let entries = match queued {
+            Ok(entries) => entries,
+            Err(error) => {
+                self.scheduler().unclaim(&clinic.id, appointment_id);
+                return Err(error);
+            }
+        };
+        let item = WorkItem {
+            clinic_id: clinic.id.clone(),
+            appointment_id: appointment_id.to_string(),
+            entries,
+        };
+        let delivered = match self.deliver(item, true).await {
+            Ok(delivered) => Some(delivered),
             Err(error) if error.is_retryable() => None,
             Err(error) => return Err(error),
         };
         Ok((self.store.appointment(appointment_id)?, delivered))
+    }
+
+    /// Queues an appointment's current state again, durably; returns its pending outbox entries.
+    async fn queue_again(&self, clinic_id: &str, appointment_id: &str) -> Result<Vec<u64>, SyncError> {
+        {
+            let _guard = self.store.lock_clinic(clinic_id).await;
+            let current = self.store.appointment(appointment_id)?;
+            self.store.enqueue_appointment(&current, Timestamp::now())?;
+        }
+        self.store.durable().await?;
+        Ok(self
+            .store
+            .outbox_entries()?
+            .into_iter()
+            .filter(|(_, e)| e.appointment_id == appointment_id)
+            .map(|(seq, _)| seq)
+            .collect())
     }
 }

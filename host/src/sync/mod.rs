@@ -1,41 +1,43 @@
 //! Getting repbook's truth into the PMS: the clinic-level actions (validate, locations, staff sync,
 //! reset), delivery of one appointment through its clinic's connector, and the worker that drains the
-//! outbox with per-site concurrency, backoff with jitter and a pause while a site is offline.
+//! outbox per site with bounded concurrency, backoff with jitter, Retry-After and a pause while a site is
+//! offline. `outcome` decides, `scheduler` keeps each site's state, `worker` and `delivery` act.
 
 mod connection;
 mod delivery;
 mod error;
+mod outcome;
 mod reconcile;
+mod scheduler;
+mod status;
 mod worker;
 
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
 pub use connection::Validation;
-pub use delivery::Delivered;
 pub use error::SyncError;
+pub use outcome::{Delivered, RetryPolicy};
 pub use reconcile::ReconcileReport;
-pub use worker::SiteStatus;
+pub use scheduler::{HealthPolicy, SiteStatus};
+pub use status::{ParkedItem, SyncCounts, SyncStatus};
 
 use crate::domain::Clinic;
 use crate::plugins::{CallContext, LoadedPlugin, Registry};
 use crate::store::Store;
+use scheduler::Scheduler;
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     pub per_site_concurrency: usize,
     pub global_concurrency: usize,
-    pub backoff_base: Duration,
-    pub backoff_cap: Duration,
-    /// Consecutive offline answers before a site's queue pauses and only health probes are sent.
-    pub offline_threshold: u32,
-    /// Longest wait between health probes of a paused site.
-    pub probe_cap: Duration,
-    /// How often the worker looks for due retries when nothing wakes it.
-    pub tick: Duration,
+    pub retry: RetryPolicy,
+    pub health: HealthPolicy,
+    /// Longest the worker sleeps without being woken (a safety net; commits and deadlines wake it).
+    pub idle_wake: Duration,
     /// How often each clinic is reconciled with its PMS; `None` turns the schedule off.
     pub reconcile_every: Option<Duration>,
 }
@@ -45,11 +47,16 @@ impl Default for SyncConfig {
         SyncConfig {
             per_site_concurrency: 4,
             global_concurrency: 16,
-            backoff_base: Duration::from_secs(1),
-            backoff_cap: Duration::from_secs(600),
-            offline_threshold: 3,
-            probe_cap: Duration::from_secs(15),
-            tick: Duration::from_millis(250),
+            retry: RetryPolicy {
+                base: Duration::from_secs(1),
+                cap: Duration::from_secs(600),
+            },
+            health: HealthPolicy {
+                offline_threshold: 3,
+                probe_base: Duration::from_secs(1),
+                probe_cap: Duration::from_secs(15),
+            },
+            idle_wake: Duration::from_secs(1),
             reconcile_every: Some(Duration::from_secs(3600)),
         }
     }
@@ -59,89 +66,86 @@ pub struct SyncEngine {
     store: Arc<Store>,
     plugins: Arc<Registry>,
     config: SyncConfig,
-    wake: Notify,
-    global: Arc<Semaphore>,
-    sites: Mutex<HashMap<String, worker::SiteState>>,
-    retries: Mutex<HashMap<String, worker::Retry>>,
-    in_flight: Mutex<HashSet<String>>,
-    queues: Mutex<worker::Queues>,
-    stopping: std::sync::atomic::AtomicBool,
-    started: std::time::Instant,
+    scheduler: Mutex<Scheduler>,
+    /// The store's outbox signal: every commit that queues something wakes the worker.
+    wake: Arc<Notify>,
+    /// Signalled whenever a delivery finishes, for a graceful stop waiting on the last one.
+    finished: Notify,
+    global: Semaphore,
+    stopping: AtomicBool,
+    started: Instant,
     pub counters: Counters,
 }
 
 /// Totals since start, for `/metrics`.
 #[derive(Default)]
 pub struct Counters {
-    pub delivered: std::sync::atomic::AtomicU64,
-    pub retried: std::sync::atomic::AtomicU64,
-    pub parked: std::sync::atomic::AtomicU64,
-    pub probes: std::sync::atomic::AtomicU64,
-    pub reconciliations: std::sync::atomic::AtomicU64,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub delivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub parked: AtomicU64,
+    pub probes: AtomicU64,
+    pub reconciliations: AtomicU64,
 }
 
 impl SyncEngine {
     pub fn new(store: Arc<Store>, plugins: Arc<Registry>, config: SyncConfig) -> Arc<SyncEngine> {
         Arc::new(SyncEngine {
-            global: Arc::new(Semaphore::new(config.global_concurrency)),
+            scheduler: Mutex::new(Scheduler::new(config.health.clone(), config.per_site_concurrency)),
+            wake: store.outbox_signal(),
+            finished: Notify::new(),
+            global: Semaphore::new(config.global_concurrency.max(1)),
+            stopping: AtomicBool::new(false),
+            started: Instant::now(),
+            counters: Counters::default(),
             store,
             plugins,
             config,
-            wake: Notify::new(),
-            sites: Mutex::new(HashMap::new()),
-            retries: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashSet::new()),
-            queues: Mutex::new(worker::Queues::default()),
-            stopping: std::sync::atomic::AtomicBool::new(false),
-            started: std::time::Instant::now(),
-            counters: Counters::default(),
         })
     }
 
-    /// Graceful stop: take no new work, let calls in flight finish (up to `bound`).
-    pub async fn drain(&self, bound: Duration) {
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        let deadline = std::time::Instant::now() + bound;
-        while !locked(&self.in_flight).is_empty() && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let left = locked(&self.in_flight).len();
-        if left > 0 {
-            tracing::warn!(
-                left,
-                "stopping with deliveries in flight; they are retried after restart"
-            );
+    fn scheduler(&self) -> std::sync::MutexGuard<'_, Scheduler> {
+        self.scheduler.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Graceful stop: no new deliveries start; those in flight may finish within `bound`. Returns how many
+    /// were still in flight at the bound (their outbox entries stay, so they are delivered after restart).
+    pub async fn stop(&self, bound: Duration) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let finished = self.finished.notified();
+            let left = self.scheduler().in_flight();
+            if left == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                let left = self.scheduler().in_flight();
+                tracing::warn!(
+                    left,
+                    "stopping with deliveries in flight; they are delivered after restart"
+                );
+                return left;
+            }
         }
     }
 
     fn stopping(&self) -> bool {
-        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Appointments of a clinic being delivered right now.
-    pub fn in_flight_count(&self, clinic_appointments: &[String]) -> usize {
-        let in_flight = locked(&self.in_flight);
-        clinic_appointments.iter().filter(|id| in_flight.contains(*id)).count()
+    pub fn site_status(&self, clinic_id: &str) -> SiteStatus {
+        self.scheduler().status(clinic_id, Instant::now())
     }
 
-    /// When the earliest waiting retry of these appointments is due, in milliseconds from now.
-    pub fn next_retry_ms(&self, appointment_ids: &[String]) -> Option<u64> {
-        let now = std::time::Instant::now();
-        let retries = locked(&self.retries);
-        appointment_ids
-            .iter()
-            .filter_map(|id| retries.get(id))
-            .map(|r| r.due.saturating_duration_since(now).as_millis() as u64)
-            .min()
+    /// Deliveries of this clinic in flight right now.
+    pub fn in_flight_count(&self, clinic_id: &str) -> usize {
+        self.scheduler().in_flight_at(clinic_id)
     }
 
-    /// Tells the worker there may be new outbox entries.
-    pub fn notify(&self) {
-        self.wake.notify_one();
+    /// Milliseconds until this clinic's earliest waiting retry (or its Retry-After) is over.
+    pub fn next_retry_ms(&self, clinic_id: &str) -> Option<u64> {
+        self.scheduler().next_retry_ms(clinic_id, Instant::now())
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -152,7 +156,7 @@ impl SyncEngine {
     pub fn connector(&self, clinic: &Clinic) -> Result<Arc<LoadedPlugin>, SyncError> {
         let name = clinic.pms.connector.as_deref().ok_or_else(|| {
             SyncError::NotConfigured(format!(
-                "clinic {} has no PMS connector set: PUT its pms settings with \"connector\": \"halo-bp\"",
+                "clinic {} has no PMS connector set: choose one (e.g. halo-bp) in its PMS settings",
                 clinic.id
             ))
         })?;

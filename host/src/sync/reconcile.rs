@@ -5,17 +5,17 @@
 use std::collections::HashMap;
 
 use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{SyncEngine, SyncError};
-use crate::domain::{AppointmentStatus, PmsLinkState};
-use crate::plugins::contract::PmsAppointment;
+use crate::domain::{AppointmentStatus, PmsKnowledge, PmsLinkState};
+use crate::plugins::contract::{LocalAppointment, PmsAppointment};
 use crate::store::AppointmentFilter;
 
 /// How far ahead reconciliation looks.
 const WINDOW_DAYS: i64 = 180;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReconcileReport {
     pub checked_in_repbook: usize,
     pub found_in_pms: usize,
@@ -90,10 +90,15 @@ impl SyncEngine {
                 AppointmentStatus::Booked if live.len() > 1 => report.duplicated.push(reference),
                 AppointmentStatus::Booked => {
                     let pms = live[0];
+                    // What the PMS does not disclose (some PMSs hide the length) cannot be compared.
                     let in_place = pms.date == appointment.local_date
                         && pms.start_seconds == appointment.local_seconds
-                        && pms.duration_seconds == appointment.duration_minutes * 60
-                        && users.get(&appointment.practitioner_id) == Some(&pms.practitioner_user_id);
+                        && pms
+                            .duration_seconds
+                            .is_none_or(|seconds| seconds == appointment.duration_minutes * 60)
+                        && pms
+                            .practitioner_user_id
+                            .is_none_or(|user| users.get(&appointment.practitioner_id) == Some(&user));
                     if in_place {
                         continue;
                     }
@@ -103,30 +108,45 @@ impl SyncEngine {
             to_queue.push(appointment.clone());
         }
         // Whatever is left carries a repbook tag that repbook does not know (in this window): cancel it.
-        for reference in live_by_reference.keys() {
-            let known = self.store.appointment(reference).is_ok();
-            if !known {
+        let mut strangers = Vec::new();
+        for (reference, records) in &live_by_reference {
+            if self.store.appointment(reference).is_err() {
                 report.unknown.push(reference.to_string());
+                strangers.push(records[0].clone());
             }
         }
+        report.unknown.sort();
         {
             let _guard = self.store.lock_clinic(&clinic.id).await;
             for appointment in &to_queue {
                 let current = self.store.appointment(&appointment.id)?;
                 self.store.enqueue_appointment(&current, now)?;
-                super::locked(&self.retries).remove(&appointment.id);
+                self.scheduler().release(&clinic.id, &appointment.id);
             }
         }
         self.store.durable().await?;
         report.repairs = to_queue.len();
-        for reference in &report.unknown {
+        for stranger in &strangers {
             let mut ctx = Self::call_context(&clinic);
-            let result = plugin.cancel_appointment(&mut ctx, reference, None).await;
+            let record = LocalAppointment {
+                reference: stranger.reference.clone(),
+                known: PmsKnowledge::Uncertain {
+                    pms_id: Some(stranger.pms_id.clone()),
+                },
+                practitioner_user_id: stranger.practitioner_user_id.unwrap_or(0),
+                date: stranger.date,
+                start_seconds: stranger.start_seconds,
+                duration_seconds: stranger.duration_seconds.unwrap_or(0),
+                rep_name: String::new(),
+                rep_company: String::new(),
+                rep_email: String::new(),
+                notes: String::new(),
+            };
+            let result = plugin.cancel_appointment(&mut ctx, &record).await;
             self.keep_site_cache(&clinic, &ctx).await?;
             result?;
             report.repairs += 1;
         }
-        self.notify();
         self.counters
             .reconciliations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

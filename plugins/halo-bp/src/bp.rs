@@ -1,122 +1,86 @@
-//! Bp Premier through Halo: stored procedures and this connector's statements (sql/*.sql, also the only
-//! statements the simulator accepts). Values always travel as parameters.
-
-use serde_json::{Map, Value};
+//! Bp Premier through Halo, with the procedures bp-sdk.md documents. Raw-table reads happen only when a
+//! setting asks for them (`ahpra_column`, `read_tables`), date-bounded, with a fallback when refused.
+//!
+//! Writes follow what the host knows of the PMS record (`pms-knowledge`):
+//! - never sent: one `BP_AddAppointmentEx` batch (it returns the RecordID, 0 when the slot is taken);
+//! - confirmed: one batch by RecordID (`BP_IsAppointmentBooked` at the new slot, then `BP_MoveAppointment`
+//!   and/or `BP_UpdateAppointment`), or no call at all when nothing changed;
+//! - uncertain: look first (`BP_GetPatientAppointments` for what is live, `BP_GetAppointmentDetails` for
+//!   the reference in its text), then write by RecordID, or add when nothing is there.
 
 use crate::halo::{Halo, HaloError};
-use crate::repbook::pms::site_cache;
+use crate::query::{ExecutionMode, Query, Row, date, date_of, date_text, int, int_of, text, text_of};
+use crate::repbook::pms::log;
 use crate::repbook::pms::types::*;
 use crate::settings::Settings;
-
-const ADD_APPOINTMENT: &str = include_str!("../sql/add_appointment.sql");
-const FIND_BY_REFERENCE: &str = include_str!("../sql/find_by_reference.sql");
-const LIST_TAGGED: &str = include_str!("../sql/list_tagged.sql");
-const USER_REGISTRATIONS: &str = include_str!("../sql/user_registrations.sql");
-const APPOINTMENT_TYPES: &str = include_str!("../sql/appointment_types.sql");
 
 /// Marks repbook's appointments in Bp's reason text; the reference follows it.
 const REF_MARKER: &str = "repbook ref ";
 const REASON_MAX_CHARS: usize = 200;
+/// Longest date range `unavailability` reads in one call (one query per day with sessions).
+const MAX_AVAILABILITY_DAYS: i64 = 62;
 
-fn procedure(name: &str) -> String {
-    format!("BPSPATIENTS.dbo.{name}")
-}
+const ADD: &str = "DECLARE @AppointmentId INT;
+EXEC @AppointmentId = BPSPATIENTS.dbo.BP_AddAppointmentEx @aptdate = @aptdate, @apttime = @apttime, @appointmenttype = @appointmenttype, @aptlen = @aptlen, @practitionerid = @practitionerid, @patientid = @patientid, @reason = @reason, @locationid = @locationid;
+SELECT @AppointmentId AS AppointmentId;";
 
-/// A column by name, case-insensitively (Bp clients disagree on casing).
-fn column<'r>(row: &'r Map<String, Value>, names: &[&str]) -> Option<&'r Value> {
-    names.iter().find_map(|name| row.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)).filter(|v| !v.is_null())
-}
+const CHECK_SLOT: &str = "EXEC @SlotTaken = BPSPATIENTS.dbo.BP_IsAppointmentBooked @userid = @practitionerid, @aptdate = @aptdate, @apttime = @apttime;";
+const MOVE: &str = "IF @SlotTaken = 0 EXEC BPSPATIENTS.dbo.BP_MoveAppointment @aptid = @aptid, @aptdate = @aptdate, @apttime = @apttime, @practitionerid = @practitionerid, @locationid = @locationid;";
+const UPDATE: &str = "IF @SlotTaken = 0 EXEC BPSPATIENTS.dbo.BP_UpdateAppointment @aptid = @aptid, @apttype = @apttype, @aptlen = @aptlen, @reason = @reason;";
 
-fn int(row: &Map<String, Value>, names: &[&str]) -> Option<i64> {
-    column(row, names).and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
-}
-
-/// Text with Bp's padding trimmed.
-fn trimmed(row: &Map<String, Value>, names: &[&str]) -> String {
-    column(row, names).and_then(Value::as_str).map(|s| s.trim().to_string()).unwrap_or_default()
-}
-
-fn date_text(date: &LocalDate) -> String {
-    format!("{:04}-{:02}-{:02}", date.year, date.month, date.day)
-}
-
-fn parse_date(text: &str) -> Option<LocalDate> {
-    let day = text.get(..10)?;
-    let mut parts = day.split('-');
-    Some(LocalDate { year: parts.next()?.parse().ok()?, month: parts.next()?.parse().ok()?, day: parts.next()?.parse().ok()? })
-}
+const TAGGED: &str = "SELECT RECORDID AS RecordID, USERID AS UserID, APPOINTMENTDATE AS AppointmentDate, APPOINTMENTTIME AS AppointmentTime, APPOINTMENTLENGTH AS AppointmentLength, RECORDSTATUS AS RecordStatus, REASON AS Reason
+FROM BPSPATIENTS.dbo.APPOINTMENTS
+WHERE REASON LIKE @pattern AND APPOINTMENTDATE BETWEEN @first AND @last
+ORDER BY RECORDID";
 
 pub fn locations(halo: &Halo, guid: &str) -> Result<Vec<Location>, HaloError> {
-    let result = halo.query(guid, &procedure("BP_GetPracticeLocations"), "storedProcedure", "reader", &[])?;
+    let result = halo.query(guid, &Query::procedure("BP_GetPracticeLocations", ExecutionMode::Reader))?;
     Ok(result
         .rows
         .iter()
-        .filter_map(|row| Some(Location { id: int(row, &["LocationID", "LOCATIONID", "ID"])?, name: trimmed(row, &["LocationName", "LOCATIONNAME", "Name"]) }))
+        .filter_map(|row| Some(Location { id: int_of(row, &["LocationID", "LOCATIONID", "ID"])?, name: text_of(row, &["LocationName", "LOCATIONNAME", "Name"]) }))
         .collect())
 }
 
+/// Bp's users from `BP_GetAllUsers`; AHPRA and provider numbers only when `ahpra_column` names the column
+/// and the site lets repbook read `USERS` (else every doctor is left for mapping by hand).
 pub fn practitioners(halo: &Halo, guid: &str, settings: &Settings) -> Result<Vec<PmsPractitioner>, HaloError> {
-    let users = halo.query(guid, &procedure("BP_GetAllUsers"), "storedProcedure", "reader", &[])?;
-    let statement = USER_REGISTRATIONS.replace("{ahpra_column}", &settings.ahpra_column);
-    let registrations = match halo.query(guid, &statement, "text", "reader", &[]) {
-        Ok(result) => result.rows,
-        Err(HaloError::Sql { number: 207, message }) => {
-            return Err(HaloError::Sql {
-                number: 207,
-                message: format!(
-                    "{message} Bp's USERS table has no column {}: set ahpra_column to the column that holds the AHPRA \
-                     registration number (ask Best Practice's integration team)",
-                    settings.ahpra_column
-                ),
-            });
+    let users = halo.query(guid, &Query::procedure("BP_GetAllUsers", ExecutionMode::Reader))?;
+    let registrations = match &settings.ahpra_column {
+        None => vec![],
+        Some(column) => {
+            let statement = format!("SELECT USERID AS UserID, PROVIDERNO AS ProviderNo, {column} AS RegistrationNo FROM BPSPATIENTS.dbo.USERS");
+            match halo.query(guid, &Query::batch(statement)) {
+                Ok(result) => result.rows,
+                Err(HaloError::Sql(error)) if error.number == 229 || error.number == 207 => {
+                    log::log(
+                        log::Level::Warn,
+                        &format!("cannot read AHPRA numbers from USERS.{column} (SQL Server error {}: {}); doctors must be mapped by hand", error.number, error.message),
+                    );
+                    vec![]
+                }
+                Err(other) => return Err(other),
+            }
         }
-        Err(other) => return Err(other),
     };
     Ok(users
         .rows
         .iter()
         .filter_map(|row| {
-            let user_id = int(row, &["UserID", "USERID"])?;
-            let ahpra = registrations
-                .iter()
-                .find(|r| int(r, &["UserID", "USERID"]) == Some(user_id))
-                .map(|r| trimmed(r, &["RegistrationNo"]))
-                .filter(|a| !a.is_empty());
+            let user_id = int_of(row, &["UserID", "USERID"])?;
+            let registration = registrations.iter().find(|r| int_of(r, &["UserID"]) == Some(user_id));
+            let optional = |name: &str| registration.map(|r| text_of(r, &[name])).filter(|v| !v.is_empty());
             Some(PmsPractitioner {
                 user_id,
-                title: trimmed(row, &["Title", "TITLE"]),
-                first_name: trimmed(row, &["Firstname", "FIRSTNAME"]),
-                last_name: trimmed(row, &["Surname", "SURNAME"]),
-                has_appointments: int(row, &["Appointments"]).unwrap_or(0) != 0,
-                provider_number: Some(trimmed(row, &["ProviderNo", "PROVIDERNO"])).filter(|p| !p.is_empty()),
-                ahpra,
+                title: text_of(row, &["Title", "TITLE"]),
+                first_name: text_of(row, &["Firstname", "FIRSTNAME"]),
+                last_name: text_of(row, &["Surname", "SURNAME"]),
+                has_appointments: int_of(row, &["Appointments"]).unwrap_or(0) != 0,
+                provider_number: optional("ProviderNo"),
+                ahpra: optional("RegistrationNo"),
             })
         })
         .collect())
-}
-
-/// The Bp code of the rep-visit appointment type: the configured code, or a lookup by name (cached).
-pub fn rep_visit_type_code(halo: &Halo, guid: &str, settings: &Settings) -> Result<i64, HaloError> {
-    if let Some(code) = settings.rep_visit_type_code {
-        return Ok(code);
-    }
-    let wanted = settings.rep_visit_type.trim();
-    let key = format!("type_code:{}", wanted.to_ascii_lowercase());
-    let types = halo.query(guid, APPOINTMENT_TYPES, "text", "reader", &[])?;
-    let found = types.rows.iter().find(|row| trimmed(row, &["Name", "DESCRIPTION"]).eq_ignore_ascii_case(wanted)).and_then(|row| int(row, &["Code"]));
-    match found {
-        Some(code) => {
-            site_cache::remember(&key, &code.to_string());
-            Ok(code)
-        }
-        None => {
-            let names: Vec<String> = types.rows.iter().map(|row| trimmed(row, &["Name", "DESCRIPTION"])).collect();
-            Err(HaloError::Sql {
-                number: 50000,
-                message: format!("Bp has no appointment type named '{wanted}'; set rep_visit_type to one of: {}", names.join(", ")),
-            })
-        }
-    }
 }
 
 fn reason(settings: &Settings, appt: &Appointment) -> String {
@@ -136,132 +100,7 @@ fn reference_in(reason: &str) -> Option<String> {
     (!reference.is_empty()).then_some(reference)
 }
 
-struct BpAppointment {
-    record_id: i64,
-    user_id: i64,
-    date: Option<LocalDate>,
-    time: i64,
-    length: i64,
-    kind: i64,
-    live: bool,
-    reason: String,
-}
-
-fn tagged(halo: &Halo, guid: &str, statement: &str, params: &[(&str, &str, String)]) -> Result<Vec<BpAppointment>, HaloError> {
-    let result = halo.query(guid, statement, "text", "reader", params)?;
-    Ok(result
-        .rows
-        .iter()
-        .filter_map(|row| {
-            Some(BpAppointment {
-                record_id: int(row, &["RecordID"])?,
-                user_id: int(row, &["UserID"]).unwrap_or(0),
-                date: column(row, &["AppointmentDate"]).and_then(Value::as_str).and_then(parse_date),
-                time: int(row, &["AppointmentTime"]).unwrap_or(0),
-                length: int(row, &["AppointmentLength"]).unwrap_or(0),
-                kind: int(row, &["AppointmentType"]).unwrap_or(0),
-                live: int(row, &["RecordStatus"]).unwrap_or(1) == 1,
-                reason: column(row, &["Reason"]).and_then(Value::as_str).unwrap_or("").to_string(),
-            })
-        })
-        .collect())
-}
-
-fn find(halo: &Halo, guid: &str, reference: &str) -> Result<Vec<BpAppointment>, HaloError> {
-    let found = tagged(halo, guid, FIND_BY_REFERENCE, &[("@pattern", "NVarChar", format!("%{REF_MARKER}{reference}%"))])?;
-    // The LIKE pattern is a prefix match on the reference; keep exact matches only.
-    Ok(found.into_iter().filter(|a| reference_in(&a.reason).as_deref() == Some(reference)).collect())
-}
-
-fn cancel_record(halo: &Halo, guid: &str, record_id: i64) -> Result<(), HaloError> {
-    halo.query(guid, &procedure("BP_CancelAppointment"), "storedProcedure", "nonQuery", &[("@aptid", "Int", record_id.to_string())])?;
-    Ok(())
-}
-
-/// Create-or-update keyed by the reference: an existing Bp appointment is moved or updated in place.
-pub fn push(halo: &Halo, guid: &str, settings: &Settings, location: i64, type_code: i64, appt: &Appointment) -> Result<PushOutcome, HaloError> {
-    let wanted_reason = reason(settings, appt);
-    let date = date_text(&appt.date);
-    let mut live: Vec<BpAppointment> = find(halo, guid, &appt.reference)?.into_iter().filter(|a| a.live).collect();
-    live.sort_by_key(|a| a.record_id);
-    if let Some(existing) = live.first() {
-        // Heal duplicates left by anything outside repbook's control: the oldest record stays.
-        for extra in &live[1..] {
-            cancel_record(halo, guid, extra.record_id)?;
-        }
-        let mut action = PushAction::Unchanged;
-        let moved = existing.user_id != appt.practitioner_user_id
-            || existing.date.as_ref().map(date_text).as_deref() != Some(date.as_str())
-            || existing.time != appt.start_seconds as i64;
-        if moved {
-            let result = halo.query(
-                guid,
-                &procedure("BP_MoveAppointment"),
-                "storedProcedure",
-                "nonQuery",
-                &[
-                    ("@aptid", "Int", existing.record_id.to_string()),
-                    ("@aptdate", "Date", date.clone()),
-                    ("@apttime", "Int", appt.start_seconds.to_string()),
-                    ("@practitionerid", "Int", appt.practitioner_user_id.to_string()),
-                    ("@locationid", "Int", location.to_string()),
-                ],
-            );
-            let moved = match result {
-                Err(HaloError::Sql { number: 50000, message }) if message.contains("already booked") => {
-                    return Err(conflict_error(appt));
-                }
-                other => other?,
-            };
-            if moved.rows_affected == Some(0) {
-                // Cancelled in Bp between our lookup and the move: the next attempt re-creates it.
-                return Err(HaloError::Query(format!("Bp appointment {} vanished while being moved", existing.record_id)));
-            }
-            action = PushAction::Moved;
-        }
-        if existing.length != appt.duration_seconds as i64 || existing.reason != wanted_reason || existing.kind != type_code {
-            halo.query(
-                guid,
-                &procedure("BP_UpdateAppointment"),
-                "storedProcedure",
-                "nonQuery",
-                &[
-                    ("@aptid", "Int", existing.record_id.to_string()),
-                    ("@apttype", "Int", type_code.to_string()),
-                    ("@aptlen", "Int", appt.duration_seconds.to_string()),
-                    ("@reason", "NVarChar", wanted_reason),
-                ],
-            )?;
-            if action == PushAction::Unchanged {
-                action = PushAction::Updated;
-            }
-        }
-        return Ok(PushOutcome { pms_id: existing.record_id.to_string(), action });
-    }
-    let created = halo.query(
-        guid,
-        ADD_APPOINTMENT,
-        "text",
-        "reader",
-        &[
-            ("@aptdate", "Date", date),
-            ("@apttime", "Int", appt.start_seconds.to_string()),
-            ("@appointmenttype", "Int", type_code.to_string()),
-            ("@aptlen", "Int", appt.duration_seconds.to_string()),
-            ("@practitionerid", "Int", appt.practitioner_user_id.to_string()),
-            ("@patientid", "Int", settings.patient_id.to_string()),
-            ("@reason", "NVarChar", wanted_reason),
-            ("@locationid", "Int", location.to_string()),
-        ],
-    )?;
-    let id = created.rows.first().and_then(|row| int(row, &["AppointmentId"])).ok_or_else(|| HaloError::Protocol("BP_AddAppointmentEx returned no AppointmentId".into()))?;
-    if id == 0 {
-        return Err(conflict_error(appt));
-    }
-    Ok(PushOutcome { pms_id: id.to_string(), action: PushAction::Created })
-}
-
-fn conflict_error(appt: &Appointment) -> HaloError {
+fn conflict(appt: &Appointment) -> HaloError {
     HaloError::Conflict(format!(
         "the practitioner's slot on {} at {:02}:{:02} is already taken in Bp",
         date_text(&appt.date),
@@ -270,33 +109,417 @@ fn conflict_error(appt: &Appointment) -> HaloError {
     ))
 }
 
-pub fn cancel(halo: &Halo, guid: &str, reference: &str) -> Result<(), HaloError> {
-    for appointment in find(halo, guid, reference)?.into_iter().filter(|a| a.live) {
-        cancel_record(halo, guid, appointment.record_id)?;
-    }
-    Ok(())
+/// What the appointment asks of Bp beyond where it is: type, length and reason text.
+struct Wanted<'a> {
+    appt: &'a Appointment,
+    type_code: i64,
+    location: i64,
+    reason: String,
 }
 
-pub fn list_tagged(halo: &Halo, guid: &str, first: &LocalDate, last: &LocalDate) -> Result<Vec<PmsAppointment>, HaloError> {
-    let found = tagged(
-        halo,
-        guid,
-        LIST_TAGGED,
-        &[("@pattern", "NVarChar", format!("%{REF_MARKER}%")), ("@first", "Date", date_text(first)), ("@last", "Date", date_text(last))],
-    )?;
-    Ok(found
-        .into_iter()
-        .filter_map(|a| {
-            Some(PmsAppointment {
-                reference: reference_in(&a.reason)?,
-                pms_id: a.record_id.to_string(),
-                practitioner_user_id: a.user_id,
-                date: a.date?,
-                start_seconds: a.time.max(0) as u32,
-                duration_seconds: a.length.max(0) as u32,
-                cancelled: !a.live,
-                text: a.reason,
+impl Wanted<'_> {
+    fn add(&self, halo: &Halo, guid: &str, settings: &Settings) -> Result<PushOutcome, HaloError> {
+        let a = self.appt;
+        let query = Query::batch(ADD)
+            .param(date("@aptdate", &a.date))
+            .param(int("@apttime", a.start_seconds as i64))
+            .param(int("@appointmenttype", self.type_code))
+            .param(int("@aptlen", a.duration_seconds as i64))
+            .param(int("@practitionerid", a.practitioner_user_id))
+            .param(int("@patientid", settings.patient_id))
+            .param(text("@reason", &self.reason))
+            .param(int("@locationid", self.location));
+        let created = halo.query(guid, &query)?;
+        let id = created.rows.first().and_then(|row| int_of(row, &["AppointmentId"])).ok_or_else(|| HaloError::Protocol("BP_AddAppointmentEx returned no AppointmentId".into()))?;
+        if id == 0 {
+            return Err(conflict(a));
+        }
+        Ok(PushOutcome { pms_id: id.to_string(), action: PushAction::Created })
+    }
+
+    /// One batch on an existing record: move it (when the new slot is free) and/or update its type, length
+    /// and text. A taken slot changes nothing and is a conflict.
+    fn write_in_place(&self, halo: &Halo, guid: &str, record_id: i64, relocate: bool, update: bool) -> Result<PushOutcome, HaloError> {
+        let a = self.appt;
+        let mut text_lines = vec!["DECLARE @SlotTaken INT = 0;"];
+        let mut query_params = vec![int("@aptid", record_id)];
+        if relocate {
+            text_lines.extend([CHECK_SLOT, MOVE]);
+            query_params.extend([
+                date("@aptdate", &a.date),
+                int("@apttime", a.start_seconds as i64),
+                int("@practitionerid", a.practitioner_user_id),
+                int("@locationid", self.location),
+            ]);
+        }
+        if update {
+            text_lines.push(UPDATE);
+            query_params.extend([int("@apttype", self.type_code), int("@aptlen", a.duration_seconds as i64), text("@reason", &self.reason)]);
+        }
+        text_lines.push("SELECT @SlotTaken AS SlotTaken;");
+        let query = query_params.into_iter().fold(Query::batch(text_lines.join("\n")), Query::param);
+        let answer = halo.query(guid, &query)?;
+        if answer.rows.first().and_then(|row| int_of(row, &["SlotTaken"])).unwrap_or(0) != 0 {
+            return Err(conflict(a));
+        }
+        let action = if relocate { PushAction::Moved } else { PushAction::Updated };
+        Ok(PushOutcome { pms_id: record_id.to_string(), action })
+    }
+}
+
+/// A live record of the rep-visit patient, from `BP_GetPatientAppointments`.
+struct LiveRecord {
+    record_id: i64,
+    date: Option<LocalDate>,
+    time: i64,
+    kind: i64,
+}
+
+fn live_records(halo: &Halo, guid: &str, settings: &Settings) -> Result<Vec<LiveRecord>, HaloError> {
+    let query = Query::procedure("BP_GetPatientAppointments", ExecutionMode::Reader).param(int("@patientid", settings.patient_id));
+    Ok(halo
+        .query(guid, &query)?
+        .rows
+        .iter()
+        .filter_map(|row| {
+            Some(LiveRecord {
+                record_id: int_of(row, &["RecordID"])?,
+                date: date_of(row, &["AppointmentDate"]),
+                time: int_of(row, &["AppointmentTime"]).unwrap_or(-1),
+                kind: int_of(row, &["AppointmentType"]).unwrap_or(-1),
             })
         })
         .collect())
+}
+
+/// What `BP_GetAppointmentDetails` says of a record.
+struct Details {
+    date: Option<LocalDate>,
+    time: i64,
+    kind: i64,
+    description: String,
+    user_first: String,
+    user_surname: String,
+}
+
+fn details(halo: &Halo, guid: &str, record_id: i64) -> Result<Option<Details>, HaloError> {
+    let query = Query::procedure("BP_GetAppointmentDetails", ExecutionMode::Reader).param(int("@aptid", record_id));
+    Ok(halo.query(guid, &query)?.rows.first().map(|row: &Row| Details {
+        date: date_of(row, &["AppointmentDate"]),
+        time: int_of(row, &["AppointmentTime"]).unwrap_or(-1),
+        kind: int_of(row, &["AppointmentType"]).unwrap_or(-1),
+        description: text_of(row, &["Description"]),
+        user_first: text_of(row, &["UserFirstname"]),
+        user_surname: text_of(row, &["UserSurname"]),
+    }))
+}
+
+/// The live records that carry `reference`: the known RecordID if it is live, and any live record at the
+/// appointment's slot with the rep-visit type whose text carries the reference (an earlier attempt whose
+/// answer was lost). Documented procedures only: no table is scanned.
+fn find_live(halo: &Halo, guid: &str, settings: &Settings, appt: &Appointment, type_code: Option<i64>, pms_id: Option<&str>) -> Result<Vec<(i64, Details)>, HaloError> {
+    let live = live_records(halo, guid, settings)?;
+    let known = pms_id.and_then(|id| id.parse::<i64>().ok());
+    let candidates = live.iter().filter(|r| {
+        Some(r.record_id) == known || (r.date.as_ref() == Some(&appt.date) && r.time == appt.start_seconds as i64 && type_code.is_none_or(|t| t == r.kind))
+    });
+    let mut found = Vec::new();
+    for record in candidates {
+        if let Some(details) = details(halo, guid, record.record_id)? {
+            if reference_in(&details.description).as_deref() == Some(appt.reference.as_str()) {
+                found.push((record.record_id, details));
+            }
+        }
+    }
+    found.sort_by_key(|(id, _)| *id);
+    Ok(found)
+}
+
+fn cancel_record(halo: &Halo, guid: &str, record_id: i64) -> Result<(), HaloError> {
+    halo.query(guid, &Query::procedure("BP_CancelAppointment", ExecutionMode::NonQuery).param(int("@aptid", record_id)))?;
+    Ok(())
+}
+
+/// Create-or-update keyed by the reference, in as few round trips as what the host knows allows.
+pub fn push(halo: &Halo, guid: &str, settings: &Settings, appt: &Appointment) -> Result<PushOutcome, HaloError> {
+    let wanted = Wanted {
+        appt,
+        type_code: settings.type_code().map_err(HaloError::Config)?,
+        location: settings.location_id().map_err(HaloError::Config)?,
+        reason: reason(settings, appt),
+    };
+    match &appt.known {
+        PmsKnowledge::NeverSent => wanted.add(halo, guid, settings),
+        PmsKnowledge::Confirmed(placement) => {
+            let record_id = placement.pms_id.parse::<i64>().map_err(|_| HaloError::Protocol(format!("'{}' is not a Bp RecordID", placement.pms_id)))?;
+            let relocate = placement.practitioner_user_id != appt.practitioner_user_id || placement.date != appt.date || placement.start_seconds != appt.start_seconds;
+            let update = placement.duration_seconds != appt.duration_seconds;
+            if !relocate && !update {
+                return Ok(PushOutcome { pms_id: placement.pms_id.clone(), action: PushAction::Unchanged });
+            }
+            wanted.write_in_place(halo, guid, record_id, relocate, update)
+        }
+        PmsKnowledge::Uncertain(pms_id) => {
+            let found = find_live(halo, guid, settings, appt, Some(wanted.type_code), pms_id.as_deref())?;
+            let Some(((record_id, details), extras)) = found.split_first() else {
+                return wanted.add(halo, guid, settings);
+            };
+            // Heal duplicates left by anything outside repbook's control: the oldest record stays.
+            for (extra, _) in extras {
+                cancel_record(halo, guid, *extra)?;
+            }
+            let relocate = details.date.as_ref() != Some(&appt.date) || details.time != appt.start_seconds as i64;
+            // The length is not in any documented answer, so it is always written again (an idempotent update).
+            let outcome = wanted.write_in_place(halo, guid, *record_id, relocate, true)?;
+            let unchanged = !relocate && details.kind == wanted.type_code && details.description == wanted.reason;
+            Ok(if unchanged { PushOutcome { action: PushAction::Unchanged, ..outcome } } else { outcome })
+        }
+    }
+}
+
+/// Cancels every live record of the appointment: by RecordID when the host knows it for sure, else after
+/// looking where it would be.
+pub fn cancel(halo: &Halo, guid: &str, settings: &Settings, appt: &Appointment) -> Result<(), HaloError> {
+    match &appt.known {
+        PmsKnowledge::NeverSent => Ok(()),
+        PmsKnowledge::Confirmed(placement) => {
+            let record_id = placement.pms_id.parse::<i64>().map_err(|_| HaloError::Protocol(format!("'{}' is not a Bp RecordID", placement.pms_id)))?;
+            cancel_record(halo, guid, record_id)
+        }
+        PmsKnowledge::Uncertain(pms_id) => {
+            for (record_id, _) in find_live(halo, guid, settings, appt, settings.rep_visit_type_code, pms_id.as_deref())? {
+                cancel_record(halo, guid, record_id)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// repbook's appointments in Bp between two dates: one date-bounded table read when `read_tables` is on,
+/// else the rep-visit patient's live appointments, each read with `BP_GetAppointmentDetails` (which
+/// discloses neither the length nor the practitioner's user id; the names are matched to `BP_GetAllUsers`).
+pub fn list_tagged(halo: &Halo, guid: &str, settings: &Settings, first: &LocalDate, last: &LocalDate) -> Result<Vec<PmsAppointment>, HaloError> {
+    if settings.read_tables {
+        let query = Query::batch(TAGGED).param(text("@pattern", &format!("%{REF_MARKER}%"))).param(date("@first", first)).param(date("@last", last));
+        return Ok(halo
+            .query(guid, &query)?
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let reason = text_of(row, &["Reason"]);
+                Some(PmsAppointment {
+                    reference: reference_in(&reason)?,
+                    pms_id: int_of(row, &["RecordID"])?.to_string(),
+                    practitioner_user_id: int_of(row, &["UserID"]),
+                    date: date_of(row, &["AppointmentDate"])?,
+                    start_seconds: int_of(row, &["AppointmentTime"])?.max(0) as u32,
+                    duration_seconds: int_of(row, &["AppointmentLength"]).map(|l| l.max(0) as u32),
+                    cancelled: int_of(row, &["RecordStatus"]).unwrap_or(1) != 1,
+                    text: reason,
+                })
+            })
+            .collect());
+    }
+    let in_range = |d: &LocalDate| (d.year, d.month, d.day) >= (first.year, first.month, first.day) && (d.year, d.month, d.day) <= (last.year, last.month, last.day);
+    let live: Vec<LiveRecord> = live_records(halo, guid, settings)?.into_iter().filter(|r| r.date.as_ref().is_some_and(in_range)).collect();
+    if live.is_empty() {
+        return Ok(vec![]);
+    }
+    let users = halo.query(guid, &Query::procedure("BP_GetAllUsers", ExecutionMode::Reader))?.rows;
+    let user_named = |first_name: &str, surname: &str| {
+        let matches: Vec<i64> = users
+            .iter()
+            .filter(|u| text_of(u, &["Firstname"]).eq_ignore_ascii_case(first_name) && text_of(u, &["Surname"]).eq_ignore_ascii_case(surname))
+            .filter_map(|u| int_of(u, &["UserID"]))
+            .collect();
+        (matches.len() == 1).then(|| matches[0])
+    };
+    let mut found = Vec::new();
+    for record in live {
+        let Some(details) = details(halo, guid, record.record_id)? else { continue };
+        let (Some(reference), Some(day)) = (reference_in(&details.description), details.date.clone()) else { continue };
+        found.push(PmsAppointment {
+            reference,
+            pms_id: record.record_id.to_string(),
+            practitioner_user_id: user_named(&details.user_first, &details.user_surname),
+            date: day,
+            start_seconds: details.time.max(0) as u32,
+            duration_seconds: None,
+            cancelled: false,
+            text: details.description,
+        });
+    }
+    Ok(found)
+}
+
+/// A session row of `BP_GetAllSessions` for one practitioner.
+struct Session {
+    day_of_week: i64,
+    start: u32,
+    end: u32,
+    start_date: Option<LocalDate>,
+    end_date: Option<LocalDate>,
+    weeks: i64,
+    cycle_week: i64,
+    cycle_date: Option<LocalDate>,
+}
+
+/// Days since 1970-01-01 (proleptic Gregorian), for weekday and week-cycle arithmetic without a clock.
+fn day_number(d: &LocalDate) -> i64 {
+    let (y, m, day) = (d.year as i64, d.month as i64, d.day as i64);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn from_day_number(n: i64) -> LocalDate {
+    let z = n + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    LocalDate { year: year as u16, month: month as u8, day: day as u8 }
+}
+
+/// 1 = Sunday ... 7 = Saturday, as SQL Server's DATEPART(weekday) (assumed for `DayOfWeek`).
+fn day_of_week(d: &LocalDate) -> i64 {
+    // 1970-01-01 was a Thursday (5).
+    (day_number(d) + 4).rem_euclid(7) + 1
+}
+
+impl Session {
+    fn runs_on(&self, d: &LocalDate) -> bool {
+        let n = day_number(d);
+        if self.day_of_week != day_of_week(d) || self.start_date.as_ref().is_some_and(|s| n < day_number(s)) || self.end_date.as_ref().is_some_and(|e| n > day_number(e)) {
+            return false;
+        }
+        match (&self.cycle_date, self.weeks) {
+            (Some(cycle), weeks) if weeks > 1 => (n - day_number(cycle)).div_euclid(7).rem_euclid(weeks) + 1 == self.cycle_week,
+            _ => true,
+        }
+    }
+}
+
+/// Spans of `[0, 86400)` not covered by `covered` (sorted, possibly overlapping).
+fn gaps(covered: &mut Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    covered.sort();
+    let mut gaps = Vec::new();
+    let mut at = 0;
+    for (start, end) in covered.iter() {
+        if *start > at {
+            gaps.push((at, *start));
+        }
+        at = at.max(*end);
+    }
+    if at < 86_400 {
+        gaps.push((at, 86_400));
+    }
+    gaps
+}
+
+/// When a practitioner cannot be booked: one `BP_GetAllSessions`, then one `BP_GetFreeAppointments` per
+/// day on which they have a session (an away day answers with its error). Per doctor-week: 1 + the days
+/// with sessions (6 for a Monday-to-Friday doctor).
+pub fn unavailability(halo: &Halo, guid: &str, user_id: i64, first: &LocalDate, last: &LocalDate) -> Result<Vec<BusySpan>, HaloError> {
+    let (from, to) = (day_number(first), day_number(last));
+    if to < from || to - from >= MAX_AVAILABILITY_DAYS {
+        return Err(HaloError::Config(ConnectorError::Rejected(format!("ask for 1 to {MAX_AVAILABILITY_DAYS} days at a time"))));
+    }
+    let sessions: Vec<Session> = halo
+        .query(guid, &Query::procedure("BP_GetAllSessions", ExecutionMode::Reader))?
+        .rows
+        .iter()
+        .filter(|row| int_of(row, &["UserID"]) == Some(user_id))
+        .filter_map(|row| {
+            Some(Session {
+                day_of_week: int_of(row, &["DayOfWeek"])?,
+                start: int_of(row, &["StartTime"])?.clamp(0, 86_400) as u32,
+                end: int_of(row, &["EndTime"])?.clamp(0, 86_400) as u32,
+                start_date: date_of(row, &["StartDate"]),
+                end_date: date_of(row, &["EndDate"]),
+                weeks: int_of(row, &["Weeks"]).unwrap_or(1),
+                cycle_week: int_of(row, &["CycleWeek"]).unwrap_or(1),
+                cycle_date: date_of(row, &["CycleDate"]),
+            })
+        })
+        .collect();
+    let mut busy = Vec::new();
+    for n in from..=to {
+        let day = from_day_number(n);
+        let mut open: Vec<(u32, u32)> = sessions.iter().filter(|s| s.runs_on(&day)).map(|s| (s.start, s.end)).filter(|(s, e)| s < e).collect();
+        if open.is_empty() {
+            busy.push(BusySpan { date: day, start_seconds: 0, end_seconds: 86_400, reason: BusyReason::OutsideSessions });
+            continue;
+        }
+        let query = Query::procedure("BP_GetFreeAppointments", ExecutionMode::Reader).param(int("@userid", user_id)).param(date("@aptdate", &day));
+        let free = match halo.query(guid, &query) {
+            Ok(result) => result.rows,
+            // "Raises an SQL error when the practitioner is away that day" (bp-sdk.md section 3).
+            Err(HaloError::Sql(error)) if error.message.to_ascii_lowercase().contains("away") && error.message.to_ascii_lowercase().contains("that date") => {
+                busy.push(BusySpan { date: day, start_seconds: 0, end_seconds: 86_400, reason: BusyReason::Away });
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        for (start, end) in gaps(&mut open) {
+            busy.push(BusySpan { date: day, start_seconds: start, end_seconds: end, reason: BusyReason::OutsideSessions });
+        }
+        let mut free_spans: Vec<(u32, u32)> = free
+            .iter()
+            .filter_map(|row| {
+                let start = int_of(row, &["AppointmentTime"])?.clamp(0, 86_400) as u32;
+                let length = int_of(row, &["AppointmentLength"])?.clamp(0, 86_400) as u32;
+                Some((start, (start + length).min(86_400)))
+            })
+            .collect();
+        // Inside sessions, whatever is not free is booked.
+        let mut not_free = gaps(&mut free_spans);
+        not_free.retain(|(s, e)| s < e);
+        for (start, end) in not_free {
+            for (open_start, open_end) in &open {
+                let (s, e) = (start.max(*open_start), end.min(*open_end));
+                if s < e {
+                    busy.push(BusySpan { date: day, start_seconds: s, end_seconds: e, reason: BusyReason::Booked });
+                }
+            }
+        }
+    }
+    Ok(busy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: u16, m: u8, d: u8) -> LocalDate {
+        LocalDate { year: y, month: m, day: d }
+    }
+
+    #[test]
+    fn day_numbers_round_trip_and_name_the_weekday() {
+        for n in [-1, 0, 19_000, 20_424, 40_000] {
+            assert_eq!(day_number(&from_day_number(n)), n);
+        }
+        assert_eq!(day_of_week(&day(2026, 11, 29)), 1, "a Sunday");
+        assert_eq!(day_of_week(&day(2026, 12, 1)), 3, "a Tuesday");
+    }
+
+    #[test]
+    fn references_are_read_back_from_the_reason() {
+        assert_eq!(reference_in("[REP] Jane (Acme) - repbook ref 01JABC"), Some("01JABC".into()));
+        assert_eq!(reference_in("Patient"), None);
+    }
+
+    #[test]
+    fn gaps_fill_the_day_around_what_is_covered() {
+        assert_eq!(gaps(&mut vec![(32_400, 43_200), (46_800, 61_200)]), vec![(0, 32_400), (43_200, 46_800), (61_200, 86_400)]);
+        assert_eq!(gaps(&mut vec![(0, 86_400)]), vec![]);
+    }
 }

@@ -1,15 +1,15 @@
-//! Halo Cloud's Integrator API over the host's `http` import: sites, pairing, immediate queries, and the
-//! mapping of every Halo answer onto the connector error the host acts on.
+//! Halo Cloud's Integrator API over the host's `http` import: sites, pairing, immediate queries, the
+//! Halo GUID kept in the site cache (re-resolved when Halo says it changed), and the mapping of every Halo
+//! answer onto the connector error the host acts on (halo-api.md sections 5 and 6).
 
-use base64::Engine;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use crate::query::{Query, QueryResult, SqlError, decode_result, query_error};
 use crate::repbook::pms::http::{self, HttpError};
-use crate::repbook::pms::site_cache;
 use crate::repbook::pms::types::*;
-use crate::settings::Settings;
+use crate::repbook::pms::{log, site_cache};
+use crate::settings::{GUID_KEY, Settings};
 
-pub const GUID_KEY: &str = "halo_guid";
 const PMS_NAME: &str = "Best Practice";
 
 /// What went wrong talking to Halo, before deciding what it means for the host.
@@ -17,13 +17,29 @@ const PMS_NAME: &str = "Best Practice";
 pub enum HaloError {
     Http(HttpError),
     Status { status: u16, message: String, retry_after_ms: Option<u32> },
-    /// The query ran and SQL Server refused it (Bp procedure error or bad SQL).
-    Sql { number: i64, message: String },
+    /// The query ran and SQL Server refused it (a Bp procedure's error or bad SQL).
+    Sql(SqlError),
     /// The query failed for another reason (transfer, Halo Link).
     Query(String),
-    /// Bp refused because the practitioner's slot is taken.
+    /// Bp refused because the practitioner's slot is taken; nothing was written.
     Conflict(String),
+    /// Halo answered something that does not follow its API.
     Protocol(String),
+    /// A setting is missing or wrong.
+    Config(ConnectorError),
+}
+
+/// Milliseconds from a quota message such as "Quota will be replenished in 00:10:00." (or D.HH:MM:SS).
+fn quota_wait_ms(message: &str) -> u32 {
+    let Some(at) = message.find("replenished in ") else { return 600_000 };
+    let span = message[at + 15..].trim_end_matches('.').trim();
+    let (days, clock) = span.split_once('.').filter(|(d, _)| !d.contains(':')).unwrap_or(("0", span));
+    let parts: Vec<u64> = clock.split(':').filter_map(|p| p.trim().parse().ok()).collect();
+    let seconds = match parts.as_slice() {
+        [h, m, s] => h * 3600 + m * 60 + s,
+        _ => return 600_000,
+    } + days.parse::<u64>().unwrap_or(0) * 86_400;
+    (seconds * 1000).clamp(1000, 86_400_000) as u32
 }
 
 impl HaloError {
@@ -31,32 +47,38 @@ impl HaloError {
     pub fn into_connector_error(self, write: bool) -> ConnectorError {
         match self {
             HaloError::Http(HttpError::Denied(why)) => ConnectorError::InvalidConfig(format!("repbook refused the request: {why}")),
-            HaloError::Http(HttpError::Timeout) => ConnectorError::UnknownOutcome("no answer from Halo in time".into()),
+            HaloError::Http(HttpError::Timeout) if write => ConnectorError::UnknownOutcome("no answer from Halo in time".into()),
+            HaloError::Http(HttpError::Timeout) => ConnectorError::Transient("no answer from Halo in time".into()),
+            HaloError::Http(HttpError::Transport(why)) if write => ConnectorError::UnknownOutcome(format!("connection to Halo failed: {why}")),
             HaloError::Http(HttpError::Transport(why)) => ConnectorError::Transient(format!("cannot reach Halo: {why}")),
             HaloError::Http(HttpError::TooLarge(limit)) => ConnectorError::Rejected(format!("Halo's answer was larger than {limit} bytes")),
             HaloError::Status { status, message, retry_after_ms } => match status {
                 401 => ConnectorError::Auth(format!(
                     "{message}: check the Halo subscription key and that it belongs to this environment (production vs stage)"
                 )),
+                403 if message.contains("Ip Not Allowed") => ConnectorError::Auth(format!(
+                    "Halo refuses requests from this server's IP address ({message}): ask Halo support to allowlist the public IP of the repbook server"
+                )),
+                403 if message.to_ascii_lowercase().contains("quota") => ConnectorError::RateLimited(quota_wait_ms(&message)),
                 403 => ConnectorError::NotAuthoritative(format!(
-                    "Halo refused access to the site ({message}): it is not the authoritative site for this Bp Site ID, or \
-                     repbook is no longer paired or enabled in Bp. Reset the connection and Validate again"
+                    "Halo refused access to the site ({message}): it is not the authoritative site for this Bp Site ID. Reset the connection and Validate again"
                 )),
                 404 => ConnectorError::SiteNotFound(format!("Halo does not know this site ({message}); Validate the Site ID again")),
                 429 => ConnectorError::RateLimited(retry_after_ms.unwrap_or(2_000)),
                 502 => ConnectorError::NotPaired(format!("{message} Bp refused the pairing code: generate a new one in Bp and enter it")),
                 503 => ConnectorError::SiteOffline(format!("{message} (nothing was executed)")),
-                504 => ConnectorError::UnknownOutcome(message),
+                504 if write => ConnectorError::UnknownOutcome(message),
+                504 => ConnectorError::SiteOffline(format!("{message} (a read; nothing changed)")),
                 500 if write => ConnectorError::UnknownOutcome(format!("Halo error 500: {message}")),
-                500..=599 => ConnectorError::Transient(format!("Halo error {status}: {message}")),
+                _ if status >= 500 => ConnectorError::Transient(format!("Halo error {status}: {message}")),
                 _ => ConnectorError::Rejected(format!("Halo answered {status}: {message}")),
             },
-            HaloError::Sql { number, message } => ConnectorError::Rejected(format!("Bp Premier (SQL Server error {number}): {message}")),
-            HaloError::Query(message) => {
-                if write { ConnectorError::UnknownOutcome(message) } else { ConnectorError::Transient(message) }
-            }
+            HaloError::Sql(SqlError { number, message }) => ConnectorError::Rejected(format!("Bp Premier (SQL Server error {number}): {message}")),
+            HaloError::Query(message) if write => ConnectorError::UnknownOutcome(message),
+            HaloError::Query(message) => ConnectorError::Transient(message),
             HaloError::Conflict(message) => ConnectorError::Conflict(message),
             HaloError::Protocol(message) => ConnectorError::Transient(format!("unexpected answer from Halo: {message}")),
+            HaloError::Config(error) => error,
         }
     }
 }
@@ -97,6 +119,10 @@ impl Site {
         }
     }
 
+    fn usable(&self) -> bool {
+        self.best_practice && self.authoritative != Some(false) && self.status == "active" && !self.id.is_empty()
+    }
+
     pub fn info(&self) -> SiteInfo {
         let mut details = vec![("halo_guid".to_string(), self.id.clone()), ("status".to_string(), self.status.clone())];
         if let Some(version) = &self.pms_version {
@@ -104,12 +130,6 @@ impl Site {
         }
         SiteInfo { practice_name: self.practice_name.clone(), availability: self.availability.clone(), version: self.halo_link_version.clone(), details }
     }
-}
-
-/// Rows of a reader query (decoded from base64 JSON) or the count of a nonQuery.
-pub struct QueryResult {
-    pub rows: Vec<Map<String, Value>>,
-    pub rows_affected: Option<i64>,
 }
 
 fn encode(value: &str) -> String {
@@ -130,19 +150,27 @@ fn error_message(body: &Value) -> Option<String> {
         .or_else(|| text(body, &["errorMessage"]))
 }
 
+fn retry_after_ms(headers: &[(String, String)]) -> Option<u32> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+        .map(|seconds| (seconds * 1000.0).clamp(0.0, 3_600_000.0) as u32)
+}
+
 pub struct Halo<'a> {
-    base: &'a str,
+    settings: &'a Settings,
 }
 
 impl<'a> Halo<'a> {
     pub fn new(settings: &'a Settings) -> Halo<'a> {
-        Halo { base: &settings.base_url }
+        Halo { settings }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, HaloError> {
         let request = http::Request {
             method: method.into(),
-            url: format!("{}{path}", self.base),
+            url: format!("{}{path}", self.settings.base_url),
             headers: vec![("Accept".into(), "application/json".into()), ("Content-Type".into(), "application/json".into())],
             body: body.map(|b| b.to_string().into_bytes()),
             // Halo answers immediate queries within 30 s or gives 504 itself.
@@ -150,26 +178,19 @@ impl<'a> Halo<'a> {
         };
         let response = http::send(&request).map_err(HaloError::Http)?;
         let parsed: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
-        if response.status == 400 {
-            if let Some(details) = parsed.get("errorDetails") {
-                let message = text(details, &["errorMessage"]).unwrap_or_default();
-                return Err(match text(details, &["errorType"]).as_deref() {
-                    Some("mssql") | Some("fbsql") => HaloError::Sql { number: details.get("errorCode").and_then(Value::as_i64).unwrap_or(0), message },
-                    _ => HaloError::Query(message),
-                });
-            }
+        // A failed query comes back as an executionFailed object (400, and some app-level errors with 200).
+        if parsed.get("errorDetails").is_some() {
+            return Err(match query_error(&parsed) {
+                Ok(Some(sql)) => HaloError::Sql(sql),
+                Ok(None) => HaloError::Protocol("a failed query without its error".into()),
+                Err(message) => HaloError::Query(message),
+            });
         }
         if !(200..300).contains(&response.status) {
-            let retry_after_ms = response
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                .and_then(|(_, v)| v.trim().parse::<f64>().ok())
-                .map(|seconds| (seconds * 1000.0).clamp(0.0, 3_600_000.0) as u32);
             return Err(HaloError::Status {
                 status: response.status,
                 message: error_message(&parsed).unwrap_or_else(|| String::from_utf8_lossy(&response.body).chars().take(200).collect()),
-                retry_after_ms,
+                retry_after_ms: retry_after_ms(&response.headers),
             });
         }
         Ok(parsed)
@@ -192,8 +213,7 @@ impl<'a> Halo<'a> {
                  (Setup > Configuration > Database > Setup third-party integrations), then Validate again."
             )));
         }
-        let chosen = sites.iter().find(|s| s.best_practice && s.authoritative != Some(false) && s.status == "active" && !s.id.is_empty());
-        chosen.cloned().ok_or_else(|| {
+        sites.iter().find(|s| s.usable()).cloned().ok_or_else(|| {
             let seen: Vec<String> = sites
                 .iter()
                 .map(|s| format!("{} ({}, {}, authoritative: {})", s.practice_name, s.status, s.availability, s.authoritative.map_or("unknown".into(), |a| a.to_string())))
@@ -221,42 +241,22 @@ impl<'a> Halo<'a> {
         Ok(site)
     }
 
-    /// An immediate query; `params` are (name, SqlDbType, value).
-    pub fn query(&self, guid: &str, statement: &str, kind: &str, mode: &str, params: &[(&str, &str, String)]) -> Result<QueryResult, HaloError> {
-        let parameters: Vec<Value> =
-            params.iter().map(|(name, sql_type, value)| json!({"name": name, "direction": "input", "type": sql_type, "value": value})).collect();
-        let body = json!({
-            "maxTimeInQueue": 30000,
-            "command": {"text": statement, "executionMode": mode, "type": kind, "parameters": parameters},
-        });
-        let answer = self.call("POST", &format!("/integrator/sites/{}/queries/immediate", encode(guid)), Some(&body))?;
-        // Some app-level failures come back as 200 with a failed query object.
-        if text_status(&answer) != Some("successful") {
-            let message = error_message(&answer).unwrap_or_else(|| "query did not succeed".into());
-            return Err(match text(&answer, &["errorDetails", "errorType"]).as_deref() {
-                Some("mssql") | Some("fbsql") => HaloError::Sql { number: answer["errorDetails"]["errorCode"].as_i64().unwrap_or(0), message },
-                _ => HaloError::Query(message),
-            });
+    /// An immediate query. A 200 whose query status is not `successful` is a failure too.
+    pub fn query(&self, guid: &str, query: &Query) -> Result<QueryResult, HaloError> {
+        let answer = self.call("POST", &format!("/integrator/sites/{}/queries/immediate", encode(guid)), Some(&query.body()))?;
+        if answer.get("status").and_then(Value::as_str) != Some("successful") {
+            return Err(HaloError::Query(error_message(&answer).unwrap_or_else(|| "the query did not succeed".into())));
         }
-        let result = answer.get("result").cloned().unwrap_or(Value::Null);
-        let rows = match result.get("data").and_then(Value::as_str).filter(|d| !d.is_empty()) {
-            None => vec![],
-            Some(data) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map_err(|e| HaloError::Protocol(format!("result data is not base64: {e}")))?;
-                let rows: Vec<Value> = serde_json::from_slice(&bytes).map_err(|e| HaloError::Protocol(format!("result data is not JSON rows: {e}")))?;
-                rows.into_iter().filter_map(|row| if let Value::Object(map) = row { Some(map) } else { None }).collect()
-            }
-        };
-        Ok(QueryResult { rows, rows_affected: result.get("rowsAffected").and_then(Value::as_i64) })
+        decode_result(&answer).map_err(HaloError::Protocol)
     }
 
-    /// Runs `work` against the site's Halo GUID (cached, else resolved). On 403/404 the GUID may have
-    /// changed: it is re-resolved by Bp Site ID once and the work retried on the new GUID.
-    pub fn on_site<T>(&self, settings: &Settings, write: bool, work: impl Fn(&Halo, &str) -> Result<T, HaloError>) -> Result<T, ConnectorError> {
-        let site_id = settings.site_id()?;
-        let guid = match &settings.cached_guid {
+    /// Runs `work` against the site's Halo GUID (cached, else resolved). A 403 or 404 is told apart with
+    /// getSites: a changed GUID is re-resolved and the work retried once; the same GUID still
+    /// authoritative means repbook is not paired (or the integration is off in Bp); otherwise the site is
+    /// no longer the authoritative one.
+    pub fn on_site<T>(&self, write: bool, work: impl Fn(&Halo, &str) -> Result<T, HaloError>) -> Result<T, ConnectorError> {
+        let site_id = self.settings.site_id()?;
+        let guid = match &self.settings.cached_guid {
             Some(guid) => guid.clone(),
             None => {
                 let site = self.resolve_site(site_id)?;
@@ -265,12 +265,21 @@ impl<'a> Halo<'a> {
             }
         };
         match work(self, &guid) {
-            Err(HaloError::Status { status: 403 | 404, message, retry_after_ms }) => {
+            Err(HaloError::Status { status: status @ (403 | 404), message, retry_after_ms })
+                if !message.contains("Ip Not Allowed") && !message.to_ascii_lowercase().contains("quota") =>
+            {
                 let site = self.resolve_site(site_id)?;
                 if site.id.eq_ignore_ascii_case(&guid) {
-                    return Err(HaloError::Status { status: 403, message, retry_after_ms }.into_connector_error(write));
+                    if status == 404 {
+                        return Err(HaloError::Status { status, message, retry_after_ms }.into_connector_error(write));
+                    }
+                    return Err(ConnectorError::NotPaired(format!(
+                        "Halo refused access ({message}) to the site that is authoritative for BP Site ID {site_id}: repbook is \
+                         not paired with it, or the integration was switched off in Bp. Check Setup > Configuration > Database > \
+                         Setup third-party integrations in Bp, generate a pairing code there, enter it and Validate again"
+                    )));
                 }
-                crate::repbook::pms::log::log(crate::repbook::pms::log::Level::Info, &format!("Halo GUID for Bp site {site_id} changed; using the new one"));
+                log::log(log::Level::Info, &format!("Halo GUID for Bp site {site_id} changed; using the new one"));
                 site_cache::remember(GUID_KEY, &site.id);
                 work(self, &site.id).map_err(|e| e.into_connector_error(write))
             }
@@ -279,6 +288,25 @@ impl<'a> Halo<'a> {
     }
 }
 
-fn text_status(answer: &Value) -> Option<&str> {
-    answer.get("status").and_then(Value::as_str)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_messages_say_how_long_to_wait() {
+        assert_eq!(quota_wait_ms("Out of call volume quota. Quota will be replenished in 00:10:00."), 600_000);
+        assert_eq!(quota_wait_ms("Quota will be replenished in 1.02:00:00."), 86_400_000);
+        assert_eq!(quota_wait_ms("quota exceeded"), 600_000);
+    }
+
+    #[test]
+    fn forbidden_answers_are_told_apart() {
+        let status = |message: &str| HaloError::Status { status: 403, message: message.into(), retry_after_ms: None };
+        assert!(matches!(status("Caller Ip Not Allowed").into_connector_error(false), ConnectorError::Auth(_)));
+        assert!(matches!(
+            status("Out of call volume quota. Quota will be replenished in 00:00:30.").into_connector_error(true),
+            ConnectorError::RateLimited(30_000)
+        ));
+        assert!(matches!(status("Forbidden").into_connector_error(false), ConnectorError::NotAuthoritative(_)));
+    }
 }

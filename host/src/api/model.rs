@@ -1,0 +1,226 @@
+//! The API's typed request and response bodies, shared with the CLI (which sends and reads the same
+//! structs). Stored records are mapped to views so that secrets never leave and times are shown in the
+//! clinic's zone.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Appointment, AppointmentStatus, AuState, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep, SendVia, rfc3339_in,
+};
+use crate::plugins::contract::Location;
+use crate::plugins::{InstallOutcome, PluginSummary};
+use crate::sync::{Delivered, Validation};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClinicView {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub state: AuState,
+    pub appointment_duration_minutes: u32,
+    pub pms: PmsView,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PmsView {
+    pub connector: Option<String>,
+    pub send_via: Option<SendVia>,
+    pub enabled: bool,
+    pub site_id: Option<String>,
+    pub pairing_code_set: bool,
+    pub location_id: Option<i64>,
+    pub location_name: Option<String>,
+    pub settings: BTreeMap<String, String>,
+    /// Names of the secrets that are set; their values are write-only.
+    pub secrets_set: Vec<String>,
+    pub validated: bool,
+}
+
+impl From<&PmsSettings> for PmsView {
+    fn from(pms: &PmsSettings) -> Self {
+        PmsView {
+            connector: pms.connector.clone(),
+            send_via: pms.send_via,
+            enabled: pms.enabled,
+            site_id: pms.site_id.clone(),
+            pairing_code_set: pms.pairing_code.is_some(),
+            location_id: pms.location_id,
+            location_name: pms.location_name.clone(),
+            settings: pms.settings.clone(),
+            secrets_set: pms.secrets.keys().cloned().collect(),
+            validated: pms.validated_at.is_some(),
+        }
+    }
+}
+
+impl From<&Clinic> for ClinicView {
+    fn from(clinic: &Clinic) -> Self {
+        ClinicView {
+            id: clinic.id.clone(),
+            name: clinic.name.clone(),
+            timezone: clinic.timezone.clone(),
+            state: clinic.state,
+            appointment_duration_minutes: clinic.appointment_duration_minutes,
+            pms: (&clinic.pms).into(),
+            created_at: clinic.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClinicList {
+    pub clinics: Vec<ClinicView>,
+}
+
+/// A PATCH of a clinic: only the fields given change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_duration_minutes: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffList {
+    pub staff: Vec<Practitioner>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StaffSyncSummary {
+    pub synced: usize,
+    pub not_in_pms: usize,
+    pub ahpra_mismatch: usize,
+    #[serde(default)]
+    pub needs_mapping: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffSyncView {
+    pub summary: StaffSyncSummary,
+    pub staff: Vec<Practitioner>,
+}
+
+/// Maps a practitioner to a PMS user by hand; `null` undoes a manual mapping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMapping {
+    pub user_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppointmentView {
+    pub id: String,
+    pub reference: String,
+    pub clinic_id: String,
+    pub practitioner_id: String,
+    /// The practitioner's display name, e.g. "Dr Ana Ng".
+    pub practitioner_name: String,
+    pub rep: Rep,
+    /// RFC 3339 with the clinic's offset at that instant.
+    pub start: String,
+    pub end: String,
+    pub local_start: String,
+    pub local_date: String,
+    pub local_seconds: u32,
+    pub duration_minutes: u32,
+    pub notes: String,
+    pub status: AppointmentStatus,
+    pub version: u64,
+    pub pms: PmsSyncStatus,
+}
+
+impl AppointmentView {
+    pub fn new(appointment: &Appointment, clinic: &Clinic, practitioner_name: String) -> Self {
+        let tz = clinic.tz();
+        let hours = appointment.local_seconds / 3600;
+        let minutes = appointment.local_seconds % 3600 / 60;
+        AppointmentView {
+            id: appointment.id.clone(),
+            reference: appointment.reference.clone(),
+            clinic_id: appointment.clinic_id.clone(),
+            practitioner_id: appointment.practitioner_id.clone(),
+            practitioner_name,
+            rep: appointment.rep.clone(),
+            start: rfc3339_in(appointment.start, &tz),
+            end: rfc3339_in(appointment.end(), &tz),
+            local_start: format!("{}T{hours:02}:{minutes:02}", appointment.local_date),
+            local_date: appointment.local_date.to_string(),
+            local_seconds: appointment.local_seconds,
+            duration_minutes: appointment.duration_minutes,
+            notes: appointment.notes.clone(),
+            status: appointment.status,
+            version: appointment.version,
+            pms: appointment.pms.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppointmentList {
+    pub appointments: Vec<AppointmentView>,
+}
+
+/// Which appointments of a clinic to list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentQuery {
+    /// First clinic-local date to include (YYYY-MM-DD). Without it, only appointments from now on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Last clinic-local date to include (YYYY-MM-DD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<AppointmentStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResendView {
+    pub appointment: AppointmentView,
+    /// What the PMS did; `null` when it could not be reached now (the appointment stays queued).
+    pub delivered: Option<Delivered>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResetView {
+    pub validation: Validation,
+    pub requeued: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub queued: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocationList {
+    pub locations: Vec<Location>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginList {
+    pub plugins: Vec<PluginSummary>,
+}
+
+pub type Installed = InstallOutcome;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActiveVersion {
+    pub name: String,
+    pub active_version: String,
+}

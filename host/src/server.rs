@@ -1,0 +1,133 @@
+//! The one place that wires the application together and takes it apart: store, plugin registry, sync
+//! worker and HTTP are started in that order and stopped in the reverse one. A stop (SIGTERM, SIGINT)
+//! stops accepting connections, lets in-flight deliveries finish within a bound (an unfinished one stays
+//! in the outbox and is delivered after restart), flushes the store and returns.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, AppState, load_or_create_token};
+use crate::plugins::{PluginConfig, Registry, Runtime};
+use crate::store::Store;
+use crate::sync::{SyncConfig, SyncEngine};
+
+/// Written once the server listens, so the CLI and scripts find a server started on port 0.
+pub const ADDR_FILE: &str = "server.addr";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Overrides the data dir's token file (REPBOOK_TOKEN).
+    pub token: Option<String>,
+    pub plugins: PluginConfig,
+    pub sync: SyncConfig,
+    /// How long a stop waits for in-flight requests and deliveries.
+    pub drain: Duration,
+}
+
+/// A started server: serving HTTP and syncing until `stop`.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    http: JoinHandle<std::io::Result<()>>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+    worker: JoinHandle<()>,
+    drain: Duration,
+}
+
+/// Opens the data dir, loads the plugins, starts the sync worker and serves HTTP.
+pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let store = Arc::new(Store::open(&config.data_dir)?);
+    let runtime = Runtime::from_config(&config.data_dir, &config.plugins)?;
+    let plugins = Registry::open(runtime, store.clone()).await?;
+    let sync = SyncEngine::new(store.clone(), plugins.clone(), config.sync.clone());
+    // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
+    let worker = tokio::spawn(sync.clone().run());
+    let token = load_or_create_token(&config.data_dir, config.token)
+        .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
+    let addr = listener.local_addr()?;
+    std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
+        .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
+    let state = AppState {
+        store,
+        plugins,
+        sync,
+        token: token.into(),
+    };
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = api::router(state.clone());
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "serving");
+    Ok(Running {
+        addr,
+        state,
+        http,
+        stop_http,
+        worker,
+        drain: config.drain,
+    })
+}
+
+impl Running {
+    /// Stops in order: no new connections (requests in flight may finish), no new deliveries (those in
+    /// flight may finish), then a final flush. Everything waits at most the drain bound.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + self.drain;
+        let _ = self.stop_http.send(());
+        let mut http = self.http;
+        if tokio::time::timeout_at(deadline, &mut http).await.is_err() {
+            tracing::warn!("requests still running at the drain bound; closing their connections");
+            http.abort();
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.state.sync.stop(left).await;
+        self.worker.abort();
+        self.state.store.durable().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// `repbook serve`: runs until SIGINT or SIGTERM, then stops in order.
+pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    println!("repbook listening on http://{}", running.addr);
+    shutdown_signal().await;
+    running.stop().await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

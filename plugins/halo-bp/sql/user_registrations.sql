@@ -1,2 +1,0 @@
-SELECT USERID AS UserID, {ahpra_column} AS RegistrationNo
-FROM BPSPATIENTS.dbo.USERS;
