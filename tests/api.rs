@@ -306,3 +306,66 @@ async fn token_file_is_private_and_env_token_overrides_it() {
         .unwrap();
     assert_eq!(stale.status(), 401);
 }
+
+#[tokio::test]
+async fn a_move_onto_another_appointment_of_the_same_doctor_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let clinic = server.create_clinic("Glenelg GP", ZONE, "SA").await;
+    let ana = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
+    let ben = server.add_doctor(&clinic, "Ben", "Ode", "MED0007654321").await;
+    let day = local_date_in(ZONE, 10);
+    let (_, first) = server.book(&clinic, &ana, &format!("{day}T10:00"), 30).await;
+    let (_, second) = server.book(&clinic, &ana, &format!("{day}T11:00"), 15).await;
+    let (_, bens) = server.book(&clinic, &ben, &format!("{day}T10:15"), 15).await;
+    let second_id = second["id"].as_str().unwrap();
+
+    // Onto the first (10:00-10:30): refused, naming it; the appointment is unchanged.
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/appointments/{second_id}"),
+            json!({"start": format!("{day}T10:15")}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "overlapping_appointment");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(first["id"].as_str().unwrap()),
+        "{body}"
+    );
+    let (_, unchanged) = server.get(&format!("/api/v1/appointments/{second_id}")).await;
+    assert_eq!(
+        (unchanged["local_seconds"].as_u64(), unchanged["version"].as_u64()),
+        (Some(11 * 3600), Some(1))
+    );
+
+    // Lengthening into it is a move too.
+    let first_id = first["id"].as_str().unwrap();
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/appointments/{first_id}"),
+            json!({"duration_minutes": 90}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Touching is fine, and so is another doctor's time.
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/appointments/{second_id}"),
+            json!({"start": format!("{day}T10:30")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let bens_id = bens["id"].as_str().unwrap();
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/appointments/{bens_id}"),
+            json!({"start": format!("{day}T10:00")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

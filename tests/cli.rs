@@ -206,3 +206,60 @@ fn version_names_the_connector_contracts_and_serve_help_shows_only_server_option
     );
     assert!(!text.contains("--json") && !text.contains("--server"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_speaks_to_people_about_validation_staff_sync_and_sync_status() {
+    let setup = support::pms::start(support::pms::seed(1), &[]).await;
+    let (sim, server) = (&setup.sim, &setup.server);
+    let clinic = support::pms::ready_clinic(server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
+    let data = setup.dir.path();
+    let text = |args: &[&str]| {
+        let output = cli(data, args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            !text.trim_start().starts_with('{'),
+            "{args:?} printed JSON to a person: {text}"
+        );
+        text
+    };
+    let validated = text(&["clinic", "validate", &clinic.id]);
+    assert!(validated.contains("Site is valid: Practice 0 (online"), "{validated}");
+    assert!(
+        validated.contains("LOCATION") && validated.contains("Main"),
+        "{validated}"
+    );
+    let synced = text(&["staff", "sync", "--clinic", &clinic.id]);
+    assert!(synced.contains("2 synced") && synced.contains("Dr Ana Ng"), "{synced}");
+    let day = local_date_in("Australia/Sydney", 9);
+    cli(
+        data,
+        &[
+            "appt",
+            "book",
+            "--clinic",
+            &clinic.id,
+            "--practitioner",
+            &clinic.doctors[0].0,
+            "--rep-name",
+            "Jane",
+            "--rep-company",
+            "Acme",
+            "--start",
+            &format!("{day}T09:00"),
+        ],
+    );
+    support::pms::wait_drained(server, &clinic.id, std::time::Duration::from_secs(20)).await;
+    let status = text(&["sync", "status", "--clinic", &clinic.id]);
+    assert!(status.contains("PMS sync on, connector halo-bp"), "{status}");
+    assert!(status.contains("1 synced, 0 pending"), "{status}");
+    let listed = text(&["appt", "list", "--clinic", &clinic.id]);
+    assert!(listed.contains("Dr Ana Ng") && listed.contains("synced"), "{listed}");
+    let json = cli(data, &["sync", "status", "--clinic", &clinic.id, "--json"]);
+    let value: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["appointments"]["synced"], 1);
+}

@@ -78,6 +78,28 @@ async fn adelaide_and_lord_howe_store_the_right_instant_and_local_parts() {
                 body["error"]["message"].as_str().unwrap().contains("02:00 to 02:30"),
                 "{body}"
             );
+        } else {
+            // Clocks go back from 02:00 (+11:00) to 01:30 (+10:30): 01:45 happens twice, 30 minutes apart.
+            let (status, body) = server.book(&lord_howe, &doctor, &format!("{date}T01:45"), 15).await;
+            assert_eq!(status, 422, "{body}");
+            assert_eq!(body["error"]["code"], "ambiguous_local_time");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("+11") && message.contains("+10:30"), "{message}");
+            let (status, first) = server
+                .book(&lord_howe, &doctor, &format!("{date}T01:45+11:00"), 15)
+                .await;
+            assert_eq!(status, 201, "{first}");
+            let (status, second) = server
+                .book(&lord_howe, &doctor, &format!("{date}T01:45+10:30"), 15)
+                .await;
+            assert_eq!(status, 201, "the second 01:45 is another half hour: {second}");
+            let instant = |v: &serde_json::Value| v["start"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+            assert_eq!((instant(&second) - instant(&first)).as_mins(), 30);
+            assert_eq!(
+                (first["local_seconds"].as_u64(), second["local_seconds"].as_u64()),
+                (Some(6300), Some(6300))
+            );
+            assert_eq!(first["local_date"], second["local_date"]);
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, AppState, load_or_create_token};
 use crate::plugins::{PluginConfig, Registry, Runtime};
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
 
 /// Written once the server listens, so the CLI and scripts find a server started on port 0.
@@ -25,6 +25,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Overrides the data dir's token file (REPBOOK_TOKEN).
     pub token: Option<String>,
+    pub store: StoreOptions,
     pub plugins: PluginConfig,
     pub sync: SyncConfig,
     /// How long a stop waits for in-flight requests and deliveries.
@@ -45,7 +46,7 @@ pub struct Running {
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let store = Arc::new(Store::open(&config.data_dir)?);
+    let store = Arc::new(Store::open_with(&config.data_dir, &config.store)?);
     let runtime = Runtime::from_config(&config.data_dir, &config.plugins)?;
     let plugins = Registry::open(runtime, store.clone()).await?;
     let sync = SyncEngine::new(store.clone(), plugins.clone(), config.sync.clone());

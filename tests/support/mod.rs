@@ -81,6 +81,26 @@ impl Server {
         server
     }
 
+    /// SIGTERM, then waits up to `limit` for the process to exit; returns how long it took and its status.
+    pub fn terminate(&mut self, limit: Duration) -> (Duration, std::process::ExitStatus) {
+        let mut child = self.child.take().expect("server running");
+        let started = Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return (started.elapsed(), status);
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                panic!("repbook did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no shutdown code runs, exactly like a crash or power cut of the process.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

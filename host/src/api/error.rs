@@ -81,3 +81,28 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_500_carries_a_reference_and_no_internals() {
+        let error: ApiError = StoreError::Corrupt {
+            what: "appointment",
+            message: "expected value at line 1 column 1 in /var/lib/repbook/store".into(),
+        }
+        .into();
+        assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            error.message.starts_with("internal error, reference "),
+            "{}",
+            error.message
+        );
+        assert!(
+            !error.message.contains("/var/lib") && !error.message.contains("appointment"),
+            "{}",
+            error.message
+        );
+    }
+}

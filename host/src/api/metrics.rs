@@ -53,6 +53,11 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         let paused = state.sync.site_status(&clinic.id).paused as u8;
         let _ = writeln!(out, "repbook_sync_site_paused{{clinic=\"{}\"}} {paused}", clinic.id);
     }
+    let _ = writeln!(
+        out,
+        "# HELP repbook_store_flushes_total Flushes (sled flush + fsync) the store has made; each acknowledged write waits for one that started after it.\n# TYPE repbook_store_flushes_total counter\nrepbook_store_flushes_total {}",
+        state.store.flush_count()
+    );
     let counters = &state.sync.counters;
     for (name, help, value) in [
         (

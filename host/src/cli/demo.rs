@@ -39,6 +39,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         sync: Default::default(),
+        store: Default::default(),
         drain: std::time::Duration::from_secs(10),
     };
     let running = server::start(config).await?;

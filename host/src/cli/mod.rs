@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and PMS deliveries in flight.
     #[arg(long, env = "REPBOOK_DRAIN_SECS", default_value_t = 10)]
     pub drain_secs: u64,
+    /// The store's background flush, ms (0 = none; every write waits for its own flush anyway).
+    #[arg(long, env = "REPBOOK_STORE_FLUSH_EVERY_MS", default_value_t = 500)]
+    pub store_flush_every_ms: u64,
     #[command(flatten)]
     pub plugins: PluginArgs,
     #[command(flatten)]
@@ -171,6 +174,12 @@ pub struct SyncArgs {
     /// Deliveries in flight per PMS site.
     #[arg(long, env = "REPBOOK_SYNC_SITE_CONCURRENCY", default_value_t = 4)]
     pub sync_site_concurrency: usize,
+    /// Deliveries in flight across all sites.
+    #[arg(long, env = "REPBOOK_SYNC_CONCURRENCY", default_value_t = 16)]
+    pub sync_concurrency: usize,
+    /// Longest the sync worker sleeps when nothing wakes it, ms (commits and retry times wake it).
+    #[arg(long, env = "REPBOOK_SYNC_IDLE_WAKE_MS", default_value_t = 1000)]
+    pub sync_idle_wake_ms: u64,
     /// Seconds between scheduled reconciliations of each clinic (0 = off).
     #[arg(long, env = "REPBOOK_RECONCILE_EVERY_SECS", default_value_t = 3600)]
     pub reconcile_every_secs: u64,
@@ -189,6 +198,8 @@ impl SyncArgs {
                 ..defaults.health
             },
             per_site_concurrency: self.sync_site_concurrency.max(1),
+            global_concurrency: self.sync_concurrency.max(1),
+            idle_wake: Duration::from_millis(self.sync_idle_wake_ms.max(1)),
             reconcile_every: (self.reconcile_every_secs > 0).then(|| Duration::from_secs(self.reconcile_every_secs)),
             ..defaults
         }
@@ -403,6 +414,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             plugins: args.plugins.config(),
             sync: args.sync.config(),
             drain: Duration::from_secs(args.drain_secs),
+            store: crate::store::StoreOptions {
+                background_flush: (args.store_flush_every_ms > 0)
+                    .then(|| Duration::from_millis(args.store_flush_every_ms)),
+            },
         })
         .await
         .map_err(CliError::Local),

@@ -51,14 +51,35 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// sled's own background flush, a safety net under the durability waits every write does anyway;
+    /// `None` leaves persistence to those waits alone (the durability tests use that to prove them).
+    pub background_flush: Option<std::time::Duration>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            background_flush: Some(std::time::Duration::from_millis(500)),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`, migrating older data. Must run inside a tokio runtime.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, &StoreOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
         let path = dir.join("store");
         let db = sled::Config::new()
             .path(&path)
             // sled's cache is a target, not a cap; a clinic's data is small.
             .cache_capacity(64 << 20)
+            .flush_every_ms(options.background_flush.map(|d| d.as_millis().max(1) as u64))
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.clone(),
