@@ -125,16 +125,21 @@ impl Store {
         Ok(cancelled)
     }
 
+    /// The practitioner's booked appointments that start within the longest duration before `candidate`
+    /// ends: the only ones it can overlap.
     fn check_overlap(&self, clinic: &Clinic, candidate: &Appointment) -> Result<(), StoreError> {
         let longest = SignedDuration::from_mins(*DURATION_MINUTES.end() as i64);
-        let neighbours = self.appointments(
-            &clinic.id,
-            &AppointmentFilter {
-                from: Some(candidate.start - longest),
-                to: Some(candidate.end()),
-                status: Some(AppointmentStatus::Booked),
-            },
-        )?;
+        let (clinic_id, practitioner) = (&candidate.clinic_id, &candidate.practitioner_id);
+        let lower = keys::practitioner_bound(clinic_id, practitioner, candidate.start - longest);
+        let upper = keys::practitioner_bound(clinic_id, practitioner, candidate.end());
+        let mut neighbours = Vec::new();
+        for item in self.appointments_by_practitioner.range(lower..upper) {
+            let (_, id) = item?;
+            let appointment = self.appointment(&String::from_utf8_lossy(&id))?;
+            if appointment.status == AppointmentStatus::Booked {
+                neighbours.push(appointment);
+            }
+        }
         Ok(find_overlap(candidate, &neighbours, clinic)?)
     }
 
@@ -155,15 +160,29 @@ impl Store {
             enqueued_at: appointment.updated_at,
         })?;
         let index_key = keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id);
-        let stale_key = previous
-            .filter(|p| p.start != appointment.start)
-            .map(|p| keys::appointment_by_start(&p.clinic_id, p.start, &p.id));
-        (&self.appointments, &self.appointments_by_start, &self.outbox)
-            .transaction(|(appointments, by_start, outbox)| {
-                if let Some(stale) = &stale_key {
+        let practitioner_key = keys::appointment_by_practitioner(
+            &appointment.clinic_id,
+            &appointment.practitioner_id,
+            appointment.start,
+            &appointment.id,
+        );
+        let moved = previous.filter(|p| p.start != appointment.start);
+        let stale_key = moved.map(|p| keys::appointment_by_start(&p.clinic_id, p.start, &p.id));
+        let stale_practitioner_key =
+            moved.map(|p| keys::appointment_by_practitioner(&p.clinic_id, &p.practitioner_id, p.start, &p.id));
+        (
+            &self.appointments,
+            &self.appointments_by_start,
+            &self.appointments_by_practitioner,
+            &self.outbox,
+        )
+            .transaction(|(appointments, by_start, by_practitioner, outbox)| {
+                if let (Some(stale), Some(stale_practitioner)) = (&stale_key, &stale_practitioner_key) {
                     by_start.remove(stale.as_slice())?;
+                    by_practitioner.remove(stale_practitioner.as_slice())?;
                 }
                 by_start.insert(index_key.as_slice(), appointment.id.as_bytes())?;
+                by_practitioner.insert(practitioner_key.as_slice(), appointment.id.as_bytes())?;
                 // What repbook knows of the PMS record belongs to the sync path, which may have learned more
                 // since `previous` was read: keep the stored knowledge, never an older copy of it.
                 let mut record = record.clone();

@@ -1,15 +1,18 @@
 //! Group commit: writers ask for durability, one flusher thread flushes for all who asked meanwhile.
 //!
 //! sled's own flush ends in `sync_file_range`, which survives a process crash but not a power cut, so the
-//! flush is followed by an `fsync` of sled's log file. The thread holds a handle on the database, so
-//! dropping `GroupCommit` stops and joins it: the data dir is unlocked once the store is dropped.
+//! flush is followed by an `fsync` of sled's log file. While other writers are in the middle of a write
+//! (`writing`), the flusher waits for them a little (at most `GATHER`), so one flush covers them too:
+//! alone, a writer is flushed at once; under load, a flush serves many. The thread holds a handle on the
+//! database, so dropping `GroupCommit` stops and joins it: the data dir is unlocked once the store is dropped.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -17,10 +20,26 @@ use super::StoreError;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// Longest a flush waits for writers still in the middle of a write. Measured with the store bench on 2
+/// cores: 32 writers over 32 clinics went from 0.38 to 0.11 flushes per booking (1.52 -> 1.57 of raw sled
+/// with a flush per write), all on one clinic from 0.88 to 0.10 (0.22 -> 1.74 of raw); one writer is
+/// never held, since nobody else is writing.
+const GATHER: Duration = Duration::from_micros(1500);
+
 pub struct GroupCommit {
     requests: Option<mpsc::Sender<Waiter>>,
     flusher: Option<JoinHandle<()>>,
     flushes: Arc<AtomicU64>,
+    writing: Arc<AtomicUsize>,
+}
+
+/// Held by a writer from the start of its write until it asks for durability.
+pub struct Writing(Arc<AtomicUsize>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl GroupCommit {
@@ -28,13 +47,21 @@ impl GroupCommit {
         let (requests, incoming) = mpsc::channel::<Waiter>();
         let flushes = Arc::new(AtomicU64::new(0));
         let counter = flushes.clone();
+        let writing = Arc::new(AtomicUsize::new(0));
+        let in_progress = writing.clone();
         let flusher = std::thread::Builder::new()
             .name("store-flush".into())
             .spawn(move || {
                 let log = path.join("db");
                 while let Ok(first) = incoming.recv() {
-                    // Everyone who asked before this flush starts is covered by it.
+                    // Everyone who asks before this flush starts is covered by it; writers mid-write get a
+                    // moment to ask.
                     let mut waiters = vec![first];
+                    let gather_until = Instant::now() + GATHER;
+                    while in_progress.load(Ordering::SeqCst) > 0 && Instant::now() < gather_until {
+                        waiters.extend(incoming.try_iter());
+                        std::thread::sleep(Duration::from_micros(50));
+                    }
                     waiters.extend(incoming.try_iter());
                     let started = std::time::Instant::now();
                     let result = db.flush().map(|_| ()).map_err(|e| e.to_string()).and_then(|()| {
@@ -58,7 +85,14 @@ impl GroupCommit {
             requests: Some(requests),
             flusher: Some(flusher),
             flushes,
+            writing,
         })
+    }
+
+    /// Notes a write in progress until the returned guard drops (before the writer asks for durability).
+    pub fn writing(&self) -> Writing {
+        self.writing.fetch_add(1, Ordering::SeqCst);
+        Writing(self.writing.clone())
     }
 
     pub async fn wait(&self) -> Result<(), StoreError> {

@@ -32,6 +32,26 @@ pub fn start_bound(clinic_id: &str, start: Timestamp) -> Vec<u8> {
     key
 }
 
+/// `clinic/practitioner/<start><appointment id>`: one practitioner's appointments in start order, so the
+/// overlap rule reads only that practitioner's neighbours.
+pub fn appointment_by_practitioner(
+    clinic_id: &str,
+    practitioner_id: &str,
+    start: Timestamp,
+    appointment_id: &str,
+) -> Vec<u8> {
+    let mut key = practitioner_bound(clinic_id, practitioner_id, start);
+    key.extend_from_slice(appointment_id.as_bytes());
+    key
+}
+
+pub fn practitioner_bound(clinic_id: &str, practitioner_id: &str, start: Timestamp) -> Vec<u8> {
+    let mut key = staff(clinic_id, practitioner_id);
+    key.push(b'/');
+    key.extend_from_slice(&ordered_instant(start));
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

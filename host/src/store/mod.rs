@@ -40,6 +40,7 @@ pub struct Store {
     staff: sled::Tree,
     appointments: sled::Tree,
     appointments_by_start: sled::Tree,
+    appointments_by_practitioner: sled::Tree,
     outbox: sled::Tree,
     plugins: sled::Tree,
     plugin_blobs: sled::Tree,
@@ -67,6 +68,12 @@ impl Default for StoreOptions {
     }
 }
 
+/// A clinic's write lock; dropping it ends the write.
+pub struct ClinicLock {
+    _lock: tokio::sync::OwnedMutexGuard<()>,
+    _writing: group_commit::Writing,
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`, migrating older data. Must run inside a tokio runtime.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -92,6 +99,7 @@ impl Store {
             staff: db.open_tree("staff")?,
             appointments: db.open_tree("appointments")?,
             appointments_by_start: db.open_tree("appointments_by_start")?,
+            appointments_by_practitioner: db.open_tree("appointments_by_practitioner")?,
             outbox: db.open_tree("outbox")?,
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,
@@ -123,8 +131,10 @@ impl Store {
     }
 
     /// Serialises multi-record writes of one clinic. Held only around reads and the sled transaction,
-    /// never across the durability flush, so writers of one clinic still share flushes.
-    pub async fn lock_clinic(&self, clinic_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    /// never across the durability flush, so writers of one clinic still share flushes; while it is held
+    /// (or awaited) the group commit knows a write is coming and waits for it a moment.
+    pub async fn lock_clinic(&self, clinic_id: &str) -> ClinicLock {
+        let writing = self.commits.writing();
         let lock = {
             let mut locks = self
                 .clinic_locks
@@ -132,7 +142,10 @@ impl Store {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             locks.entry(clinic_id.to_string()).or_default().clone()
         };
-        lock.lock_owned().await
+        ClinicLock {
+            _lock: lock.lock_owned().await,
+            _writing: writing,
+        }
     }
 
     pub fn schema_version(&self) -> Result<u32, StoreError> {

@@ -5,13 +5,31 @@
 
 use super::StoreError;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const VERSION_KEY: &[u8] = b"schema_version";
 
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` takes the store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[index_appointments_by_practitioner];
+
+/// 1 -> 2: the per-practitioner start index that the overlap rule reads.
+fn index_appointments_by_practitioner(db: &sled::Db) -> Result<(), StoreError> {
+    let appointments = db.open_tree("appointments")?;
+    let index = db.open_tree("appointments_by_practitioner")?;
+    for item in appointments.iter() {
+        let (_, bytes) = item?;
+        let appointment: crate::domain::Appointment = super::codec::decode("appointment", &bytes)?;
+        let key = super::keys::appointment_by_practitioner(
+            &appointment.clinic_id,
+            &appointment.practitioner_id,
+            appointment.start,
+            &appointment.id,
+        );
+        index.insert(key, appointment.id.as_bytes())?;
+    }
+    Ok(())
+}
 
 pub fn read_version(meta: &sled::Tree) -> Result<u32, StoreError> {
     match meta.get(VERSION_KEY)? {
@@ -76,6 +94,47 @@ mod tests {
         assert_eq!(read_version(&meta).unwrap(), 1);
         let err = migrate_with(&db, &meta, 0, &[]).unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { found: 1, supported: 0 }));
+    }
+
+    #[test]
+    fn version_1_stores_gain_the_practitioner_index() {
+        let db = temp_db();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(VERSION_KEY, &1u32.to_be_bytes()).unwrap();
+        let clinic = crate::domain::Clinic::create(
+            "C".into(),
+            crate::domain::NewClinic {
+                name: "A".into(),
+                timezone: "Australia/Sydney".into(),
+                state: "NSW".into(),
+                appointment_duration_minutes: 15,
+            },
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
+        let new = crate::domain::NewAppointment {
+            practitioner_id: "P".into(),
+            rep: crate::domain::Rep {
+                name: "R".into(),
+                company: "Co".into(),
+                email: String::new(),
+                phone: None,
+            },
+            start: "2030-01-10T09:00".into(),
+            duration_minutes: None,
+            notes: String::new(),
+        };
+        let appointment =
+            crate::domain::Appointment::book("A1".into(), &clinic, new, jiff::Timestamp::UNIX_EPOCH).unwrap();
+        db.open_tree("appointments")
+            .unwrap()
+            .insert("A1", super::super::codec::encode(&appointment).unwrap())
+            .unwrap();
+        migrate(&db, &meta).unwrap();
+        assert_eq!(read_version(&meta).unwrap(), 2);
+        let index = db.open_tree("appointments_by_practitioner").unwrap();
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.iter().next().unwrap().unwrap().1.as_ref(), b"A1");
     }
 
     #[test]
