@@ -46,6 +46,7 @@ fn native_describe(name: &str, version: &str) -> ConnectorInfo {
             secret: "api_key".into(),
             header: "X-Api-Key".into(),
             origin_setting: "url".into(),
+            scheme: repbook::plugins::contract::CredentialScheme::Verbatim,
         }],
     }
 }
