@@ -15,6 +15,7 @@ plugins:
 	$(CARGO) build --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release --workspace --lib --examples
 
 test: plugins
+	$(CARGO) test --manifest-path plugins/Cargo.toml -p halo-bp
 	$(CARGO) test --workspace
 
 bench: plugins

@@ -18,7 +18,8 @@ pub fn default_component() -> PathBuf {
 }
 
 pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
-    let component = args.component.unwrap_or_else(default_component);
+    let component = args.component.clone().unwrap_or_else(default_component);
+    let args_token_given = args.token.as_deref().is_some_and(|t| !t.trim().is_empty());
     let bytes = std::fs::read(&component).with_context(|| {
         format!(
             "cannot read the halo-bp component {}; build it with `make plugins`",
@@ -33,7 +34,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         data_dir: data_dir.clone(),
         listen: args.listen,
-        token: args.token,
+        token: args.token.clone(),
         plugins: PluginConfig {
             allow_loopback: true,
             ..Default::default()
@@ -100,11 +101,16 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
 
     let base = format!("http://{}", running.addr);
     let token = state.token.to_string();
+    // A token given through the environment is not in the data dir's token file: the CLI needs it too.
+    let token_from_env = args_token_given;
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "repbook".into());
     let cli = format!("{exe} --data-dir {}", data_dir.display());
     let id = &clinic.id;
+    if token_from_env {
+        println!("\nThe API token came from REPBOOK_TOKEN; in the other terminal run: export REPBOOK_TOKEN={token}");
+    }
     println!(
         "\nrepbook demo is running at {base}\nAPI token: {token}\nHalo + Bp simulator: {} (Bp Site ID 12345, pairing code ABC123)\n\
          Demo clinic {id} (Australia/Sydney), with three doctors (Dr Chloe Singh's AHPRA number is mistyped).\n\n\
