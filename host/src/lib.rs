@@ -3,6 +3,7 @@
 //! `sync` the delivery to the PMS, `api` and `cli` the adapters, and `server` wires them together.
 
 pub mod api;
+pub mod booking;
 pub mod cli;
 pub mod domain;
 pub mod plugins;

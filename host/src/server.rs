@@ -11,7 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
+use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
+use crate::booking::Bookings;
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
@@ -30,6 +32,8 @@ pub struct ServerConfig {
     pub sync: SyncConfig,
     /// How long a stop waits for in-flight requests and deliveries.
     pub drain: Duration,
+    /// Rate limits of the rep's public routes.
+    pub public_limits: PublicLimitConfig,
 }
 
 /// A started server: serving HTTP and syncing until `stop`.
@@ -39,7 +43,21 @@ pub struct Running {
     http: JoinHandle<std::io::Result<()>>,
     stop_http: tokio::sync::oneshot::Sender<()>,
     worker: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
     drain: Duration,
+}
+
+/// Once a minute: lets go of the approval requests nobody decided on in time (their slots are already
+/// free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
+async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(error) = bookings.expire_requests(jiff::Timestamp::now()).await {
+            tracing::warn!(%error, "cannot expire old requests");
+        }
+        limits.retain_recent();
+    }
 }
 
 /// Opens the data dir, loads the plugins, starts the sync worker and serves HTTP.
@@ -60,16 +78,21 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
         .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
+    let bookings = Arc::new(Bookings::new(store.clone()));
+    let public_limits = Arc::new(PublicLimits::new(config.public_limits));
+    let housekeeping = tokio::spawn(housekeeping(bookings.clone(), public_limits.clone()));
     let state = AppState {
         store,
         plugins,
         sync,
+        bookings,
+        public_limits,
         token: token.into(),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());
     let http = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             })
@@ -82,6 +105,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         http,
         stop_http,
         worker,
+        housekeeping,
         drain: config.drain,
     })
 }
@@ -100,6 +124,7 @@ impl Running {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.state.sync.stop(left).await;
         self.worker.abort();
+        self.housekeeping.abort();
         self.state.store.durable().await?;
         tracing::info!("stopped");
         Ok(())

@@ -46,13 +46,16 @@ fn views(store: &Store, clinic: &Clinic, appointments: &[Appointment]) -> Result
     Ok(appointments
         .iter()
         .map(|a| {
-            let name = names.get(&a.practitioner_id).cloned().unwrap_or_default();
+            let name = match &a.practitioner_id {
+                Some(id) => names.get(id).cloned().unwrap_or_default(),
+                None => "the clinic".to_string(),
+            };
             AppointmentView::new(a, clinic, name)
         })
         .collect())
 }
 
-fn view(store: &Store, clinic: &Clinic, appointment: &Appointment) -> Result<AppointmentView, StoreError> {
+pub(super) fn view(store: &Store, clinic: &Clinic, appointment: &Appointment) -> Result<AppointmentView, StoreError> {
     Ok(views(store, clinic, std::slice::from_ref(appointment))?.remove(0))
 }
 

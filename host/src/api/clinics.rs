@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::model::{ClinicList, ClinicUpdate, ClinicView};
-use crate::domain::{Clinic, NewClinic, new_id};
+use super::model::{ClinicList, ClinicView};
+use crate::domain::{Clinic, ClinicUpdate, NewClinic, new_id};
 use crate::store::AppointmentFilter;
 
 pub async fn create(
@@ -50,12 +50,17 @@ pub async fn update(
                 "the clinic has appointments, whose local times were booked in its current zone; create a new clinic for another zone",
             ));
         }
-        clinic.update(
-            change.name,
-            change.timezone,
-            change.state,
-            change.appointment_duration_minutes,
-        )?;
+        if let Some(Some(practitioner)) = &change.clinic_visit_practitioner_id {
+            state.store.practitioner(&clinic.id, practitioner).map_err(|_| {
+                ApiError::from(crate::domain::DomainError::Invalid {
+                    field: "clinic_visit_practitioner_id",
+                    message: format!(
+                        "'{practitioner}' is not a practitioner of this clinic; use the id of one of its staff"
+                    ),
+                })
+            })?;
+        }
+        clinic.update(&change)?;
         state.store.put_clinic(&clinic)?;
         clinic
     };

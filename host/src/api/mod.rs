@@ -6,10 +6,13 @@ mod auth;
 mod clinics;
 mod error;
 mod extract;
+mod ics;
 mod metrics;
 pub mod model;
 mod plugins;
 mod pms;
+pub mod public;
+pub mod published;
 mod staff;
 
 use std::sync::Arc;
@@ -27,12 +30,15 @@ use crate::store::Store;
 use crate::sync::SyncEngine;
 
 const BODY_LIMIT_BYTES: usize = 256 * 1024;
+const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
     pub plugins: Arc<Registry>,
     pub sync: Arc<SyncEngine>,
+    pub bookings: Arc<crate::booking::Bookings>,
+    pub public_limits: Arc<public::PublicLimits>,
     pub token: Arc<str>,
 }
 
@@ -63,6 +69,28 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/appointments/{id}/cancel", post(appointments::cancel))
         .route("/appointments/{id}/resend", post(appointments::resend))
+        .route("/appointments/{id}/approve", post(published::approve))
+        .route("/appointments/{id}/decline", post(published::decline))
+        .route(
+            "/clinics/{clinic}/categories",
+            get(published::list_categories).post(published::add_category),
+        )
+        .route("/clinics/{clinic}/categories/{id}", delete(published::remove_category))
+        .route(
+            "/clinics/{clinic}/times",
+            get(published::list_times).post(published::add_time),
+        )
+        .route("/clinics/{clinic}/times/{id}", delete(published::remove_time))
+        .route(
+            "/clinics/{clinic}/closed",
+            get(published::list_closed).post(published::add_closed),
+        )
+        .route("/clinics/{clinic}/closed/{date}", delete(published::remove_closed))
+        .route(
+            "/clinics/{clinic}/links",
+            get(published::list_links).post(published::create_link),
+        )
+        .route("/clinics/{clinic}/links/{id}", delete(published::revoke_link))
         .route("/plugins", get(plugins::list))
         .route(
             "/plugins",
@@ -75,9 +103,24 @@ pub fn router(state: AppState) -> Router {
     let metrics = Router::new()
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    // The rep's side: no token, the capability in the path is the key; small bodies; rate-limited.
+    let rep = Router::new()
+        .route("/book/{link}", get(public::book_page))
+        .route("/book/{link}/slots", get(public::slots))
+        .route("/book/{link}/bookings", post(public::book))
+        .route("/manage/{token}", get(public::manage_page))
+        .route("/manage/{token}/booking", get(public::booking))
+        .route("/manage/{token}/booking.ics", get(public::ics))
+        .route("/manage/{token}/slots", get(public::swap_slots))
+        .route("/manage/{token}/cancel", post(public::cancel))
+        .route("/manage/{token}/swap", post(public::swap))
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/assets/{file}", get(public::asset))
         .merge(metrics)
+        .merge(rep)
         .nest("/api/v1", api)
         .fallback(|| async {
             ApiError::new(

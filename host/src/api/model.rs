@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Appointment, AppointmentStatus, AuState, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep, SendVia, rfc3339_in,
+    Appointment, AppointmentStatus, AuState, BookingRules, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep,
+    SendVia, rfc3339_in,
 };
 use crate::plugins::contract::Location;
 use crate::plugins::{InstallOutcome, PluginSummary};
@@ -22,6 +23,9 @@ pub struct ClinicView {
     pub appointment_duration_minutes: u32,
     pub pms: PmsView,
     pub created_at: String,
+    /// Booking rules: lead time, horizon, limits, cut-offs, visiting instructions.
+    #[serde(flatten)]
+    pub booking: BookingRules,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +70,7 @@ impl From<&Clinic> for ClinicView {
             appointment_duration_minutes: clinic.appointment_duration_minutes,
             pms: (&clinic.pms).into(),
             created_at: clinic.created_at.to_string(),
+            booking: clinic.booking.clone(),
         }
     }
 }
@@ -73,20 +78,6 @@ impl From<&Clinic> for ClinicView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClinicList {
     pub clinics: Vec<ClinicView>,
-}
-
-/// A PATCH of a clinic: only the fields given change.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClinicUpdate {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub appointment_duration_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,8 +112,9 @@ pub struct AppointmentView {
     pub id: String,
     pub reference: String,
     pub clinic_id: String,
-    pub practitioner_id: String,
-    /// The practitioner's display name, e.g. "Dr Ana Ng".
+    /// `null`: a visit with the whole clinic.
+    pub practitioner_id: Option<String>,
+    /// The practitioner's display name, e.g. "Dr Ana Ng", or "the clinic".
     pub practitioner_name: String,
     pub rep: Rep,
     /// RFC 3339 with the clinic's offset at that instant.

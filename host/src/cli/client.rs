@@ -78,6 +78,14 @@ impl Client {
         Client::new(&base, &token)
     }
 
+    /// A server-relative path (such as a booking link's `/book/...`) as the full URL to hand out.
+    pub fn absolute(&self, path: &str) -> String {
+        self.base
+            .join(path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| path.to_string())
+    }
+
     fn url(&self, segments: &[&str]) -> url::Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {

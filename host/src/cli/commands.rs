@@ -7,9 +7,17 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::client::{CliError, Client};
-use super::{ApptCommand, ClientArgs, ClinicCommand, PluginCommand, SetPmsArgs, StaffCommand, SyncCommand, print};
+use super::table;
+use super::{
+    ApptCommand, BookingRuleArgs, CategoryCommand, ClientArgs, ClinicCommand, ClosedCommand, LinkCommand,
+    PluginCommand, SetPmsArgs, StaffCommand, SyncCommand, TimesCommand, print,
+};
 use crate::api::model::*;
-use crate::domain::{MoveRequest, NewAppointment, NewClinic, NewPractitioner, PmsSettingsUpdate, Practitioner, Rep};
+use crate::api::published::{CategoryList, ClosedList, LinkList, LinkView, TimeList, TimeView};
+use crate::domain::{
+    ClinicUpdate, ClosedDate, MoveRequest, NewAppointment, NewBookingLink, NewCategory, NewClinic, NewClosedDate,
+    NewPractitioner, NewPublishedTime, PmsSettingsUpdate, Practitioner, Rep, VisitorCategory,
+};
 use crate::sync::{ReconcileReport, SyncStatus, Validation};
 
 /// Prints `value` as JSON for scripts, or through `render` for people.
@@ -55,6 +63,53 @@ fn set_pms_body(args: &SetPmsArgs) -> Result<PmsSettingsUpdate, CliError> {
     })
 }
 
+/// The booking-rule part of a clinic update; 0 weeks and "none" clear the optional rules.
+fn rule_update(rules: BookingRuleArgs) -> ClinicUpdate {
+    ClinicUpdate {
+        booking_lead_hours: rules.booking_lead_hours,
+        booking_horizon_days: rules.booking_horizon_days,
+        max_open_bookings_per_rep: rules.max_open_bookings_per_rep,
+        company_visit_interval_weeks: rules.company_visit_interval_weeks.map(|w| (w > 0).then_some(w)),
+        cancel_cutoff_hours: rules.cancel_cutoff_hours,
+        swap_cutoff_hours: rules.swap_cutoff_hours,
+        request_expiry_hours: rules.request_expiry_hours,
+        link_daily_cap: rules.link_daily_cap,
+        visiting_instructions: rules.visiting_instructions,
+        clinic_visit_practitioner_id: rules
+            .clinic_visit_practitioner
+            .map(|p| (!p.eq_ignore_ascii_case("none")).then_some(p)),
+        ..Default::default()
+    }
+}
+
+/// Category names or ids as the API's ids, so people can write `--category "Specialist Services"`.
+async fn category_ids(client: &Client, clinic: &str, given: &[String]) -> Result<Vec<String>, CliError> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: CategoryList = client.get(&["clinics", clinic, "categories"]).await?;
+    given
+        .iter()
+        .map(|wanted| {
+            list.categories
+                .iter()
+                .find(|c| &c.id == wanted || c.name.eq_ignore_ascii_case(wanted.trim()))
+                .map(|c| c.id.clone())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = list.categories.iter().map(|c| c.name.as_str()).collect();
+                    local(format!(
+                        "--category '{wanted}' is not a visitor category of this clinic{}",
+                        if known.is_empty() {
+                            "; add one with `repbook category add`".to_string()
+                        } else {
+                            format!(" (it has: {})", known.join(", "))
+                        }
+                    ))
+                })
+        })
+        .collect()
+}
+
 pub async fn clinic(data_dir: &Path, args: &ClientArgs, command: ClinicCommand) -> Result<(), CliError> {
     let client = Client::discover(data_dir, args)?;
     match command {
@@ -87,12 +142,14 @@ pub async fn clinic(data_dir: &Path, args: &ClientArgs, command: ClinicCommand) 
             timezone,
             state,
             duration,
+            rules,
         } => {
             let body = ClinicUpdate {
                 name,
                 timezone,
                 state,
                 appointment_duration_minutes: duration,
+                ..rule_update(rules)
             };
             let view: ClinicView = client.call(Method::PATCH, &["clinics", &clinic], &body).await?;
             show(args, &view, print::clinic);
@@ -227,6 +284,14 @@ pub async fn appt(data_dir: &Path, args: &ClientArgs, command: ApptCommand) -> R
             let cancelled: AppointmentView = client.post(&["appointments", &id, "cancel"], &()).await?;
             show(args, &cancelled, print::appointment);
         }
+        ApptCommand::Approve { id } => {
+            let approved: AppointmentView = client.post(&["appointments", &id, "approve"], &()).await?;
+            show(args, &approved, print::appointment);
+        }
+        ApptCommand::Decline { id } => {
+            let declined: AppointmentView = client.post(&["appointments", &id, "decline"], &()).await?;
+            show(args, &declined, print::appointment);
+        }
         ApptCommand::Resend { id } => {
             let resent: ResendView = client.post(&["appointments", &id, "resend"], &()).await?;
             show(args, &resent, print::resend);
@@ -254,6 +319,136 @@ pub async fn sync(data_dir: &Path, args: &ClientArgs, command: SyncCommand) -> R
         SyncCommand::RetryParked { clinic } => {
             let answer: Queued = client.post(&["clinics", &clinic, "sync", "retry-parked"], &()).await?;
             show(args, &answer, queued);
+        }
+    }
+    Ok(())
+}
+
+pub async fn times(data_dir: &Path, args: &ClientArgs, command: TimesCommand) -> Result<(), CliError> {
+    let client = Client::discover(data_dir, args)?;
+    match command {
+        TimesCommand::Add {
+            clinic,
+            weekday,
+            start,
+            end,
+            slot_minutes,
+            practitioner,
+            categories,
+            approval_required,
+            from,
+            until,
+        } => {
+            let body = NewPublishedTime {
+                weekday,
+                start,
+                end,
+                slot_minutes,
+                practitioner_id: practitioner,
+                categories: category_ids(&client, &clinic, &categories).await?,
+                approval_required,
+                from,
+                until,
+            };
+            let added: TimeView = client.post(&["clinics", &clinic, "times"], &body).await?;
+            show(args, &added, |t| print::times(std::slice::from_ref(t)));
+        }
+        TimesCommand::List { clinic } => {
+            let list: TimeList = client.get(&["clinics", &clinic, "times"]).await?;
+            show(args, &list, |l| print::times(&l.times));
+        }
+        TimesCommand::Remove { clinic, id } => {
+            client.delete(&["clinics", &clinic, "times", &id]).await?;
+            show(args, &serde_json::json!({"removed": id}), |_| {
+                println!("Removed the time; bookings already made stay.")
+            });
+        }
+    }
+    Ok(())
+}
+
+pub async fn closed(data_dir: &Path, args: &ClientArgs, command: ClosedCommand) -> Result<(), CliError> {
+    let client = Client::discover(data_dir, args)?;
+    match command {
+        ClosedCommand::Add { clinic, date, reason } => {
+            let added: ClosedDate = client
+                .post(&["clinics", &clinic, "closed"], &NewClosedDate { date, reason })
+                .await?;
+            show(args, &added, |c| print::closed(std::slice::from_ref(c)));
+        }
+        ClosedCommand::List { clinic } => {
+            let list: ClosedList = client.get(&["clinics", &clinic, "closed"]).await?;
+            show(args, &list, |l| print::closed(&l.closed));
+        }
+        ClosedCommand::Remove { clinic, date } => {
+            client.delete(&["clinics", &clinic, "closed", &date]).await?;
+            show(args, &serde_json::json!({"reopened": date}), |_| {
+                println!("{date} is open to rep visits again.")
+            });
+        }
+    }
+    Ok(())
+}
+
+pub async fn category(data_dir: &Path, args: &ClientArgs, command: CategoryCommand) -> Result<(), CliError> {
+    let client = Client::discover(data_dir, args)?;
+    match command {
+        CategoryCommand::Add { clinic, name } => {
+            let added: VisitorCategory = client
+                .post(&["clinics", &clinic, "categories"], &NewCategory { name })
+                .await?;
+            show(args, &added, |c| print::categories(std::slice::from_ref(c)));
+        }
+        CategoryCommand::List { clinic } => {
+            let list: CategoryList = client.get(&["clinics", &clinic, "categories"]).await?;
+            show(args, &list, |l| print::categories(&l.categories));
+        }
+        CategoryCommand::Remove { clinic, category } => {
+            let ids = category_ids(&client, &clinic, std::slice::from_ref(&category)).await?;
+            for id in &ids {
+                client.delete(&["clinics", &clinic, "categories", id]).await?;
+            }
+            show(args, &serde_json::json!({"removed": ids}), |_| {
+                println!("Removed the category '{category}'.")
+            });
+        }
+    }
+    Ok(())
+}
+
+pub async fn link(data_dir: &Path, args: &ClientArgs, command: LinkCommand) -> Result<(), CliError> {
+    let client = Client::discover(data_dir, args)?;
+    let absolute = |mut view: LinkView| {
+        view.url = client.absolute(&view.url);
+        view
+    };
+    match command {
+        LinkCommand::Create {
+            clinic,
+            label,
+            categories,
+        } => {
+            let body = NewBookingLink {
+                label,
+                categories: category_ids(&client, &clinic, &categories).await?,
+            };
+            let created: LinkView = client.post(&["clinics", &clinic, "links"], &body).await?;
+            let created = absolute(created);
+            show(args, &created, |l| {
+                print::links(std::slice::from_ref(l));
+                println!("Give reps this URL: {}", table::printable(&l.url));
+            });
+        }
+        LinkCommand::List { clinic } => {
+            let mut list: LinkList = client.get(&["clinics", &clinic, "links"]).await?;
+            list.links = list.links.into_iter().map(absolute).collect();
+            show(args, &list, |l| print::links(&l.links));
+        }
+        LinkCommand::Revoke { clinic, id } => {
+            client.delete(&["clinics", &clinic, "links", &id]).await?;
+            show(args, &serde_json::json!({"revoked": id}), |_| {
+                println!("Revoked: the link answers 404 from now on; bookings made through it stay.")
+            });
         }
     }
     Ok(())

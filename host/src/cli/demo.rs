@@ -42,6 +42,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         sync: Default::default(),
         store: Default::default(),
         drain: std::time::Duration::from_secs(10),
+        public_limits: Default::default(),
     };
     let running = server::start(config).await?;
     let state = &running.state;

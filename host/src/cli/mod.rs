@@ -74,6 +74,34 @@ pub enum Command {
         #[command(subcommand)]
         command: SyncCommand,
     },
+    /// Weekly rep-visit times the clinic publishes.
+    Times {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: TimesCommand,
+    },
+    /// Dates the clinic takes no rep visits (public holidays, closures).
+    Closed {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ClosedCommand,
+    },
+    /// Visitor categories: which reps may see which times.
+    Category {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: CategoryCommand,
+    },
+    /// Booking links for reps (capability URLs).
+    Link {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: LinkCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
     Plugin {
         #[command(flatten)]
@@ -115,6 +143,32 @@ pub struct ServeArgs {
     pub plugins: PluginArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
+    #[command(flatten)]
+    pub public: PublicLimitArgs,
+}
+
+/// Rate limits of the rep's public pages and routes (`/book/...`, `/manage/...`).
+#[derive(Debug, Args)]
+pub struct PublicLimitArgs {
+    /// Page and slot reads per minute per client address.
+    #[arg(long, env = "REPBOOK_PUBLIC_READS_PER_MINUTE", default_value_t = 240)]
+    pub public_reads_per_minute: u32,
+    /// Bookings, swaps and cancellations per minute per client address.
+    #[arg(long, env = "REPBOOK_PUBLIC_WRITES_PER_MINUTE", default_value_t = 20)]
+    pub public_writes_per_minute: u32,
+    /// Requests per minute per booking link or manage link, from any address.
+    #[arg(long, env = "REPBOOK_PUBLIC_PER_LINK_PER_MINUTE", default_value_t = 300)]
+    pub public_per_link_per_minute: u32,
+}
+
+impl PublicLimitArgs {
+    pub fn config(&self) -> crate::api::public::PublicLimitConfig {
+        crate::api::public::PublicLimitConfig {
+            reads_per_address: self.public_reads_per_minute,
+            writes_per_address: self.public_writes_per_minute,
+            per_capability: self.public_per_link_per_minute,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -240,7 +294,7 @@ pub enum ClinicCommand {
     List,
     /// Show one clinic with its PMS settings (secrets are never shown).
     Show { clinic: String },
-    /// Change a clinic's name, zone, state or default appointment length.
+    /// Change a clinic's name, zone, state, default appointment length or rep booking rules.
     Update {
         clinic: String,
         #[arg(long)]
@@ -251,6 +305,8 @@ pub enum ClinicCommand {
         state: Option<String>,
         #[arg(long)]
         duration: Option<u32>,
+        #[command(flatten)]
+        rules: BookingRuleArgs,
     },
     /// Set the PMS connection (only the options given change).
     SetPms(SetPmsArgs),
@@ -260,6 +316,162 @@ pub enum ClinicCommand {
     Locations { clinic: String },
     /// Forget the PMS site state, re-validate and re-send what is pending.
     Reset { clinic: String },
+}
+
+/// The rep booking rules `clinic update` can change; only the flags given change.
+#[derive(Debug, Args)]
+pub struct BookingRuleArgs {
+    /// Slots closer than this many hours are not offered to reps.
+    #[arg(long)]
+    pub booking_lead_hours: Option<u32>,
+    /// Slots further ahead than this many days are not offered.
+    #[arg(long)]
+    pub booking_horizon_days: Option<u32>,
+    /// Future bookings one rep (by email) may hold at the clinic.
+    #[arg(long)]
+    pub max_open_bookings_per_rep: Option<u32>,
+    /// At most one visit per company per doctor in this many weeks (0 = no such rule).
+    #[arg(long)]
+    pub company_visit_interval_weeks: Option<u32>,
+    /// Reps may cancel up to this many hours before the visit.
+    #[arg(long)]
+    pub cancel_cutoff_hours: Option<u32>,
+    /// Reps may swap to another time up to this many hours before the visit.
+    #[arg(long)]
+    pub swap_cutoff_hours: Option<u32>,
+    /// Hours an approval-required request waits for staff before it expires.
+    #[arg(long)]
+    pub request_expiry_hours: Option<u32>,
+    /// Bookings one link may take per day.
+    #[arg(long)]
+    pub link_daily_cap: Option<u32>,
+    /// What reps should know (parking, where to wait); shown on their pages and in the calendar file.
+    #[arg(long)]
+    pub visiting_instructions: Option<String>,
+    /// Whose PMS appointment book receives visits with the whole clinic (a practitioner id; "none" clears).
+    #[arg(long)]
+    pub clinic_visit_practitioner: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TimesCommand {
+    /// Publish a weekly time, cut into slots.
+    Add {
+        #[arg(long)]
+        clinic: String,
+        /// mon, tue, wed, thu, fri, sat or sun.
+        #[arg(long)]
+        weekday: String,
+        /// Clinic-local HH:MM.
+        #[arg(long)]
+        start: String,
+        /// Clinic-local HH:MM.
+        #[arg(long)]
+        end: String,
+        /// Slot length (default: the clinic's appointment duration).
+        #[arg(long)]
+        slot_minutes: Option<u32>,
+        /// With one doctor (practitioner id); without it, with the whole clinic.
+        #[arg(long)]
+        practitioner: Option<String>,
+        /// Visitor category (name or id) that may book it; repeatable; none = every rep.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+        /// Bookings wait for staff approval.
+        #[arg(long)]
+        approval_required: bool,
+        /// First date it applies, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last date it applies, YYYY-MM-DD.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// The clinic's published times.
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Stop publishing a time (bookings already made stay).
+    Remove {
+        #[arg(long)]
+        clinic: String,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClosedCommand {
+    /// Close a date to rep visits.
+    Add {
+        #[arg(long)]
+        clinic: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// The clinic's closed dates.
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Open a closed date again.
+    Remove {
+        #[arg(long)]
+        clinic: String,
+        date: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CategoryCommand {
+    /// Add a visitor category, e.g. "Specialist Services".
+    Add {
+        #[arg(long)]
+        clinic: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// The clinic's visitor categories.
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Remove a category no time or live link uses.
+    Remove {
+        #[arg(long)]
+        clinic: String,
+        /// Name or id.
+        category: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkCommand {
+    /// Create a booking link to give reps; it sees the times of its categories (none = times for every rep).
+    Create {
+        #[arg(long)]
+        clinic: String,
+        /// Who the link is for, e.g. "Acme territory".
+        #[arg(long)]
+        label: String,
+        /// Visitor category (name or id); repeatable.
+        #[arg(long = "category")]
+        categories: Vec<String>,
+    },
+    /// The clinic's links, live first.
+    List {
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Revoke a link: it stops working at once; bookings made through it stay.
+    Revoke {
+        #[arg(long)]
+        clinic: String,
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -358,8 +570,8 @@ pub enum ApptCommand {
         /// Last clinic-local date, YYYY-MM-DD.
         #[arg(long)]
         to: Option<String>,
-        /// booked or cancelled.
-        #[arg(long, value_parser = ["booked", "cancelled"])]
+        /// booked, requested (the approval queue), cancelled, declined or expired.
+        #[arg(long, value_parser = ["booked", "requested", "cancelled", "declined", "expired"])]
         status: Option<String>,
     },
     /// Show one appointment with its PMS state.
@@ -376,6 +588,10 @@ pub enum ApptCommand {
     Cancel { id: String },
     /// Send one future appointment to the PMS again.
     Resend { id: String },
+    /// Approve a requested visit: it is booked and goes to the PMS.
+    Approve { id: String },
+    /// Decline a requested visit: its slot is free again.
+    Decline { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,6 +630,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             plugins: args.plugins.config(),
             sync: args.sync.config(),
             drain: Duration::from_secs(args.drain_secs),
+            public_limits: args.public.config(),
             store: crate::store::StoreOptions {
                 background_flush: (args.store_flush_every_ms > 0)
                     .then(|| Duration::from_millis(args.store_flush_every_ms)),
@@ -426,6 +643,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Staff { client, command } => commands::staff(&data_dir, &client, command).await,
         Command::Appt { client, command } => commands::appt(&data_dir, &client, command).await,
         Command::Sync { client, command } => commands::sync(&data_dir, &client, command).await,
+        Command::Times { client, command } => commands::times(&data_dir, &client, command).await,
+        Command::Closed { client, command } => commands::closed(&data_dir, &client, command).await,
+        Command::Category { client, command } => commands::category(&data_dir, &client, command).await,
+        Command::Link { client, command } => commands::link(&data_dir, &client, command).await,
         Command::Plugin { client, command } => commands::plugin(&data_dir, &client, command).await,
     };
     match result {

@@ -2,7 +2,8 @@
 
 use super::table::{self, printable};
 use crate::api::model::*;
-use crate::domain::{AppointmentStatus, PmsLinkState, PmsSyncState, Practitioner};
+use crate::api::published::{LinkView, TimeView};
+use crate::domain::{AppointmentStatus, ClosedDate, PmsLinkState, PmsSyncState, Practitioner, VisitorCategory};
 use crate::plugins::PluginSummary;
 use crate::sync::{Delivered, ReconcileReport, SyncStatus, Validation};
 
@@ -193,7 +194,10 @@ pub fn appointments(appointments: &[AppointmentView]) {
 fn status(status: AppointmentStatus) -> &'static str {
     match status {
         AppointmentStatus::Booked => "booked",
+        AppointmentStatus::Requested => "requested",
         AppointmentStatus::Cancelled => "cancelled",
+        AppointmentStatus::Declined => "declined",
+        AppointmentStatus::Expired => "expired",
     }
 }
 
@@ -379,4 +383,66 @@ pub fn installed(outcome: &Installed) {
             "; activate it with `repbook plugin activate`"
         }
     ));
+}
+
+pub fn times(times: &[TimeView]) {
+    let rows: Vec<Vec<String>> = times
+        .iter()
+        .map(|t| {
+            let dates = match (&t.from, &t.until) {
+                (None, None) => "every week".to_string(),
+                (from, until) => format!("{} to {}", or_dash(from.as_ref()), or_dash(until.as_ref())),
+            };
+            vec![
+                t.weekday.clone(),
+                format!("{}-{}", t.start, t.end),
+                t.slot_minutes.to_string(),
+                t.with.clone(),
+                if t.categories.is_empty() {
+                    "every rep".into()
+                } else {
+                    t.categories.join(", ")
+                },
+                if t.approval_required { "approval" } else { "instant" }.into(),
+                dates,
+                t.id.clone(),
+            ]
+        })
+        .collect();
+    table::print(
+        &["DAY", "TIME", "SLOT MIN", "WITH", "VISITORS", "BOOKING", "DATES", "ID"],
+        &rows,
+    );
+}
+
+pub fn closed(closed: &[ClosedDate]) {
+    let rows: Vec<Vec<String>> = closed
+        .iter()
+        .map(|c| vec![c.date.to_string(), c.reason.clone()])
+        .collect();
+    table::print(&["DATE", "REASON"], &rows);
+}
+
+pub fn categories(categories: &[VisitorCategory]) {
+    let rows: Vec<Vec<String>> = categories.iter().map(|c| vec![c.name.clone(), c.id.clone()]).collect();
+    table::print(&["CATEGORY", "ID"], &rows);
+}
+
+pub fn links(links: &[LinkView]) {
+    let rows: Vec<Vec<String>> = links
+        .iter()
+        .map(|l| {
+            vec![
+                l.label.clone(),
+                if l.categories.is_empty() {
+                    "every rep".into()
+                } else {
+                    l.categories.join(", ")
+                },
+                if l.revoked { "revoked".into() } else { l.url.clone() },
+                l.id.clone(),
+            ]
+        })
+        .collect();
+    table::print(&["LABEL", "CATEGORIES", "URL", "ID"], &rows);
 }

@@ -4,7 +4,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::local_time::{LocalStart, parse_local_start, resolve_local_start};
+pub use super::local_time::LocalStart;
+use super::local_time::{parse_local_start, resolve_local_start};
 use super::{Clinic, DomainError, check_duration, require_text};
 
 /// The representative who visits. Stored verbatim (trimmed); it reaches the PMS only as a query parameter.
@@ -48,7 +49,37 @@ fn looks_like_email(text: &str) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
     Booked,
+    /// Waits for the clinic's approval; holds its slot until approved, declined or expired.
+    Requested,
     Cancelled,
+    Declined,
+    Expired,
+}
+
+/// What the PMS must be told about a change of an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxChange {
+    Create,
+    Move,
+    Cancel,
+}
+
+/// Who made a booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BookingSource {
+    /// Clinic staff, through the API or CLI.
+    Staff,
+    /// A rep, through a booking link.
+    Link { link_id: String },
+}
+
+/// The rep's manage link: only a hash of its capability is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManageAccess {
+    pub token_sha256: String,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +203,8 @@ pub struct Appointment {
     /// The stable reference written into the PMS so a retry can find what an earlier attempt created.
     pub reference: String,
     pub clinic_id: String,
-    pub practitioner_id: String,
+    /// `None`: a visit with the whole clinic.
+    pub practitioner_id: Option<String>,
     pub rep: Rep,
     pub start: Timestamp,
     pub local_date: Date,
@@ -184,6 +216,39 @@ pub struct Appointment {
     pub pms: PmsSyncStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(default = "staff_source")]
+    pub source: BookingSource,
+    /// The published time it was booked in, for bookings made through a link.
+    #[serde(default)]
+    pub time_id: Option<String>,
+    #[serde(default)]
+    pub manage: Option<ManageAccess>,
+    /// When a request waiting for approval lets its slot go.
+    #[serde(default)]
+    pub request_expires_at: Option<Timestamp>,
+}
+
+fn staff_source() -> BookingSource {
+    BookingSource::Staff
+}
+
+/// Where a new visit goes and for how long, resolved in the clinic's zone.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub start: LocalStart,
+    pub minutes: u32,
+    pub practitioner_id: Option<String>,
+}
+
+/// A visit booked through a link: what the slot and the rep's form give.
+#[derive(Debug, Clone)]
+pub struct LinkBooking {
+    pub placement: Placement,
+    pub rep: Rep,
+    pub link_id: String,
+    pub time_id: String,
+    pub approval_required: bool,
+    pub manage: ManageAccess,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,7 +304,7 @@ impl Appointment {
             reference: id.clone(),
             id,
             clinic_id: clinic.id.clone(),
-            practitioner_id: new.practitioner_id,
+            practitioner_id: Some(new.practitioner_id),
             rep: new.rep.validated()?,
             start: start.instant,
             local_date: start.local_date,
@@ -251,12 +316,176 @@ impl Appointment {
             pms: PmsSyncStatus::initial(clinic.pms.is_active()),
             created_at: now,
             updated_at: now,
+            source: BookingSource::Staff,
+            time_id: None,
+            manage: None,
+            request_expires_at: None,
         })
     }
 
-    /// Moves (new start and/or length). A cancelled appointment cannot move; the new time must be future.
+    /// A rep's booking through a link, into an open slot the caller has just checked under the clinic's
+    /// lock. An approval-required slot makes a request that holds the slot until it expires.
+    pub fn book_through_link(
+        id: String,
+        clinic: &Clinic,
+        booking: LinkBooking,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
+        let rep = booking.rep.validated()?;
+        if rep.email.is_empty() {
+            return Err(DomainError::Invalid {
+                field: "rep.email",
+                message: "rep.email is needed so the clinic can reach you (name@example.com)".into(),
+            });
+        }
+        let placement = booking.placement;
+        let (status, pms, expires) = if booking.approval_required {
+            let expires = now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64);
+            (
+                AppointmentStatus::Requested,
+                PmsSyncStatus::initial(false),
+                Some(expires),
+            )
+        } else {
+            (
+                AppointmentStatus::Booked,
+                PmsSyncStatus::initial(clinic.pms.is_active()),
+                None,
+            )
+        };
+        Ok(Appointment {
+            reference: id.clone(),
+            id,
+            clinic_id: clinic.id.clone(),
+            practitioner_id: placement.practitioner_id,
+            rep,
+            start: placement.start.instant,
+            local_date: placement.start.local_date,
+            local_seconds: placement.start.local_seconds,
+            duration_minutes: check_duration("duration_minutes", placement.minutes)?,
+            notes: String::new(),
+            status,
+            version: 1,
+            pms,
+            created_at: now,
+            updated_at: now,
+            source: BookingSource::Link {
+                link_id: booking.link_id,
+            },
+            time_id: Some(booking.time_id),
+            manage: Some(booking.manage),
+            request_expires_at: expires,
+        })
+    }
+
+    /// Whether it holds its slot: booked, or requested and not yet expired.
+    pub fn occupies(&self, now: Timestamp) -> bool {
+        match self.status {
+            AppointmentStatus::Booked => true,
+            AppointmentStatus::Requested => self.request_expires_at.is_none_or(|t| t > now),
+            _ => false,
+        }
+    }
+
+    /// A rep's swap into another open slot (checked by the caller under the clinic's lock). A booked visit
+    /// cannot swap into a time that needs approval; a request swapped into a time that does not becomes
+    /// booked.
+    pub fn swapped(
+        &self,
+        clinic: &Clinic,
+        placement: Placement,
+        time_id: String,
+        approval_required: bool,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
+        let mut next = self.clone();
+        match (self.status, approval_required) {
+            (AppointmentStatus::Booked, true) => {
+                return Err(DomainError::Invalid {
+                    field: "start",
+                    message: "that time needs the clinic's approval; cancel this booking and request that time instead"
+                        .into(),
+                });
+            }
+            (AppointmentStatus::Booked, false) | (AppointmentStatus::Requested, true) => {}
+            (AppointmentStatus::Requested, false) => {
+                next.status = AppointmentStatus::Booked;
+                next.request_expires_at = None;
+            }
+            _ => return Err(DomainError::Cancelled { id: self.id.clone() }),
+        }
+        next.start = placement.start.instant;
+        next.local_date = placement.start.local_date;
+        next.local_seconds = placement.start.local_seconds;
+        next.duration_minutes = check_duration("duration_minutes", placement.minutes)?;
+        next.practitioner_id = placement.practitioner_id;
+        next.time_id = Some(time_id);
+        next.touch(clinic, now);
+        if next.status == AppointmentStatus::Requested {
+            next.pms.state = PmsSyncState::NotApplicable;
+        }
+        Ok(next)
+    }
+
+    /// The clinic approves a request: it becomes a booking (and goes to the PMS).
+    pub fn approved(&self, clinic: &Clinic, now: Timestamp) -> Result<Self, DomainError> {
+        self.decided(clinic, now, AppointmentStatus::Booked)
+    }
+
+    /// The clinic declines a request: its slot is free again.
+    pub fn declined(&self, clinic: &Clinic, now: Timestamp) -> Result<Self, DomainError> {
+        self.decided(clinic, now, AppointmentStatus::Declined)
+    }
+
+    fn decided(&self, clinic: &Clinic, now: Timestamp, to: AppointmentStatus) -> Result<Self, DomainError> {
+        if self.status != AppointmentStatus::Requested {
+            return Err(DomainError::NotRequested {
+                id: self.id.clone(),
+                status: self.status,
+            });
+        }
+        if !self.occupies(now) {
+            return Err(DomainError::RequestExpired { id: self.id.clone() });
+        }
+        let mut next = self.clone();
+        next.status = to;
+        next.request_expires_at = None;
+        next.touch(clinic, now);
+        if to != AppointmentStatus::Booked {
+            next.pms.state = PmsSyncState::NotApplicable;
+        }
+        Ok(next)
+    }
+
+    /// A request nobody decided on in time.
+    pub fn expired(&self, now: Timestamp) -> Option<Self> {
+        if self.status != AppointmentStatus::Requested || self.occupies(now) {
+            return None;
+        }
+        let mut next = self.clone();
+        next.status = AppointmentStatus::Expired;
+        next.version += 1;
+        next.updated_at = now;
+        Some(next)
+    }
+
+    /// What the PMS must hear about the change from `previous` to this state, if anything: only booked
+    /// visits are in the PMS.
+    pub fn outbox_op(&self, previous: Option<&Appointment>) -> Option<OutboxChange> {
+        use OutboxChange as C;
+        let was_booked = previous.is_some_and(|p| p.status == AppointmentStatus::Booked);
+        match (was_booked, self.status) {
+            (false, AppointmentStatus::Booked) => Some(C::Create),
+            (true, AppointmentStatus::Booked) => Some(C::Move),
+            (true, _) => Some(C::Cancel),
+            (false, _) => None,
+        }
+    }
+
+    /// Moves (new start and/or length). Only a booked or requested appointment can move; the new time
+    /// must be future.
     pub fn moved(&self, clinic: &Clinic, change: MoveRequest, now: Timestamp) -> Result<Self, DomainError> {
-        if self.status == AppointmentStatus::Cancelled {
+        if !matches!(self.status, AppointmentStatus::Booked | AppointmentStatus::Requested) {
             return Err(DomainError::Cancelled { id: self.id.clone() });
         }
         if change.start.is_none() && change.duration_minutes.is_none() {
@@ -284,14 +513,20 @@ impl Appointment {
         Ok(next)
     }
 
-    /// Cancels. Returns `None` when already cancelled: cancelling twice changes nothing.
+    /// Cancels a booking or a request. Returns `None` when it holds no slot any more (cancelled,
+    /// declined, expired): cancelling twice changes nothing.
     pub fn cancelled(&self, clinic: &Clinic, now: Timestamp) -> Option<Self> {
-        if self.status == AppointmentStatus::Cancelled {
+        if !matches!(self.status, AppointmentStatus::Booked | AppointmentStatus::Requested) {
             return None;
         }
+        let was_requested = self.status == AppointmentStatus::Requested;
         let mut next = self.clone();
         next.status = AppointmentStatus::Cancelled;
+        next.request_expires_at = None;
         next.touch(clinic, now);
+        if was_requested {
+            next.pms.state = PmsSyncState::NotApplicable;
+        }
         Some(next)
     }
 
@@ -310,17 +545,19 @@ impl Appointment {
     }
 }
 
-/// The first booked appointment of the same practitioner that `candidate` would overlap.
+/// The first appointment holding a slot of the same practitioner (or, for a whole-clinic visit, of the
+/// whole clinic) that `candidate` would overlap.
 pub fn find_overlap<'a>(
     candidate: &Appointment,
     neighbours: impl IntoIterator<Item = &'a Appointment>,
     clinic: &Clinic,
+    now: Timestamp,
 ) -> Result<(), DomainError> {
     let tz = clinic.tz();
     let clash = neighbours.into_iter().find(|other| {
         other.id != candidate.id
             && other.practitioner_id == candidate.practitioner_id
-            && other.status == AppointmentStatus::Booked
+            && other.occupies(now)
             && candidate.overlaps(other)
     });
     match clash {
@@ -388,11 +625,12 @@ mod tests {
         let a = book("2030-01-10T09:00", "2029-01-01T00:00:00Z").unwrap();
         let b = book("2030-01-10T09:10", "2029-01-01T00:00:00Z").unwrap();
         let c = book("2030-01-10T09:20", "2029-01-01T00:00:00Z").unwrap();
+        let now = Timestamp::UNIX_EPOCH;
         assert_eq!(
-            find_overlap(&b, [&a], &clinic()).unwrap_err().code(),
+            find_overlap(&b, [&a], &clinic(), now).unwrap_err().code(),
             "overlapping_appointment"
         );
-        assert!(find_overlap(&c, [&a], &clinic()).is_ok());
+        assert!(find_overlap(&c, [&a], &clinic(), now).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::local_time::time_zone;
+use super::published::BookingRules;
 use super::{DomainError, check_duration, require_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,8 +91,11 @@ pub struct PmsSettingsUpdate {
     pub settings: Option<BTreeMap<String, String>>,
 }
 
-fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub(crate) fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Setting names treated as secrets: stored, never shown. Connectors declare theirs; these names are
@@ -183,6 +187,42 @@ pub struct Clinic {
     pub appointment_duration_minutes: u32,
     pub pms: PmsSettings,
     pub created_at: Timestamp,
+    #[serde(default)]
+    pub booking: BookingRules,
+}
+
+/// A PATCH of a clinic: only the fields given change (`null` clears an optional rule).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_duration_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_lead_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_horizon_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_open_bookings_per_rep: Option<u32>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub company_visit_interval_weeks: Option<Option<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_cutoff_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swap_cutoff_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_expiry_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_daily_cap: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visiting_instructions: Option<String>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub clinic_visit_practitioner_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,31 +255,30 @@ impl Clinic {
             )?,
             pms: PmsSettings::default(),
             created_at: now,
+            booking: BookingRules::default(),
         })
     }
 
     /// Applies a PATCH; the time zone cannot change once appointments exist, so callers check that first.
-    pub fn update(
-        &mut self,
-        name: Option<String>,
-        timezone: Option<String>,
-        state: Option<String>,
-        duration: Option<u32>,
-    ) -> Result<(), DomainError> {
-        if let Some(name) = name {
-            self.name = require_text("name", &name, 200)?;
+    /// Nothing changes unless every given field is valid.
+    pub fn update(&mut self, change: &ClinicUpdate) -> Result<(), DomainError> {
+        let mut next = self.clone();
+        if let Some(name) = &change.name {
+            next.name = require_text("name", name, 200)?;
         }
-        if let Some(zone) = timezone {
+        if let Some(zone) = &change.timezone {
             let zone = zone.trim().to_string();
             time_zone(&zone)?;
-            self.timezone = zone;
+            next.timezone = zone;
         }
-        if let Some(state) = state {
-            self.state = AuState::parse(&state)?;
+        if let Some(state) = &change.state {
+            next.state = AuState::parse(state)?;
         }
-        if let Some(minutes) = duration {
-            self.appointment_duration_minutes = check_duration("appointment_duration_minutes", minutes)?;
+        if let Some(minutes) = change.appointment_duration_minutes {
+            next.appointment_duration_minutes = check_duration("appointment_duration_minutes", minutes)?;
         }
+        next.booking.apply(change)?;
+        *self = next;
         Ok(())
     }
 

@@ -60,6 +60,17 @@ pub enum DomainError {
     Cancelled { id: String },
     #[error("a practitioner with AHPRA number {ahpra} already exists in this clinic ({existing_id})")]
     DuplicateAhpra { ahpra: String, existing_id: String },
+    #[error("appointment {id} is {status:?}, not a request waiting for approval")]
+    NotRequested {
+        id: String,
+        status: crate::domain::AppointmentStatus,
+    },
+    #[error("the request {id} expired before it was approved, and its time was released; ask the rep to book again")]
+    RequestExpired { id: String },
+    #[error("{message}")]
+    SlotTaken { message: String },
+    #[error("{message}")]
+    BookingRule { code: &'static str, message: String },
 }
 
 impl DomainError {
@@ -74,14 +85,22 @@ impl DomainError {
             DomainError::Overlap { .. } => "overlapping_appointment",
             DomainError::Cancelled { .. } => "appointment_cancelled",
             DomainError::DuplicateAhpra { .. } => "duplicate_ahpra",
+            DomainError::NotRequested { .. } => "not_a_request",
+            DomainError::RequestExpired { .. } => "request_expired",
+            DomainError::SlotTaken { .. } => "slot_taken",
+            DomainError::BookingRule { code, .. } => code,
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            DomainError::Overlap { .. } | DomainError::Cancelled { .. } | DomainError::DuplicateAhpra { .. } => {
-                ErrorKind::Conflict
-            }
+            DomainError::Overlap { .. }
+            | DomainError::Cancelled { .. }
+            | DomainError::DuplicateAhpra { .. }
+            | DomainError::NotRequested { .. }
+            | DomainError::RequestExpired { .. }
+            | DomainError::SlotTaken { .. }
+            | DomainError::BookingRule { .. } => ErrorKind::Conflict,
             _ => ErrorKind::Invalid,
         }
     }

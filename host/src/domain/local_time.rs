@@ -127,6 +127,25 @@ pub fn resolve_local_start(zone_name: &str, input: &LocalInput) -> Result<LocalS
     Ok(local_parts(instant, &tz))
 }
 
+/// Like [`resolve_local_start`], but a time that happens twice without an offset is its first occurrence
+/// (as published slots are offered), while a time that does not exist is still refused.
+pub fn resolve_local_start_first(zone_name: &str, input: &LocalInput) -> Result<LocalStart, DomainError> {
+    match resolve_local_start(zone_name, input) {
+        Err(DomainError::AmbiguousLocalTime { .. }) if input.offset.is_none() => {
+            let tz = time_zone(zone_name)?;
+            let instant = tz
+                .to_ambiguous_timestamp(input.datetime)
+                .earlier()
+                .map_err(|e| DomainError::Invalid {
+                    field: "start",
+                    message: format!("start is out of range: {e}"),
+                })?;
+            Ok(local_parts(instant, &tz))
+        }
+        other => other,
+    }
+}
+
 /// The clinic-local date and seconds since midnight of an instant.
 pub fn local_parts(instant: Timestamp, tz: &TimeZone) -> LocalStart {
     let zoned = instant.to_zoned_datetime(tz.clone());

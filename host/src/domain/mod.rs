@@ -7,16 +7,25 @@ mod appointment;
 mod clinic;
 mod error;
 mod local_time;
+mod published;
+mod slots;
 mod staff;
 mod staff_match;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, MoveRequest, NewAppointment, PmsKnowledge, PmsPlacement, PmsSyncState,
-    PmsSyncStatus, Rep, find_overlap,
+    Appointment, AppointmentStatus, BookingSource, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
+    OutboxChange, Placement, PmsKnowledge, PmsPlacement, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
 };
-pub use clinic::{AuState, Clinic, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
+pub use clinic::{AuState, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use error::{DomainError, ErrorKind};
-pub use local_time::{LocalStart, local_parts, parse_local_start, resolve_local_start, rfc3339_in, time_zone};
+pub use local_time::{
+    LocalStart, local_parts, parse_local_start, resolve_local_start, resolve_local_start_first, rfc3339_in, time_zone,
+};
+pub use published::{
+    BookingLink, BookingRules, ClosedDate, NewBookingLink, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime,
+    VisitorCategory, parse_date, parse_weekday, weekday_name,
+};
+pub use slots::{OpenSlots, Slot, open_slots};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
 

@@ -1,11 +1,15 @@
-//! Appointment writes and reads. A write is the record, its start-time index entry and an outbox entry in
-//! one transaction, taken under the clinic's lock after the overlap rule has been checked against the index.
+//! Appointment writes and reads. A write is the record, its start-time and per-practitioner index entries
+//! and (when the PMS must hear of it) an outbox entry in one transaction, taken under the clinic's lock
+//! after the overlap rule has been checked; a booking made through a link also notes its manage token and
+//! counts toward the link's daily cap in that transaction.
 
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{decode, encode};
-use super::outbox::{OutboxEntry, OutboxOp};
+use super::outbox::OutboxEntry;
 use super::{Store, StoreError, keys, tx_error};
 use crate::domain::{
     Appointment, AppointmentStatus, Clinic, DURATION_MINUTES, DomainError, MoveRequest, NewAppointment, find_overlap,
@@ -18,6 +22,14 @@ pub struct AppointmentFilter {
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     pub status: Option<AppointmentStatus>,
+}
+
+/// What a new booking made through a link also records.
+pub struct LinkBookingRecord<'a> {
+    pub manage_token_sha256: &'a str,
+    pub link_id: &'a str,
+    /// The clinic-local day it counts toward the link's daily cap.
+    pub day: Date,
 }
 
 impl Store {
@@ -58,7 +70,24 @@ impl Store {
         Ok(found)
     }
 
-    /// Books and returns the appointment once it is durable.
+    /// The appointment a rep's manage link opens, by the SHA-256 of its capability.
+    pub fn appointment_by_manage_token(&self, token_sha256: &str) -> Result<Option<Appointment>, StoreError> {
+        match self.manage_tokens.get(token_sha256.as_bytes())? {
+            Some(id) => self.appointment(&String::from_utf8_lossy(&id)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Bookings a link took on a clinic-local day.
+    pub fn link_bookings_on(&self, link_id: &str, day: Date) -> Result<u32, StoreError> {
+        Ok(self
+            .link_days
+            .get(keys::link_day(link_id, day))?
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Staff book and get the appointment back once it is durable.
     pub async fn book_appointment(
         &self,
         clinic: &Clinic,
@@ -78,8 +107,8 @@ impl Store {
         let appointment = Appointment::book(new_id(), clinic, new, now)?;
         {
             let _guard = self.lock_clinic(&clinic.id).await;
-            self.check_overlap(clinic, &appointment)?;
-            self.write_appointment(&appointment, None, OutboxOp::Create)?;
+            self.check_overlap(clinic, &appointment, now)?;
+            self.write_change(&appointment, None, None)?;
         }
         self.durable().await?;
         Ok(appointment)
@@ -92,16 +121,12 @@ impl Store {
         change: MoveRequest,
         now: Timestamp,
     ) -> Result<Appointment, StoreError> {
-        let moved = {
-            let _guard = self.lock_clinic(&clinic.id).await;
-            let current = self.appointment(id)?;
+        self.change_appointment(clinic, id, |current| {
             let moved = current.moved(clinic, change, now)?;
-            self.check_overlap(clinic, &moved)?;
-            self.write_appointment(&moved, Some(&current), OutboxOp::Move)?;
-            moved
-        };
-        self.durable().await?;
-        Ok(moved)
+            self.check_overlap(clinic, &moved, now)?;
+            Ok(Some(moved))
+        })
+        .await
     }
 
     pub async fn cancel_appointment(
@@ -110,100 +135,177 @@ impl Store {
         id: &str,
         now: Timestamp,
     ) -> Result<Appointment, StoreError> {
-        let cancelled = {
+        self.change_appointment(clinic, id, |current| Ok(current.cancelled(clinic, now)))
+            .await
+    }
+
+    /// Staff approve a request: its slot is claimed again under the clinic's lock, so two requests can
+    /// never both end up booked.
+    pub async fn approve_request(&self, clinic: &Clinic, id: &str, now: Timestamp) -> Result<Appointment, StoreError> {
+        self.change_appointment(clinic, id, |current| {
+            let approved = current.approved(clinic, now)?;
+            self.check_overlap(clinic, &approved, now)?;
+            Ok(Some(approved))
+        })
+        .await
+    }
+
+    pub async fn decline_request(&self, clinic: &Clinic, id: &str, now: Timestamp) -> Result<Appointment, StoreError> {
+        self.change_appointment(clinic, id, |current| Ok(Some(current.declined(clinic, now)?)))
+            .await
+    }
+
+    /// Marks the clinic's requests that nobody decided on in time as expired (their slots are free anyway).
+    pub async fn expire_requests(&self, clinic: &Clinic, now: Timestamp) -> Result<usize, StoreError> {
+        let mut expired = 0;
+        {
+            let _guard = self.lock_clinic(&clinic.id).await;
+            let filter = AppointmentFilter {
+                status: Some(AppointmentStatus::Requested),
+                ..Default::default()
+            };
+            for current in self.appointments(&clinic.id, &filter)? {
+                if let Some(next) = current.expired(now) {
+                    self.write_change(&next, Some(&current), None)?;
+                    expired += 1;
+                }
+            }
+        }
+        if expired > 0 {
+            self.durable().await?;
+        }
+        Ok(expired)
+    }
+
+    /// Reads an appointment under its clinic's lock, lets `change` decide its next state (`None`: no
+    /// change), writes it and waits until it is durable.
+    pub async fn change_appointment(
+        &self,
+        clinic: &Clinic,
+        id: &str,
+        change: impl FnOnce(&Appointment) -> Result<Option<Appointment>, StoreError>,
+    ) -> Result<Appointment, StoreError> {
+        let next = {
             let _guard = self.lock_clinic(&clinic.id).await;
             let current = self.appointment(id)?;
-            match current.cancelled(clinic, now) {
+            if current.clinic_id != clinic.id {
+                return Err(StoreError::NotFound {
+                    entity: "appointment",
+                    id: id.to_string(),
+                });
+            }
+            match change(&current)? {
                 None => return Ok(current),
-                Some(cancelled) => {
-                    self.write_appointment(&cancelled, Some(&current), OutboxOp::Cancel)?;
-                    cancelled
+                Some(next) => {
+                    self.write_change(&next, Some(&current), None)?;
+                    next
                 }
             }
         };
         self.durable().await?;
-        Ok(cancelled)
+        Ok(next)
     }
 
-    /// The practitioner's booked appointments that start within the longest duration before `candidate`
-    /// ends: the only ones it can overlap.
-    fn check_overlap(&self, clinic: &Clinic, candidate: &Appointment) -> Result<(), StoreError> {
+    /// Refuses `candidate` if it would overlap a slot held (booked, or requested and not expired) by the
+    /// same practitioner, or for a whole-clinic visit by another whole-clinic visit. Reads only the
+    /// neighbours that start within the longest duration before it ends.
+    pub fn check_overlap(&self, clinic: &Clinic, candidate: &Appointment, now: Timestamp) -> Result<(), StoreError> {
         let longest = SignedDuration::from_mins(*DURATION_MINUTES.end() as i64);
-        let (clinic_id, practitioner) = (&candidate.clinic_id, &candidate.practitioner_id);
+        let (clinic_id, practitioner) = (&candidate.clinic_id, candidate.practitioner_id.as_deref());
         let lower = keys::practitioner_bound(clinic_id, practitioner, candidate.start - longest);
         let upper = keys::practitioner_bound(clinic_id, practitioner, candidate.end());
         let mut neighbours = Vec::new();
         for item in self.appointments_by_practitioner.range(lower..upper) {
             let (_, id) = item?;
-            let appointment = self.appointment(&String::from_utf8_lossy(&id))?;
-            if appointment.status == AppointmentStatus::Booked {
-                neighbours.push(appointment);
-            }
+            neighbours.push(self.appointment(&String::from_utf8_lossy(&id))?);
         }
-        Ok(find_overlap(candidate, &neighbours, clinic)?)
+        Ok(find_overlap(candidate, &neighbours, clinic, now)?)
     }
 
-    /// The record, its index entry and its outbox entry, atomically.
-    fn write_appointment(
+    /// Writes a new state of an appointment with its indexes and, when the PMS must hear of it, its outbox
+    /// entry, atomically. The caller holds the clinic's lock and waits for durability afterwards.
+    pub fn write_change(
         &self,
         appointment: &Appointment,
         previous: Option<&Appointment>,
-        op: OutboxOp,
+        link: Option<LinkBookingRecord<'_>>,
     ) -> Result<(), StoreError> {
-        let started = std::time::Instant::now();
+        let op = appointment.outbox_op(previous);
         let record = encode(appointment)?;
-        let entry = encode(&OutboxEntry {
-            op,
-            appointment_id: appointment.id.clone(),
-            clinic_id: appointment.clinic_id.clone(),
-            version: appointment.version,
-            enqueued_at: appointment.updated_at,
-        })?;
+        let entry = op
+            .map(|op| {
+                encode(&OutboxEntry {
+                    op,
+                    appointment_id: appointment.id.clone(),
+                    clinic_id: appointment.clinic_id.clone(),
+                    version: appointment.version,
+                    enqueued_at: appointment.updated_at,
+                })
+            })
+            .transpose()?;
+        let id = appointment.id.as_bytes();
+        let practitioner = appointment.practitioner_id.as_deref();
         let index_key = keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id);
-        let practitioner_key = keys::appointment_by_practitioner(
-            &appointment.clinic_id,
-            &appointment.practitioner_id,
-            appointment.start,
-            &appointment.id,
-        );
-        let moved = previous.filter(|p| p.start != appointment.start);
-        let stale_key = moved.map(|p| keys::appointment_by_start(&p.clinic_id, p.start, &p.id));
-        let stale_practitioner_key =
-            moved.map(|p| keys::appointment_by_practitioner(&p.clinic_id, &p.practitioner_id, p.start, &p.id));
+        let practitioner_key =
+            keys::appointment_by_practitioner(&appointment.clinic_id, practitioner, appointment.start, &appointment.id);
+        let stale = previous
+            .filter(|p| p.start != appointment.start || p.practitioner_id != appointment.practitioner_id)
+            .map(|p| {
+                (
+                    keys::appointment_by_start(&p.clinic_id, p.start, &p.id),
+                    keys::appointment_by_practitioner(&p.clinic_id, p.practitioner_id.as_deref(), p.start, &p.id),
+                )
+            });
+        let counter = link.as_ref().map(|l| keys::link_day(l.link_id, l.day));
         (
             &self.appointments,
             &self.appointments_by_start,
             &self.appointments_by_practitioner,
             &self.outbox,
+            &self.manage_tokens,
+            &self.link_days,
         )
-            .transaction(|(appointments, by_start, by_practitioner, outbox)| {
-                if let (Some(stale), Some(stale_practitioner)) = (&stale_key, &stale_practitioner_key) {
-                    by_start.remove(stale.as_slice())?;
-                    by_practitioner.remove(stale_practitioner.as_slice())?;
-                }
-                by_start.insert(index_key.as_slice(), appointment.id.as_bytes())?;
-                by_practitioner.insert(practitioner_key.as_slice(), appointment.id.as_bytes())?;
-                // What repbook knows of the PMS record belongs to the sync path, which may have learned more
-                // since `previous` was read: keep the stored knowledge, never an older copy of it.
-                let mut record = record.clone();
-                if let Some(bytes) = appointments.get(appointment.id.as_bytes())? {
-                    if let Ok(stored) = decode::<Appointment>("appointment", &bytes) {
-                        if stored.pms != appointment.pms {
-                            let mut merged = appointment.clone();
-                            merged.pms.keep_knowledge_of(&stored.pms);
-                            record = encode(&merged)
-                                .map_err(|_| sled::transaction::ConflictableTransactionError::Abort(()))?;
+            .transaction(
+                |(appointments, by_start, by_practitioner, outbox, manage_tokens, link_days)| {
+                    if let Some((stale_start, stale_practitioner)) = &stale {
+                        by_start.remove(stale_start.as_slice())?;
+                        by_practitioner.remove(stale_practitioner.as_slice())?;
+                    }
+                    by_start.insert(index_key.as_slice(), id)?;
+                    by_practitioner.insert(practitioner_key.as_slice(), id)?;
+                    // What repbook knows of the PMS record belongs to the sync path, which may have learned more
+                    // since `previous` was read: keep the stored knowledge, never an older copy of it.
+                    let mut record = record.clone();
+                    if let Some(bytes) = appointments.get(id)? {
+                        if let Ok(stored) = decode::<Appointment>("appointment", &bytes) {
+                            if stored.pms != appointment.pms {
+                                let mut merged = appointment.clone();
+                                merged.pms.keep_knowledge_of(&stored.pms);
+                                record = encode(&merged).map_err(|_| ConflictableTransactionError::Abort(()))?;
+                            }
                         }
                     }
-                }
-                appointments.insert(appointment.id.as_bytes(), record.as_slice())?;
-                let seq = outbox.generate_id()?;
-                outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-            })
+                    appointments.insert(id, record.as_slice())?;
+                    if let Some(entry) = &entry {
+                        let seq = outbox.generate_id()?;
+                        outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;
+                    }
+                    if let (Some(link), Some(counter)) = (&link, &counter) {
+                        manage_tokens.insert(link.manage_token_sha256.as_bytes(), id)?;
+                        let taken = link_days
+                            .get(counter.as_slice())?
+                            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+                            .unwrap_or(0);
+                        link_days.insert(counter.as_slice(), &(taken + 1).to_be_bytes())?;
+                    }
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                },
+            )
             .map_err(tx_error)?;
-        self.outbox_signal.notify_one();
-        tracing::debug!(appointment = %appointment.id, ?op, micros = started.elapsed().as_micros() as u64, "appointment written");
+        if entry.is_some() {
+            self.outbox_signal.notify_one();
+        }
+        tracing::debug!(appointment = %appointment.id, ?op, "appointment written");
         Ok(())
     }
 }

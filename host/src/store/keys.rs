@@ -32,11 +32,14 @@ pub fn start_bound(clinic_id: &str, start: Timestamp) -> Vec<u8> {
     key
 }
 
-/// `clinic/practitioner/<start><appointment id>`: one practitioner's appointments in start order, so the
-/// overlap rule reads only that practitioner's neighbours.
+/// Stands for "the whole clinic" where a practitioner id goes (ids are ULIDs, never this).
+const WHOLE_CLINIC: &str = "_clinic";
+
+/// `clinic/practitioner/<start><appointment id>`: one practitioner's (or the whole clinic's) appointments in
+/// start order, so the overlap rule reads only those neighbours.
 pub fn appointment_by_practitioner(
     clinic_id: &str,
-    practitioner_id: &str,
+    practitioner_id: Option<&str>,
     start: Timestamp,
     appointment_id: &str,
 ) -> Vec<u8> {
@@ -45,11 +48,26 @@ pub fn appointment_by_practitioner(
     key
 }
 
-pub fn practitioner_bound(clinic_id: &str, practitioner_id: &str, start: Timestamp) -> Vec<u8> {
-    let mut key = staff(clinic_id, practitioner_id);
+pub fn practitioner_bound(clinic_id: &str, practitioner_id: Option<&str>, start: Timestamp) -> Vec<u8> {
+    let mut key = staff(clinic_id, practitioner_id.unwrap_or(WHOLE_CLINIC));
     key.push(b'/');
     key.extend_from_slice(&ordered_instant(start));
     key
+}
+
+/// `clinic/<id>` for a clinic's categories, published times and links.
+pub fn owned(clinic_id: &str, id: &str) -> Vec<u8> {
+    staff(clinic_id, id)
+}
+
+/// `clinic/<YYYY-MM-DD>`: a clinic's closed date.
+pub fn closed(clinic_id: &str, date: jiff::civil::Date) -> Vec<u8> {
+    staff(clinic_id, &date.to_string())
+}
+
+/// `link/<YYYY-MM-DD>`: bookings a link took on a clinic-local day.
+pub fn link_day(link_id: &str, date: jiff::civil::Date) -> Vec<u8> {
+    staff(link_id, &date.to_string())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod group_commit;
 mod keys;
 mod outbox;
 mod plugins;
+mod published;
 mod schema;
 mod sync_state;
 
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
-pub use appointments::AppointmentFilter;
+pub use appointments::{AppointmentFilter, LinkBookingRecord};
 pub use error::StoreError;
 pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
@@ -42,6 +43,13 @@ pub struct Store {
     appointments_by_start: sled::Tree,
     appointments_by_practitioner: sled::Tree,
     outbox: sled::Tree,
+    manage_tokens: sled::Tree,
+    link_days: sled::Tree,
+    categories: sled::Tree,
+    published_times: sled::Tree,
+    closed_dates: sled::Tree,
+    links: sled::Tree,
+    link_capabilities: sled::Tree,
     plugins: sled::Tree,
     plugin_blobs: sled::Tree,
     plugin_active: sled::Tree,
@@ -100,6 +108,13 @@ impl Store {
             appointments: db.open_tree("appointments")?,
             appointments_by_start: db.open_tree("appointments_by_start")?,
             appointments_by_practitioner: db.open_tree("appointments_by_practitioner")?,
+            manage_tokens: db.open_tree("manage_tokens")?,
+            link_days: db.open_tree("link_days")?,
+            categories: db.open_tree("categories")?,
+            published_times: db.open_tree("published_times")?,
+            closed_dates: db.open_tree("closed_dates")?,
+            links: db.open_tree("links")?,
+            link_capabilities: db.open_tree("link_capabilities")?,
             outbox: db.open_tree("outbox")?,
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,

@@ -7,13 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::codec::decode;
 use super::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxOp {
-    Create,
-    Move,
-    Cancel,
-}
+/// What the PMS must be told; the domain decides it from the change.
+pub use crate::domain::OutboxChange as OutboxOp;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {

@@ -22,7 +22,7 @@ fn index_appointments_by_practitioner(db: &sled::Db) -> Result<(), StoreError> {
         let appointment: crate::domain::Appointment = super::codec::decode("appointment", &bytes)?;
         let key = super::keys::appointment_by_practitioner(
             &appointment.clinic_id,
-            &appointment.practitioner_id,
+            appointment.practitioner_id.as_deref(),
             appointment.start,
             &appointment.id,
         );

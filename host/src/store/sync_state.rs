@@ -46,6 +46,15 @@ impl Store {
         let op = match appointment.status {
             AppointmentStatus::Booked => OutboxOp::Create,
             AppointmentStatus::Cancelled => OutboxOp::Cancel,
+            other => {
+                return Err(StoreError::Conflict {
+                    code: "not_for_the_pms",
+                    message: format!(
+                        "appointment {} is {other:?}: only booked appointments (and cancellations of them) go to the PMS",
+                        appointment.id
+                    ),
+                });
+            }
         };
         let entry = encode(&OutboxEntry {
             op,

@@ -141,8 +141,8 @@ impl SyncEngine {
         if !clinic.pms.is_active() {
             return not_sent("PMS sync is off for this clinic");
         }
-        if appointment.status == AppointmentStatus::Cancelled && !appointment.pms.ever_sent {
-            return not_sent("cancelled before it was sent to the PMS");
+        if appointment.status != AppointmentStatus::Booked && !appointment.pms.ever_sent {
+            return not_sent("not booked, and never sent to the PMS");
         }
         match self.send(&clinic, &appointment, verify).await {
             Ok((delivered, sent)) => (Ok(delivered), Some(sent)),
@@ -167,9 +167,11 @@ impl SyncEngine {
         let plugin = self.connector(clinic).map_err(unsent)?;
         // A booking needs its practitioner's PMS user; a cancel can do with the one it was sent with.
         let user_id = match appointment.status {
-            AppointmentStatus::Booked => self.pms_user(clinic, &appointment.practitioner_id).map_err(unsent)?,
-            AppointmentStatus::Cancelled => self
-                .pms_user(clinic, &appointment.practitioner_id)
+            AppointmentStatus::Booked => self
+                .pms_user(clinic, appointment.practitioner_id.as_deref())
+                .map_err(unsent)?,
+            _ => self
+                .pms_user(clinic, appointment.practitioner_id.as_deref())
                 .ok()
                 .or(appointment.pms.confirmed.as_ref().map(|p| p.practitioner_user_id))
                 .unwrap_or(0),
@@ -210,7 +212,11 @@ impl SyncEngine {
                     .map(|outcome| Delivered::Pushed { outcome });
                 (result, Some(placement))
             }
-            AppointmentStatus::Cancelled => {
+            // Anything not booked must not be live in the PMS.
+            AppointmentStatus::Cancelled
+            | AppointmentStatus::Declined
+            | AppointmentStatus::Expired
+            | AppointmentStatus::Requested => {
                 let result = plugin
                     .cancel_appointment(&mut ctx, &local)
                     .await
@@ -231,8 +237,19 @@ impl SyncEngine {
         }
     }
 
-    /// The PMS user id of a practitioner, or why there is none.
-    fn pms_user(&self, clinic: &Clinic, practitioner_id: &str) -> Result<i64, SyncError> {
+    /// The PMS user id whose appointment book receives a visit with this practitioner (or, for `None`, with
+    /// the whole clinic), or why there is none.
+    pub(super) fn pms_user(&self, clinic: &Clinic, practitioner_id: Option<&str>) -> Result<i64, SyncError> {
+        let practitioner_id = match practitioner_id.or(clinic.booking.clinic_visit_practitioner_id.as_deref()) {
+            Some(id) => id,
+            None => {
+                return Err(SyncError::PractitionerNotMapped(
+                    "visits with the whole clinic go into the appointment book of the practitioner chosen as \
+                     clinic_visit_practitioner_id in the clinic's booking rules: choose one, then Resend"
+                        .into(),
+                ));
+            }
+        };
         let practitioner = self.store.practitioner(&clinic.id, practitioner_id)?;
         practitioner
             .pms

@@ -8,7 +8,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use super::{SyncEngine, SyncError};
-use crate::domain::{AppointmentStatus, PmsKnowledge, PmsLinkState};
+use crate::domain::{AppointmentStatus, PmsKnowledge};
 use crate::plugins::contract::{LocalAppointment, PmsAppointment};
 use crate::store::AppointmentFilter;
 
@@ -58,13 +58,6 @@ impl SyncEngine {
                 status: None,
             },
         )?;
-        let users: HashMap<String, i64> = self
-            .store
-            .staff(&clinic.id)?
-            .into_iter()
-            .filter(|p| p.pms.state == PmsLinkState::Synced)
-            .filter_map(|p| Some((p.id, p.pms.user_id?)))
-            .collect();
         let mut live_by_reference: HashMap<&str, Vec<&PmsAppointment>> = HashMap::new();
         for appointment in in_pms.iter().filter(|a| !a.cancelled) {
             live_by_reference
@@ -84,8 +77,6 @@ impl SyncEngine {
                 .unwrap_or_default();
             let reference = appointment.reference.clone();
             match appointment.status {
-                AppointmentStatus::Cancelled if !live.is_empty() => report.should_be_cancelled.push(reference),
-                AppointmentStatus::Cancelled => continue,
                 AppointmentStatus::Booked if live.is_empty() => report.missing.push(reference),
                 AppointmentStatus::Booked if live.len() > 1 => report.duplicated.push(reference),
                 AppointmentStatus::Booked => {
@@ -96,14 +87,17 @@ impl SyncEngine {
                         && pms
                             .duration_seconds
                             .is_none_or(|seconds| seconds == appointment.duration_minutes * 60)
-                        && pms
-                            .practitioner_user_id
-                            .is_none_or(|user| users.get(&appointment.practitioner_id) == Some(&user));
+                        && pms.practitioner_user_id.is_none_or(|user| {
+                            self.pms_user(&clinic, appointment.practitioner_id.as_deref()).ok() == Some(user)
+                        });
                     if in_place {
                         continue;
                     }
                     report.misplaced.push(reference);
                 }
+                // Cancelled, declined, expired or still a request: nothing may be live in the PMS.
+                _ if !live.is_empty() => report.should_be_cancelled.push(reference),
+                _ => continue,
             }
             to_queue.push(appointment.clone());
         }

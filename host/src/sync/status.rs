@@ -56,12 +56,13 @@ impl SyncEngine {
             } += 1;
         }
         let staff = self.store.staff(&clinic.id)?;
-        let name_of = |id: &str| {
-            staff
+        let name_of = |id: &Option<String>| match id {
+            None => "the clinic".to_string(),
+            Some(id) => staff
                 .iter()
-                .find(|p| p.id == id)
+                .find(|p| &p.id == id)
                 .map(|p| p.display_name())
-                .unwrap_or_else(|| id.to_string())
+                .unwrap_or_else(|| id.clone()),
         };
         let tz = clinic.tz();
         let parked = appointments

@@ -1,0 +1,429 @@
+//! The rep's routes, reached without the admin token: the capability in the path is the only key. A wrong
+//! capability and a revoked or expired one get the same 404. Every change is a POST (mail scanners open
+//! links); GETs never change anything. Rate limits per client address and per capability apply here.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams};
+use crate::booking::{BookingError, BookingRequest, Bookings, SwapRequest, slot_range};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, Rep, Slot, parse_date, rfc3339_in};
+
+/// Limits on the public routes: per client address and per capability (link or manage token).
+pub struct PublicLimits {
+    reads_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    writes_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    per_capability: DefaultKeyedRateLimiter<String>,
+}
+
+/// Requests per minute the public routes allow; a burst of that many, refilled evenly over the minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicLimitConfig {
+    /// Page and slot reads per client address.
+    pub reads_per_address: u32,
+    /// Bookings, swaps and cancels per client address.
+    pub writes_per_address: u32,
+    /// Requests of any kind per link or manage token, whatever the address.
+    pub per_capability: u32,
+}
+
+impl Default for PublicLimitConfig {
+    fn default() -> Self {
+        PublicLimitConfig {
+            reads_per_address: 240,
+            writes_per_address: 20,
+            per_capability: 300,
+        }
+    }
+}
+
+impl PublicLimits {
+    pub fn new(config: PublicLimitConfig) -> PublicLimits {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        PublicLimits {
+            reads_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.reads_per_address)),
+            writes_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
+            per_capability: DefaultKeyedRateLimiter::keyed(per_minute(config.per_capability)),
+        }
+    }
+
+    /// Forgets keys whose quota has refilled, so memory follows the clients of the last minute.
+    pub fn retain_recent(&self) {
+        self.reads_per_address.retain_recent();
+        self.writes_per_address.retain_recent();
+        self.per_capability.retain_recent();
+    }
+}
+
+fn too_many() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests from here; wait a minute and try again",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    response
+}
+
+/// Middleware: counts the request against its client address and its capability.
+pub async fn limit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limits = &state.public_limits;
+    let ip = peer.ip();
+    let by_address = if request.method() == axum::http::Method::GET {
+        &limits.reads_per_address
+    } else {
+        &limits.writes_per_address
+    };
+    if by_address.check_key(&ip).is_err() {
+        return too_many();
+    }
+    let capability = request.uri().path().split('/').nth(2).unwrap_or_default().to_string();
+    if !capability.is_empty() && limits.per_capability.check_key(&capability).is_err() {
+        return too_many();
+    }
+    next.run(request).await
+}
+
+impl From<BookingError> for ApiError {
+    fn from(error: BookingError) -> Self {
+        match error {
+            BookingError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", BookingError::NotFound.to_string())
+            }
+            BookingError::TooMany { message } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "link_daily_cap", message)
+            }
+            BookingError::Domain(e) => e.into(),
+            BookingError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClinicSummary {
+    pub name: String,
+    pub timezone: String,
+    pub visiting_instructions: String,
+}
+
+impl From<&Clinic> for ClinicSummary {
+    fn from(clinic: &Clinic) -> Self {
+        ClinicSummary {
+            name: clinic.name.clone(),
+            timezone: clinic.timezone.clone(),
+            visiting_instructions: clinic.booking.visiting_instructions.clone(),
+        }
+    }
+}
+
+/// A slot as reps see it: free or not (only free ones are listed), never who else booked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlotView {
+    /// RFC 3339 with the clinic's offset.
+    pub start: String,
+    /// Clinic-local `YYYY-MM-DDTHH:MM`: send it back to book this slot.
+    pub local_start: String,
+    /// The zone's abbreviation at that time, e.g. AEDT.
+    pub zone: String,
+    pub minutes: u32,
+    /// "Dr Ana Ng", or "the clinic".
+    pub with: String,
+    pub practitioner_id: Option<String>,
+    pub approval_required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SlotList {
+    pub clinic: ClinicSummary,
+    pub slots: Vec<SlotView>,
+}
+
+fn zone_abbreviation(clinic: &Clinic, at: Timestamp) -> String {
+    at.to_zoned_datetime(clinic.tz()).strftime("%Z").to_string()
+}
+
+fn slot_views(bookings: &Bookings, clinic: &Clinic, slots: &[Slot]) -> Result<Vec<SlotView>, ApiError> {
+    let names = bookings.names(clinic)?;
+    let tz = clinic.tz();
+    Ok(slots
+        .iter()
+        .map(|slot| SlotView {
+            start: rfc3339_in(slot.start, &tz),
+            local_start: slot.local_start(),
+            zone: zone_abbreviation(clinic, slot.start),
+            minutes: slot.minutes,
+            with: slot
+                .practitioner_id
+                .as_ref()
+                .map(|id| names.get(id).cloned().unwrap_or_default())
+                .unwrap_or_else(|| "the clinic".into()),
+            practitioner_id: slot.practitioner_id.clone(),
+            approval_required: slot.approval_required,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeQuery {
+    /// First clinic-local date (YYYY-MM-DD); default today.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Last clinic-local date; default four weeks on.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+fn range(
+    clinic: &Clinic,
+    query: &RangeQuery,
+    now: Timestamp,
+) -> Result<(jiff::civil::Date, jiff::civil::Date), ApiError> {
+    let from = query.from.as_deref().map(|d| parse_date("from", d)).transpose()?;
+    let to = query.to.as_deref().map(|d| parse_date("to", d)).transpose()?;
+    Ok(slot_range(clinic, from, to, now)?)
+}
+
+/// A booking as the rep sees it through the manage link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RepBooking {
+    pub reference: String,
+    pub status: AppointmentStatus,
+    pub clinic: ClinicSummary,
+    pub with: String,
+    pub practitioner_id: Option<String>,
+    pub start: String,
+    pub local_start: String,
+    pub zone: String,
+    pub minutes: u32,
+    pub rep: Rep,
+    /// Until when the rep may cancel or swap (RFC 3339); `null` when it is too late or nothing is held.
+    pub cancel_until: Option<String>,
+    pub swap_until: Option<String>,
+    /// For a request waiting for approval: when it lets its slot go.
+    pub request_expires_at: Option<String>,
+    pub ics_url: String,
+}
+
+fn rep_booking(
+    bookings: &Bookings,
+    clinic: &Clinic,
+    appointment: &Appointment,
+    token: &str,
+    now: Timestamp,
+) -> Result<RepBooking, ApiError> {
+    let tz = clinic.tz();
+    let holds = matches!(
+        appointment.status,
+        AppointmentStatus::Booked | AppointmentStatus::Requested
+    );
+    let until = |hours: u32| {
+        let until = appointment.start - jiff::SignedDuration::from_hours(hours as i64);
+        (holds && until > now).then(|| rfc3339_in(until, &tz))
+    };
+    let with = match &appointment.practitioner_id {
+        Some(id) => bookings.names(clinic)?.get(id).cloned().unwrap_or_default(),
+        None => "the clinic".into(),
+    };
+    Ok(RepBooking {
+        reference: appointment.reference.clone(),
+        status: appointment.status,
+        clinic: clinic.into(),
+        with,
+        practitioner_id: appointment.practitioner_id.clone(),
+        start: rfc3339_in(appointment.start, &tz),
+        local_start: format!(
+            "{}T{:02}:{:02}",
+            appointment.local_date,
+            appointment.local_seconds / 3600,
+            appointment.local_seconds % 3600 / 60
+        ),
+        zone: zone_abbreviation(clinic, appointment.start),
+        minutes: appointment.duration_minutes,
+        rep: appointment.rep.clone(),
+        cancel_until: until(clinic.booking.cancel_cutoff_hours),
+        swap_until: until(clinic.booking.swap_cutoff_hours),
+        request_expires_at: appointment
+            .request_expires_at
+            .filter(|_| appointment.status == AppointmentStatus::Requested)
+            .map(|t| rfc3339_in(t, &tz)),
+        ics_url: format!("/manage/{token}/booking.ics"),
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Booked {
+    /// booked, or requested (waiting for the clinic's approval).
+    pub status: AppointmentStatus,
+    /// The rep's page for this booking: keep it to change, cancel or download it. Shown only now.
+    pub manage_url: String,
+    pub appointment: RepBooking,
+}
+
+const BOOK_PAGE: &str = include_str!("../../web/book.html");
+const MANAGE_PAGE: &str = include_str!("../../web/manage.html");
+const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
+const REP_SCRIPT: &str = include_str!("../../web/rep.js");
+const STYLE: &str = include_str!("../../web/style.css");
+
+fn page(html: &'static str) -> Response {
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn not_found_page() -> Response {
+    let mut response = page(NOT_FOUND_PAGE);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind) = match file.as_str() {
+        "rep.js" => (REP_SCRIPT, "text/javascript; charset=utf-8"),
+        "style.css" => (STYLE, "text/css; charset=utf-8"),
+        _ => {
+            return ApiError::new(StatusCode::NOT_FOUND, "no_such_asset", "no such file").into_response();
+        }
+    };
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) -> Response {
+    match state.bookings.link(&link) {
+        Ok(_) => page(BOOK_PAGE),
+        Err(_) => not_found_page(),
+    }
+}
+
+pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.bookings.managed(&token, Timestamp::now()) {
+        Ok(_) => page(MANAGE_PAGE),
+        Err(_) => not_found_page(),
+    }
+}
+
+pub async fn slots(
+    State(state): State<AppState>,
+    Path(link): Path<String>,
+    QueryParams(query): QueryParams<RangeQuery>,
+) -> Result<Json<SlotList>, ApiError> {
+    let now = Timestamp::now();
+    let (link, clinic) = state.bookings.link(&link)?;
+    let (first, last) = range(&clinic, &query, now)?;
+    let slots = state.bookings.slots(&link, &clinic, first, last, now)?;
+    Ok(Json(SlotList {
+        slots: slot_views(&state.bookings, &clinic, &slots)?,
+        clinic: (&clinic).into(),
+    }))
+}
+
+pub async fn book(
+    State(state): State<AppState>,
+    Path(link): Path<String>,
+    JsonBody(request): JsonBody<BookingRequest>,
+) -> Result<(StatusCode, Json<Booked>), ApiError> {
+    let now = Timestamp::now();
+    let (appointment, token) = state.bookings.book(&link, request, now).await?;
+    let clinic = state.store.clinic(&appointment.clinic_id)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Booked {
+            status: appointment.status,
+            manage_url: format!("/manage/{token}"),
+            appointment: rep_booking(&state.bookings, &clinic, &appointment, &token, now)?,
+        }),
+    ))
+}
+
+pub async fn booking(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
+    let now = Timestamp::now();
+    let (appointment, clinic) = state.bookings.managed(&token, now)?;
+    Ok(Json(rep_booking(&state.bookings, &clinic, &appointment, &token, now)?))
+}
+
+pub async fn swap_slots(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    QueryParams(query): QueryParams<RangeQuery>,
+) -> Result<Json<SlotList>, ApiError> {
+    let now = Timestamp::now();
+    let (appointment, clinic) = state.bookings.managed(&token, now)?;
+    let (first, last) = range(&clinic, &query, now)?;
+    let slots = state.bookings.swap_slots(&appointment, &clinic, first, last, now)?;
+    Ok(Json(SlotList {
+        slots: slot_views(&state.bookings, &clinic, &slots)?,
+        clinic: (&clinic).into(),
+    }))
+}
+
+pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
+    let now = Timestamp::now();
+    let cancelled = state.bookings.cancel(&token, now).await?;
+    let clinic = state.store.clinic(&cancelled.clinic_id)?;
+    Ok(Json(rep_booking(&state.bookings, &clinic, &cancelled, &token, now)?))
+}
+
+pub async fn swap(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    JsonBody(request): JsonBody<SwapRequest>,
+) -> Result<Json<RepBooking>, ApiError> {
+    let now = Timestamp::now();
+    let swapped = state.bookings.swap(&token, request, now).await?;
+    let clinic = state.store.clinic(&swapped.clinic_id)?;
+    Ok(Json(rep_booking(&state.bookings, &clinic, &swapped, &token, now)?))
+}
+
+pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+    let (appointment, clinic) = state.bookings.managed(&token, Timestamp::now())?;
+    let with = match &appointment.practitioner_id {
+        Some(id) => state.bookings.names(&clinic)?.get(id).cloned().unwrap_or_default(),
+        None => "the clinic".into(),
+    };
+    let body = super::ics::calendar(&clinic, &appointment, &with);
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"rep-visit.ics\""),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,457 @@
+//! What a clinic publishes for reps: visitor categories, weekly rep-visit times, closed dates, booking
+//! links (capability URLs carrying categories), and the rules its bookings follow.
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time, Weekday};
+use serde::{Deserialize, Serialize};
+
+use super::{DomainError, check_duration, require_text};
+
+/// A kind of representative a time can be reserved for, e.g. "Specialist Services".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorCategory {
+    pub id: String,
+    pub clinic_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    pub name: String,
+}
+
+impl VisitorCategory {
+    pub fn create(id: String, clinic_id: String, new: NewCategory) -> Result<Self, DomainError> {
+        Ok(VisitorCategory {
+            id,
+            clinic_id,
+            name: require_text("name", &new.name, 80)?,
+        })
+    }
+}
+
+/// A weekly rep-visit time: on `weekday`, from `start` to `end` (clinic-local wall clock), cut into slots
+/// of `slot_minutes`, with one doctor or the whole clinic, for some visitor categories (none = every rep).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedTime {
+    pub id: String,
+    pub clinic_id: String,
+    #[serde(with = "weekday_text")]
+    pub weekday: Weekday,
+    pub start: Time,
+    pub end: Time,
+    pub slot_minutes: u32,
+    /// `None`: the whole clinic.
+    pub practitioner_id: Option<String>,
+    /// Category ids; empty: every rep.
+    pub categories: Vec<String>,
+    pub approval_required: bool,
+    pub from: Option<Date>,
+    pub until: Option<Date>,
+}
+
+/// A POST of a published time, as people write it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPublishedTime {
+    /// mon, tue, wed, thu, fri, sat, sun (or the full name).
+    pub weekday: String,
+    /// HH:MM, clinic-local.
+    pub start: String,
+    /// HH:MM, clinic-local.
+    pub end: String,
+    /// Default: the clinic's appointment duration.
+    #[serde(default)]
+    pub slot_minutes: Option<u32>,
+    #[serde(default)]
+    pub practitioner_id: Option<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub approval_required: bool,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+pub fn parse_weekday(text: &str) -> Result<Weekday, DomainError> {
+    let lower = text.trim().to_ascii_lowercase();
+    let days = [
+        (Weekday::Monday, "monday"),
+        (Weekday::Tuesday, "tuesday"),
+        (Weekday::Wednesday, "wednesday"),
+        (Weekday::Thursday, "thursday"),
+        (Weekday::Friday, "friday"),
+        (Weekday::Saturday, "saturday"),
+        (Weekday::Sunday, "sunday"),
+    ];
+    days.iter()
+        .find(|(_, name)| lower.len() >= 3 && name.starts_with(&lower))
+        .map(|(day, _)| *day)
+        .ok_or_else(|| DomainError::Invalid {
+            field: "weekday",
+            message: format!("weekday '{text}' is not a day of the week; write mon, tue, wed, thu, fri, sat or sun"),
+        })
+}
+
+pub fn weekday_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Monday => "mon",
+        Weekday::Tuesday => "tue",
+        Weekday::Wednesday => "wed",
+        Weekday::Thursday => "thu",
+        Weekday::Friday => "fri",
+        Weekday::Saturday => "sat",
+        Weekday::Sunday => "sun",
+    }
+}
+
+/// A weekday as people write it in requests and read it in answers: `mon` ... `sun`.
+mod weekday_text {
+    use jiff::civil::Weekday;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(day: &Weekday, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(super::weekday_name(*day))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Weekday, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_weekday(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+fn parse_time(field: &'static str, text: &str) -> Result<Time, DomainError> {
+    let bad = || DomainError::Invalid {
+        field,
+        message: format!("{field} '{text}' is not a time of day; write HH:MM, e.g. 12:30"),
+    };
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    Time::new(h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 0, 0).map_err(|_| bad())
+}
+
+pub fn parse_date(field: &'static str, text: &str) -> Result<Date, DomainError> {
+    text.trim().parse().map_err(|_| DomainError::Invalid {
+        field,
+        message: format!("{field} '{text}' is not a date; write YYYY-MM-DD"),
+    })
+}
+
+impl PublishedTime {
+    /// Checks the values; the caller has checked that the practitioner and categories belong to the clinic.
+    pub fn create(
+        id: String,
+        clinic_id: String,
+        new: NewPublishedTime,
+        default_minutes: u32,
+    ) -> Result<Self, DomainError> {
+        let start = parse_time("start", &new.start)?;
+        let end = parse_time("end", &new.end)?;
+        if end <= start {
+            return Err(DomainError::Invalid {
+                field: "end",
+                message: format!("end {} must be after start {}", new.end.trim(), new.start.trim()),
+            });
+        }
+        let slot_minutes = check_duration("slot_minutes", new.slot_minutes.unwrap_or(default_minutes))?;
+        let span = (end - start).get_minutes() as u32 + (end - start).get_hours() as u32 * 60;
+        if slot_minutes > span {
+            return Err(DomainError::Invalid {
+                field: "slot_minutes",
+                message: format!(
+                    "slot_minutes {slot_minutes} does not fit between {} and {}",
+                    new.start.trim(),
+                    new.end.trim()
+                ),
+            });
+        }
+        let from = new.from.as_deref().map(|d| parse_date("from", d)).transpose()?;
+        let until = new.until.as_deref().map(|d| parse_date("until", d)).transpose()?;
+        if let (Some(from), Some(until)) = (from, until) {
+            if until < from {
+                return Err(DomainError::Invalid {
+                    field: "until",
+                    message: format!("until {until} is before from {from}"),
+                });
+            }
+        }
+        let mut categories = new.categories;
+        categories.sort();
+        categories.dedup();
+        Ok(PublishedTime {
+            id,
+            clinic_id,
+            weekday: parse_weekday(&new.weekday)?,
+            start,
+            end,
+            slot_minutes,
+            practitioner_id: new.practitioner_id.filter(|p| !p.trim().is_empty()),
+            categories,
+            approval_required: new.approval_required,
+            from,
+            until,
+        })
+    }
+
+    pub fn runs_on(&self, date: Date) -> bool {
+        date.weekday() == self.weekday && self.from.is_none_or(|f| date >= f) && self.until.is_none_or(|u| date <= u)
+    }
+
+    /// Whether a link with these categories sees this time (a time for every rep is seen by all links).
+    pub fn visible_to(&self, link_categories: &[String]) -> bool {
+        self.categories.is_empty() || self.categories.iter().any(|c| link_categories.contains(c))
+    }
+}
+
+/// A date the clinic takes no rep visits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedDate {
+    pub clinic_id: String,
+    pub date: Date,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClosedDate {
+    pub date: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl ClosedDate {
+    pub fn create(clinic_id: String, new: NewClosedDate) -> Result<Self, DomainError> {
+        let reason = new.reason.trim();
+        if reason.chars().count() > 200 {
+            return Err(DomainError::Invalid {
+                field: "reason",
+                message: "reason is longer than 200 characters".into(),
+            });
+        }
+        Ok(ClosedDate {
+            clinic_id,
+            date: parse_date("date", &new.date)?,
+            reason: reason.to_string(),
+        })
+    }
+}
+
+/// A booking link: whoever holds its capability URL may book the clinic's times for its categories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingLink {
+    pub id: String,
+    pub clinic_id: String,
+    pub label: String,
+    pub categories: Vec<String>,
+    /// The secret part of `/book/<capability>` (at least 128 random bits).
+    pub capability: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBookingLink {
+    pub label: String,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl BookingLink {
+    pub fn create(
+        id: String,
+        clinic_id: String,
+        new: NewBookingLink,
+        capability: String,
+        now: Timestamp,
+    ) -> Result<Self, DomainError> {
+        let mut categories = new.categories;
+        categories.sort();
+        categories.dedup();
+        Ok(BookingLink {
+            id,
+            clinic_id,
+            label: require_text("label", &new.label, 120)?,
+            categories,
+            capability,
+            created_at: now,
+            revoked_at: None,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("/book/{}", self.capability)
+    }
+}
+
+/// How a clinic's bookings behave; fields of the clinic, changed with a PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BookingRules {
+    /// Slots closer than this are not offered.
+    pub booking_lead_hours: u32,
+    /// Slots further ahead than this are not offered.
+    pub booking_horizon_days: u32,
+    /// Booked or requested future visits one rep (by email) may hold at this clinic.
+    pub max_open_bookings_per_rep: u32,
+    /// At most one visit per company per doctor within this many weeks; `None`: no such rule.
+    pub company_visit_interval_weeks: Option<u32>,
+    /// A rep may cancel up to this many hours before the visit.
+    pub cancel_cutoff_hours: u32,
+    /// A rep may swap to another time up to this many hours before the visit.
+    pub swap_cutoff_hours: u32,
+    /// An approval-required request holds its slot this long, then expires.
+    pub request_expiry_hours: u32,
+    /// Bookings one link may take per clinic-local day.
+    pub link_daily_cap: u32,
+    /// What reps should know (parking, where to wait); shown on the booking pages and in the ICS.
+    pub visiting_instructions: String,
+    /// Whose PMS appointment book receives visits with the whole clinic.
+    pub clinic_visit_practitioner_id: Option<String>,
+}
+
+impl Default for BookingRules {
+    fn default() -> Self {
+        BookingRules {
+            booking_lead_hours: 24,
+            booking_horizon_days: 56,
+            max_open_bookings_per_rep: 1,
+            company_visit_interval_weeks: None,
+            cancel_cutoff_hours: 24,
+            swap_cutoff_hours: 24,
+            request_expiry_hours: 72,
+            link_daily_cap: 20,
+            visiting_instructions: String::new(),
+            clinic_visit_practitioner_id: None,
+        }
+    }
+}
+
+fn in_range(
+    field: &'static str,
+    value: u32,
+    range: std::ops::RangeInclusive<u32>,
+    unit: &str,
+) -> Result<u32, DomainError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(DomainError::Invalid {
+            field,
+            message: format!(
+                "{field} is {value}; it must be {} to {} {unit}",
+                range.start(),
+                range.end()
+            ),
+        })
+    }
+}
+
+impl BookingRules {
+    pub fn apply(&mut self, update: &super::clinic::ClinicUpdate) -> Result<(), DomainError> {
+        if let Some(v) = update.booking_lead_hours {
+            self.booking_lead_hours = in_range("booking_lead_hours", v, 0..=24 * 60, "hours")?;
+        }
+        if let Some(v) = update.booking_horizon_days {
+            self.booking_horizon_days = in_range("booking_horizon_days", v, 1..=366, "days")?;
+        }
+        if let Some(v) = update.max_open_bookings_per_rep {
+            self.max_open_bookings_per_rep = in_range("max_open_bookings_per_rep", v, 1..=50, "bookings")?;
+        }
+        if let Some(v) = update.company_visit_interval_weeks {
+            self.company_visit_interval_weeks = v
+                .map(|w| in_range("company_visit_interval_weeks", w, 1..=52, "weeks"))
+                .transpose()?;
+        }
+        if let Some(v) = update.cancel_cutoff_hours {
+            self.cancel_cutoff_hours = in_range("cancel_cutoff_hours", v, 0..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.swap_cutoff_hours {
+            self.swap_cutoff_hours = in_range("swap_cutoff_hours", v, 0..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.request_expiry_hours {
+            self.request_expiry_hours = in_range("request_expiry_hours", v, 1..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.link_daily_cap {
+            self.link_daily_cap = in_range("link_daily_cap", v, 1..=1000, "bookings")?;
+        }
+        if let Some(text) = &update.visiting_instructions {
+            let text = text.trim();
+            if text.chars().count() > 2000 {
+                return Err(DomainError::Invalid {
+                    field: "visiting_instructions",
+                    message: "visiting_instructions is longer than 2000 characters".into(),
+                });
+            }
+            self.visiting_instructions = text.to_string();
+        }
+        if let Some(v) = &update.clinic_visit_practitioner_id {
+            self.clinic_visit_practitioner_id = v.clone().filter(|p| !p.trim().is_empty());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(weekday: &str, start: &str, end: &str, minutes: Option<u32>) -> Result<PublishedTime, DomainError> {
+        PublishedTime::create(
+            "t".into(),
+            "c".into(),
+            NewPublishedTime {
+                weekday: weekday.into(),
+                start: start.into(),
+                end: end.into(),
+                slot_minutes: minutes,
+                practitioner_id: None,
+                categories: vec![],
+                approval_required: false,
+                from: None,
+                until: None,
+            },
+            20,
+        )
+    }
+
+    #[test]
+    fn published_times_name_what_is_wrong() {
+        let t = time("Tue", "12:30", "13:30", None).unwrap();
+        assert_eq!((t.weekday, t.slot_minutes), (Weekday::Tuesday, 20));
+        assert_eq!(time("tu", "12:30", "13:30", None).unwrap_err().code(), "invalid_value");
+        assert!(
+            time("tue", "13:30", "12:30", None)
+                .unwrap_err()
+                .to_string()
+                .contains("after start")
+        );
+        assert!(
+            time("tue", "12:30", "12:40", Some(15))
+                .unwrap_err()
+                .to_string()
+                .contains("does not fit")
+        );
+        assert!(
+            time("tue", "7:30", "12:40", None)
+                .unwrap_err()
+                .to_string()
+                .contains("HH:MM")
+        );
+    }
+
+    #[test]
+    fn a_time_for_every_rep_is_seen_by_every_link() {
+        let mut t = time("mon", "12:00", "13:00", None).unwrap();
+        assert!(t.visible_to(&[]));
+        t.categories = vec!["spec".into()];
+        assert!(!t.visible_to(&[]));
+        assert!(!t.visible_to(&["gen".into()]));
+        assert!(t.visible_to(&["gen".into(), "spec".into()]));
+    }
+}

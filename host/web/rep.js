@@ -1,0 +1,355 @@
+// The rep's pages: /book/<link> (choose an open time, give your details, book) and /manage/<token> (see,
+// change or cancel one visit). Every action is one API call; its error message is shown as it is. Times are
+// the clinic's wall-clock times (from `local_start`) with the zone named, whatever the browser's zone.
+"use strict";
+
+const page = document.body.dataset.page;
+const capability = location.pathname.split("/")[2] || "";
+const $ = (id) => document.getElementById(id);
+
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+// "2026-12-01T12:30" -> { date: "Tuesday 1 December 2026", time: "12:30 pm" }, read as written.
+function wallClock(localStart) {
+  const [day, clock] = localStart.split("T");
+  const [y, m, d] = day.split("-").map(Number);
+  const [h, min] = clock.split(":").map(Number);
+  const weekday = DAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()];
+  const hour12 = ((h + 11) % 12) + 1;
+  const time = `${hour12}:${String(min).padStart(2, "0")} ${h < 12 ? "am" : "pm"}`;
+  return { date: `${weekday} ${d} ${MONTHS[m - 1]} ${y}`, day, time };
+}
+
+function show(id, visible) {
+  $(id).hidden = !visible;
+}
+
+function focusOn(id) {
+  const element = $(id);
+  if (element) element.focus();
+}
+
+function say(text) {
+  $("status").textContent = text;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = !message;
+  if (message) box.focus();
+}
+
+async function call(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (e) {
+    return { ok: false, message: "The clinic's booking service cannot be reached; check your connection and try again." };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (e) {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = data && data.error && data.error.message ? data.error.message : `The request failed (HTTP ${response.status}).`;
+    return { ok: false, status: response.status, message };
+  }
+  return { ok: true, data };
+}
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+// A two-week window of dates (YYYY-MM-DD), moved by the earlier/later buttons.
+const range = { from: null };
+function windowDays() {
+  const from = range.from ? new Date(range.from + "T00:00:00Z") : new Date();
+  const to = new Date(from.getTime() + 13 * 86400000);
+  return { from: isoDay(from), to: isoDay(to) };
+}
+
+function slotLabel(slot) {
+  const when = wallClock(slot.local_start);
+  const approval = slot.approval_required ? ", needs the clinic's approval" : "";
+  return `${when.date} at ${when.time} ${slot.zone}, with ${slot.with}, ${slot.minutes} minutes${approval}`;
+}
+
+// Renders slots grouped by day; `pick(slot)` is called with the chosen one.
+function renderSlots(slots, pick, verb) {
+  const holder = $("slots");
+  holder.textContent = "";
+  if (slots.length === 0) {
+    const p = document.createElement("p");
+    p.textContent = "No open times in these two weeks. Try later weeks.";
+    holder.append(p);
+    return;
+  }
+  let list = null;
+  let currentDay = null;
+  for (const slot of slots) {
+    const when = wallClock(slot.local_start);
+    if (when.day !== currentDay) {
+      currentDay = when.day;
+      const heading = document.createElement("h3");
+      heading.textContent = when.date;
+      list = document.createElement("ul");
+      list.className = "slots";
+      holder.append(heading, list);
+    }
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "slot";
+    button.setAttribute("aria-label", `${verb} ${slotLabel(slot)}`);
+    const time = document.createElement("span");
+    time.className = "slot-time";
+    time.textContent = `${when.time}`;
+    const who = document.createElement("span");
+    who.className = "slot-with";
+    who.textContent = `${slot.with} · ${slot.minutes} min${slot.approval_required ? " · needs approval" : ""}`;
+    button.append(time, who);
+    button.addEventListener("click", () => pick(slot));
+    item.append(button);
+    list.append(item);
+  }
+}
+
+async function loadSlots(path, pick, verb) {
+  const { from, to } = windowDays();
+  $("range-label").textContent = `${wallClock(from + "T00:00").date} to ${wallClock(to + "T00:00").date}`;
+  say("Loading open times…");
+  const answer = await call("GET", `${path}?from=${from}&to=${to}`);
+  if (!answer.ok) {
+    say("");
+    showError(answer.message);
+    return null;
+  }
+  renderSlots(answer.data.slots, pick, verb);
+  say(`${answer.data.slots.length} open times shown.`);
+  return answer.data;
+}
+
+function wireRange(reload) {
+  $("earlier").addEventListener("click", () => {
+    const { from } = windowDays();
+    const earlier = new Date(new Date(from + "T00:00:00Z").getTime() - 14 * 86400000);
+    const today = new Date();
+    range.from = isoDay(earlier < today ? today : earlier);
+    reload();
+  });
+  $("later").addEventListener("click", () => {
+    const { to } = windowDays();
+    range.from = isoDay(new Date(new Date(to + "T00:00:00Z").getTime() + 86400000));
+    reload();
+  });
+}
+
+function describeZone(clinic) {
+  const city = clinic.timezone.split("/").pop().replace(/_/g, " ");
+  return `Times are ${clinic.name}'s local times in ${city} (${clinic.timezone}).`;
+}
+
+function showInstructions(clinic) {
+  const box = $("instructions");
+  if (clinic.visiting_instructions) {
+    box.textContent = clinic.visiting_instructions;
+    box.hidden = false;
+  }
+}
+
+// ---- /book/<link> ----
+
+function bookPage() {
+  let chosen = null;
+  const path = `/book/${capability}`;
+  const pick = (slot) => {
+    chosen = slot;
+    showError("");
+    $("chosen").textContent = `You chose ${slotLabel(slot)}.`;
+    $("book-button").textContent = slot.approval_required ? "Request this time" : "Book this time";
+    show("choose", false);
+    show("details", true);
+    focusOn("details-heading");
+  };
+  const reload = async () => {
+    const data = await loadSlots(`${path}/slots`, pick, "Book");
+    if (data) {
+      $("title").textContent = `Book a rep visit at ${data.clinic.name}`;
+      document.title = `Book a rep visit · ${data.clinic.name}`;
+      $("zone-note").textContent = describeZone(data.clinic);
+      showInstructions(data.clinic);
+    }
+  };
+  wireRange(reload);
+  $("change-time").addEventListener("click", () => {
+    show("details", false);
+    show("choose", true);
+    focusOn("choose-heading");
+  });
+  $("book-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    const fields = [
+      ["rep-name", "Enter your name."],
+      ["rep-company", "Enter your company."],
+      ["rep-email", "Enter your email address, like name@example.com."],
+    ];
+    let firstInvalid = null;
+    for (const [id, message] of fields) {
+      const input = $(id);
+      const error = $(`${id}-error`);
+      const value = input.value.trim();
+      const bad = !value || (input.type === "email" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value));
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      error.textContent = bad ? message : "";
+      error.hidden = !bad;
+      if (bad && !firstInvalid) firstInvalid = input;
+    }
+    if (firstInvalid) {
+      firstInvalid.focus();
+      return;
+    }
+    $("book-button").disabled = true;
+    say("Booking…");
+    const answer = await call("POST", `${path}/bookings`, {
+      start: chosen.local_start,
+      practitioner_id: chosen.practitioner_id,
+      rep: {
+        name: $("rep-name").value.trim(),
+        company: $("rep-company").value.trim(),
+        email: $("rep-email").value.trim(),
+        phone: $("rep-phone").value.trim() || null,
+      },
+    });
+    $("book-button").disabled = false;
+    say("");
+    if (!answer.ok) {
+      showError(answer.message);
+      if (answer.status === 409) {
+        // The slot went meanwhile: the list is refreshed so the next free time is there to choose.
+        await reload();
+      }
+      return;
+    }
+    const booking = answer.data.appointment;
+    const requested = answer.data.status === "requested";
+    $("done-heading").textContent = requested ? "Requested: waiting for the clinic's approval" : "Booked";
+    const when = wallClock(booking.local_start);
+    $("done-summary").textContent = `${when.date} at ${when.time} ${booking.zone} with ${booking.with} at ${booking.clinic.name}, ${booking.minutes} minutes.${requested ? " The clinic will approve or decline it; your manage link shows which." : ""}`;
+    const manage = new URL(answer.data.manage_url, location.origin).href;
+    $("manage-link").href = manage;
+    $("manage-link").textContent = manage;
+    $("ics-link").href = booking.ics_url;
+    show("details", false);
+    show("done", true);
+    focusOn("done-heading");
+  });
+  reload();
+}
+
+// ---- /manage/<token> ----
+
+function managePage() {
+  const path = `/manage/${capability}`;
+  const statusText = {
+    booked: "Booked",
+    requested: "Requested: waiting for the clinic's approval",
+    cancelled: "Cancelled",
+    declined: "Declined by the clinic",
+    expired: "Expired: the clinic did not approve it in time",
+  };
+  const render = (booking) => {
+    const when = wallClock(booking.local_start);
+    $("clinic-name").textContent = booking.clinic.name;
+    $("when").textContent = `${when.date} at ${when.time} ${booking.zone} (${booking.minutes} minutes; ${booking.clinic.timezone} time)`;
+    $("with").textContent = booking.with;
+    $("state").textContent = statusText[booking.status] || booking.status;
+    $("who").textContent = `${booking.rep.name}, ${booking.rep.company}`;
+    $("ics-link").href = booking.ics_url;
+    showInstructions(booking.clinic);
+    const limits = [];
+    if (booking.swap_until) limits.push(`You can change the time until ${wallClock(booking.swap_until.slice(0, 16)).date} ${wallClock(booking.swap_until.slice(0, 16)).time}.`);
+    if (booking.cancel_until) limits.push(`You can cancel until ${wallClock(booking.cancel_until.slice(0, 16)).date} ${wallClock(booking.cancel_until.slice(0, 16)).time}.`);
+    if (!booking.swap_until && !booking.cancel_until && (booking.status === "booked" || booking.status === "requested")) {
+      limits.push("It is too late to change or cancel online; please call the clinic.");
+    }
+    $("limits").textContent = limits.join(" ");
+    show("swap-start", Boolean(booking.swap_until));
+    show("cancel-start", Boolean(booking.cancel_until));
+  };
+  const load = async () => {
+    const answer = await call("GET", `${path}/booking`);
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    render(answer.data);
+  };
+  $("cancel-start").addEventListener("click", () => {
+    show("summary", false);
+    show("confirm-cancel", true);
+    focusOn("confirm-cancel-heading");
+  });
+  $("cancel-keep").addEventListener("click", () => {
+    show("confirm-cancel", false);
+    show("summary", true);
+    focusOn("summary-heading");
+  });
+  $("cancel-confirm").addEventListener("click", async () => {
+    showError("");
+    say("Cancelling…");
+    const answer = await call("POST", `${path}/cancel`);
+    say("");
+    show("confirm-cancel", false);
+    show("summary", true);
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    render(answer.data);
+    say("Your visit is cancelled.");
+    focusOn("summary-heading");
+  });
+  const pick = async (slot) => {
+    showError("");
+    say("Changing the time…");
+    const answer = await call("POST", `${path}/swap`, { start: slot.local_start, practitioner_id: slot.practitioner_id });
+    say("");
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    render(answer.data);
+    show("swap", false);
+    show("summary", true);
+    say(`Your visit is now ${slotLabel(slot)}.`);
+    focusOn("summary-heading");
+  };
+  const reload = () => loadSlots(`${path}/slots`, pick, "Move to");
+  wireRange(reload);
+  $("swap-start").addEventListener("click", async () => {
+    show("summary", false);
+    show("swap", true);
+    focusOn("swap-heading");
+    await reload();
+  });
+  $("swap-back").addEventListener("click", () => {
+    show("swap", false);
+    show("summary", true);
+    focusOn("summary-heading");
+  });
+  load();
+}
+
+if (page === "book") bookPage();
+if (page === "manage") managePage();
