@@ -263,3 +263,199 @@ async fn cli_speaks_to_people_about_validation_staff_sync_and_sync_status() {
     let value: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["appointments"]["synced"], 1);
 }
+
+fn text_of(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+#[tokio::test]
+async fn cli_publishes_times_for_categories_makes_links_and_runs_the_approval_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let data = dir.path();
+    let clinic = server.create_clinic("Fremantle GP", "Australia/Perth", "WA").await;
+    let ana = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
+
+    let added = text_of(&cli(
+        data,
+        &["category", "add", "--clinic", &clinic, "--name", "Specialist Services"],
+    ));
+    assert!(added.contains("Specialist Services"), "{added}");
+    // Categories by name; the unknown one is named with the ones the clinic has.
+    let day = local_date_in("Australia/Perth", 5);
+    let weekday = support::booking::weekday(&day);
+    let refused = cli(
+        data,
+        &[
+            "times",
+            "add",
+            "--clinic",
+            &clinic,
+            "--weekday",
+            weekday,
+            "--start",
+            "12:00",
+            "--end",
+            "13:00",
+            "--category",
+            "Specialist Servces",
+        ],
+    );
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("Specialist Servces") && message.contains("it has: Specialist Services"),
+        "{message}"
+    );
+    let time = json_of(&cli(
+        data,
+        &[
+            "times",
+            "add",
+            "--clinic",
+            &clinic,
+            "--weekday",
+            weekday,
+            "--start",
+            "12:00",
+            "--end",
+            "13:00",
+            "--slot-minutes",
+            "30",
+            "--practitioner",
+            &ana,
+            "--category",
+            "specialist services",
+            "--approval-required",
+            "--json",
+        ],
+    ));
+    assert_eq!(time["with"], "Dr Ana Ng");
+    assert_eq!(time["categories"].as_array().unwrap().len(), 1);
+    let listed = text_of(&cli(data, &["times", "list", "--clinic", &clinic]));
+    assert!(
+        listed.contains(&format!("{weekday}  12:00-13:00")) && listed.contains("approval"),
+        "{listed}"
+    );
+
+    let link = text_of(&cli(
+        data,
+        &[
+            "link",
+            "create",
+            "--clinic",
+            &clinic,
+            "--label",
+            "Specialists",
+            "--category",
+            "Specialist Services",
+        ],
+    ));
+    let url = link
+        .lines()
+        .find_map(|l| l.strip_prefix("Give reps this URL: "))
+        .unwrap_or_else(|| panic!("{link}"))
+        .to_string();
+    assert!(
+        url.starts_with(&format!("{}/book/", server.base)),
+        "a full URL to hand out: {url}"
+    );
+
+    // A rep requests a time; staff see it in the queue and approve it from the CLI.
+    let path = url.trim_start_matches(&server.base).to_string();
+    let (status, booked) = support::booking::book(
+        &server,
+        &path,
+        &format!("{day}T12:30"),
+        Some(&ana),
+        support::booking::rep("Ria", "Acme", "ria@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    let queue = text_of(&cli(
+        data,
+        &["appt", "list", "--clinic", &clinic, "--status", "requested"],
+    ));
+    assert!(queue.contains("Ria (Acme)") && queue.contains("requested"), "{queue}");
+    let id = json_of(&cli(
+        data,
+        &["appt", "list", "--clinic", &clinic, "--status", "requested", "--json"],
+    ))["appointments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let approved = text_of(&cli(data, &["appt", "approve", &id]));
+    assert!(approved.starts_with("booked"), "{approved}");
+    let again = cli(data, &["appt", "decline", &id]);
+    assert_eq!(again.status.code(), Some(1), "the server refuses, the CLI says so");
+
+    let closed = text_of(&cli(
+        data,
+        &[
+            "closed",
+            "add",
+            "--clinic",
+            &clinic,
+            "--date",
+            &day,
+            "--reason",
+            "Staff training",
+        ],
+    ));
+    assert!(closed.contains("Staff training"), "{closed}");
+    let (_, open) = support::booking::public_get(&server, &format!("{path}/slots?from={day}&to={day}")).await;
+    assert_eq!(open["slots"], serde_json::json!([]), "a closed day offers nothing");
+
+    let revoked = text_of(&cli(
+        data,
+        &[
+            "link",
+            "revoke",
+            "--clinic",
+            &clinic,
+            &json_of(&cli(data, &["link", "list", "--clinic", &clinic, "--json"]))["links"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ],
+    ));
+    assert!(revoked.contains("Revoked"), "{revoked}");
+    let links = text_of(&cli(data, &["link", "list", "--clinic", &clinic]));
+    assert!(links.contains("revoked"), "{links}");
+
+    let rules = json_of(&cli(
+        data,
+        &[
+            "clinic",
+            "update",
+            &clinic,
+            "--booking-lead-hours",
+            "48",
+            "--company-visit-interval-weeks",
+            "6",
+            "--visiting-instructions",
+            "Sign in at reception",
+            "--json",
+        ],
+    ));
+    assert_eq!(rules["booking_lead_hours"], 48);
+    assert_eq!(rules["company_visit_interval_weeks"], 6);
+    let rules = json_of(&cli(
+        data,
+        &[
+            "clinic",
+            "update",
+            &clinic,
+            "--company-visit-interval-weeks",
+            "0",
+            "--json",
+        ],
+    ));
+    assert_eq!(rules["company_visit_interval_weeks"], serde_json::Value::Null);
+    assert_eq!(rules["visiting_instructions"], "Sign in at reception");
+}

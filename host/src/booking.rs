@@ -507,3 +507,193 @@ impl Bookings {
         Ok(expired)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NewBookingLink, NewClinic, NewPractitioner, NewPublishedTime, Practitioner, PublishedTime};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        bookings: Bookings,
+        clinic: Clinic,
+        doctor: String,
+        link: String,
+    }
+
+    /// A Sydney clinic with one doctor, an approval-required Wednesday 12:00-12:30 time and a link.
+    fn fixture(now: Timestamp) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let new_clinic = NewClinic {
+            name: "Harbour GP".into(),
+            timezone: "Australia/Sydney".into(),
+            state: "NSW".into(),
+            appointment_duration_minutes: 15,
+        };
+        let clinic = Clinic::create("c1".into(), new_clinic, now).unwrap();
+        store.put_clinic(&clinic).unwrap();
+        let new_doctor = NewPractitioner {
+            title: "Dr".into(),
+            first_name: "Ana".into(),
+            last_name: "Ng".into(),
+            ahpra: "MED0001234567".into(),
+        };
+        let doctor = Practitioner::create("p1".into(), clinic.id.clone(), new_doctor).unwrap();
+        store.add_practitioner(&doctor).unwrap();
+        let time = NewPublishedTime {
+            weekday: "wed".into(),
+            start: "12:00".into(),
+            end: "12:30".into(),
+            slot_minutes: None,
+            practitioner_id: Some(doctor.id.clone()),
+            categories: vec![],
+            approval_required: true,
+            from: None,
+            until: None,
+        };
+        store
+            .put_published_time(&PublishedTime::create("t1".into(), clinic.id.clone(), time, 15).unwrap())
+            .unwrap();
+        let capability = new_capability().unwrap();
+        let new_link = NewBookingLink {
+            label: "All reps".into(),
+            categories: vec![],
+        };
+        store
+            .put_link(&BookingLink::create("l1".into(), clinic.id.clone(), new_link, capability.clone(), now).unwrap())
+            .unwrap();
+        Fixture {
+            bookings: Bookings::new(store.clone()),
+            store,
+            clinic,
+            doctor: doctor.id,
+            link: capability,
+            _dir: dir,
+        }
+    }
+
+    fn request(f: &Fixture, start: &str, email: &str) -> BookingRequest {
+        BookingRequest {
+            start: start.into(),
+            practitioner_id: Some(f.doctor.clone()),
+            rep: Rep {
+                name: "Rep".into(),
+                company: email.into(),
+                email: email.into(),
+                phone: None,
+            },
+        }
+    }
+
+    // Monday 2027-03-01 09:00 Sydney.
+    fn monday() -> Timestamp {
+        "2027-02-28T22:00:00Z".parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_request_expires_frees_its_slot_and_can_no_longer_be_approved() {
+        let now = monday();
+        let f = fixture(now);
+        let (held, _) = f
+            .bookings
+            .book(&f.link, request(&f, "2027-03-10T12:00", "a@x.test"), now)
+            .await
+            .unwrap();
+        assert_eq!(held.status, AppointmentStatus::Requested);
+        let wednesday: Date = "2027-03-10".parse().unwrap();
+        let (link, _) = f.bookings.link(&f.link).unwrap();
+        let offered = |at| {
+            f.bookings
+                .slots(&link, &f.clinic, wednesday, wednesday, at)
+                .unwrap()
+                .len()
+        };
+        assert_eq!(offered(now), 1, "12:15 only: the request holds 12:00");
+
+        // 72 hours is the default expiry: a minute before, nothing happens; a minute after, it lets go.
+        let expiry = held.request_expires_at.unwrap();
+        assert_eq!(expiry, now + SignedDuration::from_hours(72));
+        let before = expiry - SignedDuration::from_mins(1);
+        assert_eq!(f.bookings.expire_requests(before).await.unwrap(), 0);
+        // The slot is free to others the moment the request has expired, housekeeping or not.
+        let after = expiry + SignedDuration::from_mins(1);
+        assert_eq!(offered(after), 2);
+        let (taken, _) = f
+            .bookings
+            .book(&f.link, request(&f, "2027-03-10T12:00", "b@x.test"), after)
+            .await
+            .unwrap();
+        assert_eq!(taken.status, AppointmentStatus::Requested);
+
+        // Staff approving the stale request now must not put two visits in one slot.
+        let refused = f.store.approve_request(&f.clinic, &held.id, after).await.unwrap_err();
+        assert!(refused.to_string().contains("expired"), "{refused}");
+        assert_eq!(f.bookings.expire_requests(after).await.unwrap(), 1);
+        assert_eq!(
+            f.store.appointment(&held.id).unwrap().status,
+            AppointmentStatus::Expired
+        );
+        let approved = f.store.approve_request(&f.clinic, &taken.id, after).await.unwrap();
+        assert_eq!(approved.status, AppointmentStatus::Booked);
+        assert_eq!(
+            f.store.outbox_len(),
+            1,
+            "only the approved booking is queued for the PMS"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_never_waits_past_its_visit() {
+        let now = monday();
+        let f = fixture(now);
+        let (soon, _) = f
+            .bookings
+            .book(&f.link, request(&f, "2027-03-03T12:00", "a@x.test"), now)
+            .await
+            .unwrap();
+        let visit: Timestamp = "2027-03-03T01:00:00Z".parse().unwrap();
+        assert_eq!(soon.start, visit);
+        assert_eq!(
+            soon.request_expires_at,
+            Some(visit),
+            "72 hours would be after the visit"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declined_request_frees_its_slot_at_once() {
+        let now = monday();
+        let f = fixture(now);
+        let (held, _) = f
+            .bookings
+            .book(&f.link, request(&f, "2027-03-03T12:15", "a@x.test"), now)
+            .await
+            .unwrap();
+        let declined = f.store.decline_request(&f.clinic, &held.id, now).await.unwrap();
+        assert_eq!(declined.status, AppointmentStatus::Declined);
+        let (again, _) = f
+            .bookings
+            .book(&f.link, request(&f, "2027-03-03T12:15", "b@x.test"), now)
+            .await
+            .unwrap();
+        assert_eq!(again.status, AppointmentStatus::Requested);
+        assert_eq!(f.store.outbox_len(), 0, "requests and declines never go to the PMS");
+    }
+
+    #[test]
+    fn capabilities_are_256_random_bits_and_never_repeat() {
+        let tokens: std::collections::HashSet<String> = (0..1000).map(|_| new_capability().unwrap()).collect();
+        assert_eq!(tokens.len(), 1000);
+        for token in &tokens {
+            assert_eq!(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(token)
+                    .unwrap()
+                    .len(),
+                32
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod booking;
 pub mod pms;
 
 use std::path::{Path, PathBuf};

@@ -55,7 +55,7 @@ pub async fn update(
                 ApiError::from(crate::domain::DomainError::Invalid {
                     field: "clinic_visit_practitioner_id",
                     message: format!(
-                        "'{practitioner}' is not a practitioner of this clinic; use the id of one of its staff"
+                        "clinic_visit_practitioner_id '{practitioner}' is not a practitioner of this clinic; use the id of one of its staff"
                     ),
                 })
             })?;

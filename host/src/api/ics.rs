@@ -41,8 +41,11 @@ pub fn calendar(clinic: &Clinic, appointment: &Appointment, with: &str) -> Strin
             _ => EventStatus::Cancelled,
         })
         .done();
-    let mut calendar = Calendar::new();
+    // `empty`, not `new`: `new` brings the library's own PRODID, and a calendar has exactly one.
+    let mut calendar = Calendar::empty();
+    calendar.append_property(("VERSION", "2.0"));
     calendar.append_property(("PRODID", "-//repbook//rep visits//EN"));
+    calendar.append_property(("CALSCALE", "GREGORIAN"));
     calendar.append_property(("METHOD", if held { "PUBLISH" } else { "CANCEL" }));
     calendar.push(event);
     calendar.done().to_string()

@@ -237,7 +237,7 @@ pub async fn add_time(
             .ok_or_else(|| DomainError::Invalid {
                 field: "practitioner_id",
                 message: format!(
-                    "'{id}' is not a practitioner of this clinic; use null for a time with the whole clinic"
+                    "practitioner_id '{id}' is not a practitioner of this clinic; use null for a time with the whole clinic"
                 ),
             })?,
         None => "the clinic".to_string(),

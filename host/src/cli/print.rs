@@ -88,6 +88,32 @@ pub fn clinic(clinic: &ClinicView) {
     if !pms.secrets_set.is_empty() {
         say(format!("  secrets set (never shown): {}", pms.secrets_set.join(", ")));
     }
+    let rules = &clinic.booking;
+    say(format!(
+        "  rep booking: {} h lead, {} days ahead, {} open per rep{}; reps cancel up to {} h and swap up to {} h before",
+        rules.booking_lead_hours,
+        rules.booking_horizon_days,
+        rules.max_open_bookings_per_rep,
+        rules
+            .company_visit_interval_weeks
+            .map(|w| format!(", one visit per company per doctor every {w} weeks"))
+            .unwrap_or_default(),
+        rules.cancel_cutoff_hours,
+        rules.swap_cutoff_hours
+    ));
+    say(format!(
+        "  requests wait {} h for approval; {} bookings per link per day{}",
+        rules.request_expiry_hours,
+        rules.link_daily_cap,
+        rules
+            .clinic_visit_practitioner_id
+            .as_ref()
+            .map(|p| format!("; whole-clinic visits go to {p}'s PMS book"))
+            .unwrap_or_default()
+    ));
+    if !rules.visiting_instructions.is_empty() {
+        say(format!("  visiting instructions: {}", rules.visiting_instructions));
+    }
 }
 
 pub fn validation(validation: &Validation) {

@@ -340,7 +340,9 @@ impl Appointment {
         }
         let placement = booking.placement;
         let (status, pms, expires) = if booking.approval_required {
-            let expires = now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64);
+            // Unanswered by the visit itself, a request is moot: it never outlives its slot.
+            let expires = (now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64))
+                .min(placement.start.instant);
             (
                 AppointmentStatus::Requested,
                 PmsSyncStatus::initial(false),
@@ -413,6 +415,9 @@ impl Appointment {
                 next.request_expires_at = None;
             }
             _ => return Err(DomainError::Cancelled { id: self.id.clone() }),
+        }
+        if let Some(expires) = next.request_expires_at {
+            next.request_expires_at = Some(expires.min(placement.start.instant));
         }
         next.start = placement.start.instant;
         next.local_date = placement.start.local_date;
