@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_DIR ?= demo-data
 
-.PHONY: demo test plugins bench build fmt
+.PHONY: demo test test-deps plugins bench build fmt
 
 build:
 	$(CARGO) build --workspace
@@ -14,7 +14,11 @@ plugins:
 	rustup target add wasm32-wasip2
 	$(CARGO) build --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --release --workspace --lib --examples
 
-test: plugins
+# Chromium + chromedriver, axe-core and the Python checkers the end-to-end suites use (see the script).
+test-deps:
+	scripts/test-deps
+
+test: plugins test-deps
 	$(CARGO) test --manifest-path plugins/Cargo.toml -p halo-bp
 	$(CARGO) test --workspace
 

@@ -110,21 +110,30 @@ function renderSlots(slots, pick, verb) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "slot";
-    button.setAttribute("aria-label", `${verb} ${slotLabel(slot)}`);
+    // The accessible name is the visible text plus hidden words around it (WCAG 2.5.3, label in name):
+    // "Book Tuesday 1 December 2026 at 12:30 pm AEDT with Dr Ana Ng, 20 minutes".
+    const hidden = (text) => {
+      const span = document.createElement("span");
+      span.className = "visually-hidden";
+      span.textContent = text;
+      return span;
+    };
     const time = document.createElement("span");
     time.className = "slot-time";
-    time.textContent = `${when.time}`;
+    time.textContent = `${when.time} ${slot.zone}`;
     const who = document.createElement("span");
     who.className = "slot-with";
-    who.textContent = `${slot.with} · ${slot.minutes} min${slot.approval_required ? " · needs approval" : ""}`;
-    button.append(time, who);
+    who.textContent = `with ${slot.with}, ${slot.minutes} minutes${slot.approval_required ? ", needs the clinic's approval" : ""}`;
+    button.append(hidden(`${verb} ${when.date} at `), time, " ", who);
     button.addEventListener("click", () => pick(slot));
     item.append(button);
     list.append(item);
   }
 }
 
-async function loadSlots(path, pick, verb) {
+// Loads and shows the open slots of the two-week window; `keep` filters them (the manage page leaves out the
+// visit's own time).
+async function loadSlots(path, pick, verb, keep = () => true) {
   const { from, to } = windowDays();
   $("range-label").textContent = `${wallClock(from + "T00:00").date} to ${wallClock(to + "T00:00").date}`;
   say("Loading open times…");
@@ -134,8 +143,9 @@ async function loadSlots(path, pick, verb) {
     showError(answer.message);
     return null;
   }
-  renderSlots(answer.data.slots, pick, verb);
-  say(`${answer.data.slots.length} open times shown.`);
+  const slots = answer.data.slots.filter(keep);
+  renderSlots(slots, pick, verb);
+  say(`${slots.length} open times shown.`);
   return answer.data;
 }
 
@@ -236,8 +246,12 @@ function bookPage() {
     if (!answer.ok) {
       showError(answer.message);
       if (answer.status === 409) {
-        // The slot went meanwhile: the list is refreshed so the next free time is there to choose.
+        // The slot went meanwhile: back to the refreshed list, so the next free time is there to choose;
+        // the message stays above it and keeps the focus.
+        show("details", false);
+        show("choose", true);
         await reload();
+        $("error").focus();
       }
       return;
     }
@@ -268,7 +282,9 @@ function managePage() {
     declined: "Declined by the clinic",
     expired: "Expired: the clinic did not approve it in time",
   };
+  let current = null;
   const render = (booking) => {
+    current = booking;
     const when = wallClock(booking.local_start);
     $("clinic-name").textContent = booking.clinic.name;
     $("when").textContent = `${when.date} at ${when.time} ${booking.zone} (${booking.minutes} minutes; ${booking.clinic.timezone} time)`;
@@ -335,7 +351,9 @@ function managePage() {
     say(`Your visit is now ${slotLabel(slot)}.`);
     focusOn("summary-heading");
   };
-  const reload = () => loadSlots(`${path}/slots`, pick, "Move to");
+  const isCurrent = (slot) =>
+    current && slot.local_start === current.local_start && slot.practitioner_id === current.practitioner_id;
+  const reload = () => loadSlots(`${path}/slots`, pick, "Move to", (slot) => !isCurrent(slot));
   wireRange(reload);
   $("swap-start").addEventListener("click", async () => {
     show("summary", false);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod booking;
+pub mod browser;
 pub mod pms;
 
 use std::path::{Path, PathBuf};
