@@ -87,6 +87,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         sync,
         bookings,
         public_limits,
+        sessions: Default::default(),
         token: token.into(),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -174,12 +174,31 @@ impl Browser {
             .expect("type");
     }
 
-    /// Saves a PNG of the window as `target/browser-screenshots/NAME.png`.
+    /// Saves a PNG of the whole page as `target/browser-screenshots/NAME.png`: the window grows to the page's
+    /// height for the picture (WebDriver shows only the window), then returns to its size.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
+        let emulated = self.js("return navigator.maxTouchPoints > 0;").await == json!(true);
+        let before = self.client.get_window_size().await.ok();
+        let page_height = self
+            .js("return document.documentElement.scrollHeight;")
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        if let (false, Some((width, height))) = (emulated, before) {
+            if page_height > height {
+                let _ = self
+                    .client
+                    .set_window_size(width as u32, page_height.min(6000) as u32 + 140)
+                    .await;
+            }
+        }
         let png = self.client.screenshot().await.expect("screenshot");
+        if let (false, Some((width, height))) = (emulated, before) {
+            let _ = self.client.set_window_size(width as u32, height as u32).await;
+        }
         std::fs::write(&path, png).unwrap();
         path
     }

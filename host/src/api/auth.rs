@@ -1,13 +1,12 @@
-//! Bearer-token auth: the token file in the data dir (created 0600 on first start) or `REPBOOK_TOKEN`.
+//! The API token: the token file in the data dir (created 0600 on first start) or `REPBOOK_TOKEN`; checked
+//! as a bearer token, or through an admin-page session (`session`).
 
 use std::io::Write;
 use std::path::Path;
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
@@ -45,24 +44,8 @@ pub fn load_or_create_token(data_dir: &Path, env_token: Option<String>) -> std::
     Ok(token)
 }
 
+/// Lets the request through with the bearer token, or with an admin-page session (and its CSRF token).
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token) if bool::from(token.as_bytes().ct_eq(state.token.as_bytes())) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_token",
-            "the bearer token is wrong; use the token in the data dir's token file or REPBOOK_TOKEN",
-        )),
-        None => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
-            "send Authorization: Bearer TOKEN (the token is in the data dir's token file)",
-        )),
-    }
+    super::session::authenticate(&state, request.method(), request.headers())?;
+    Ok(next.run(request).await)
 }

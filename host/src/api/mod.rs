@@ -9,10 +9,12 @@ mod extract;
 mod ics;
 mod metrics;
 pub mod model;
+mod pages;
 mod plugins;
 mod pms;
 pub mod public;
 pub mod published;
+pub mod session;
 mod staff;
 
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub struct AppState {
     pub sync: Arc<SyncEngine>,
     pub bookings: Arc<crate::booking::Bookings>,
     pub public_limits: Arc<public::PublicLimits>,
+    pub sessions: Arc<session::Sessions>,
     pub token: Arc<str>,
 }
 
@@ -99,16 +102,21 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{name}/activate", post(plugins::activate))
         .route("/plugins/{name}/rollback", post(plugins::rollback))
         .route("/plugins/{name}/versions/{version}", delete(plugins::remove))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        // Signing in needs no token yet; signing out checks it itself.
+        .route(
+            "/session",
+            get(session::current).post(session::sign_in).delete(session::sign_out),
+        );
     let metrics = Router::new()
         .route("/metrics", get(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     // The rep's side: no token, the capability in the path is the key; small bodies; rate-limited.
     let rep = Router::new()
-        .route("/book/{link}", get(public::book_page))
+        .route("/book/{link}", get(pages::book_page))
         .route("/book/{link}/slots", get(public::slots))
         .route("/book/{link}/bookings", post(public::book))
-        .route("/manage/{token}", get(public::manage_page))
+        .route("/manage/{token}", get(pages::manage_page))
         .route("/manage/{token}/booking", get(public::booking))
         .route("/manage/{token}/booking.ics", get(public::ics))
         .route("/manage/{token}/slots", get(public::swap_slots))
@@ -118,7 +126,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/assets/{file}", get(public::asset))
+        .route("/", get(pages::admin_page))
+        .route("/assets/{file}", get(pages::asset))
         .merge(metrics)
         .merge(rep)
         .nest("/api/v1", api)

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ pub struct PublicLimits {
     reads_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
     writes_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
     per_capability: DefaultKeyedRateLimiter<String>,
+    sign_ins_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
 }
 
 /// Requests per minute the public routes allow; a burst of that many, refilled evenly over the minute.
@@ -56,7 +57,14 @@ impl PublicLimits {
             reads_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.reads_per_address)),
             writes_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
             per_capability: DefaultKeyedRateLimiter::keyed(per_minute(config.per_capability)),
+            // Guessing a 256-bit token is hopeless anyway; this keeps the log and the CPU quiet.
+            sign_ins_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
         }
+    }
+
+    /// Counts an admin sign-in attempt against its client address.
+    pub fn allow_sign_in(&self, ip: std::net::IpAddr) -> bool {
+        self.sign_ins_per_address.check_key(&ip).is_ok()
     }
 
     /// Forgets keys whose quota has refilled, so memory follows the clients of the last minute.
@@ -64,6 +72,7 @@ impl PublicLimits {
         self.reads_per_address.retain_recent();
         self.writes_per_address.retain_recent();
         self.per_capability.retain_recent();
+        self.sign_ins_per_address.retain_recent();
     }
 }
 
@@ -278,61 +287,6 @@ pub struct Booked {
     /// The rep's page for this booking: keep it to change, cancel or download it. Shown only now.
     pub manage_url: String,
     pub appointment: RepBooking,
-}
-
-const BOOK_PAGE: &str = include_str!("../../web/book.html");
-const MANAGE_PAGE: &str = include_str!("../../web/manage.html");
-const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
-const REP_SCRIPT: &str = include_str!("../../web/rep.js");
-const STYLE: &str = include_str!("../../web/style.css");
-
-fn page(html: &'static str) -> Response {
-    let mut response = Html(html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-    );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn not_found_page() -> Response {
-    let mut response = page(NOT_FOUND_PAGE);
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    response
-}
-
-pub async fn asset(Path(file): Path<String>) -> Response {
-    let (body, kind) = match file.as_str() {
-        "rep.js" => (REP_SCRIPT, "text/javascript; charset=utf-8"),
-        "style.css" => (STYLE, "text/css; charset=utf-8"),
-        _ => {
-            return ApiError::new(StatusCode::NOT_FOUND, "no_such_asset", "no such file").into_response();
-        }
-    };
-    let mut response = Response::new(Body::from(body));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
-}
-
-pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) -> Response {
-    match state.bookings.link(&link) {
-        Ok(_) => page(BOOK_PAGE),
-        Err(_) => not_found_page(),
-    }
-}
-
-pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.bookings.managed(&token, Timestamp::now()) {
-        Ok(_) => page(MANAGE_PAGE),
-        Err(_) => not_found_page(),
-    }
 }
 
 pub async fn slots(

@@ -34,6 +34,11 @@ pub struct PluginSummary {
     /// Hosts the active version may reach after the operator's policy is applied.
     pub allowed_hosts: Vec<String>,
     pub declared_hosts: Vec<String>,
+    /// The active version's settings (secrets flagged) and capabilities, so a page can ask for them.
+    #[serde(default)]
+    pub settings: Vec<super::contract::SettingSpec>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
     pub versions: Vec<VersionSummary>,
 }
 
@@ -316,6 +321,8 @@ impl Registry {
                     .as_ref()
                     .map(|p| p.info.allowed_hosts.clone())
                     .unwrap_or_default(),
+                settings: active.as_ref().map(|p| p.info.settings.clone()).unwrap_or_default(),
+                capabilities: active.as_ref().map(|p| p.info.capabilities.clone()).unwrap_or_default(),
                 versions: records
                     .into_iter()
                     .map(|r| VersionSummary {
