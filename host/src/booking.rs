@@ -55,7 +55,7 @@ impl From<BookingError> for StoreError {
 }
 
 /// A rep's booking, as the public form sends it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// Clinic-local `YYYY-MM-DDTHH:MM`, a slot's `local_start`.
@@ -67,7 +67,7 @@ pub struct BookingRequest {
 }
 
 /// A swap to another open slot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwapRequest {
     pub start: String,

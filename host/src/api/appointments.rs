@@ -59,6 +59,14 @@ pub(super) fn view(store: &Store, clinic: &Clinic, appointment: &Appointment) ->
     Ok(views(store, clinic, std::slice::from_ref(appointment))?.remove(0))
 }
 
+#[utoipa::path(operation_id = "appointments_list", 
+    get,
+    path = "/api/v1/clinics/{clinic}/appointments",
+    tag = "appointments",
+    summary = "List a clinic's appointments (status=requested is the approval queue)",
+    params(("clinic" = String, Path, description = "Clinic id"), AppointmentQuery),
+    responses((status = 200, description = "Done", body = AppointmentList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -90,6 +98,15 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(operation_id = "appointments_book", 
+    post,
+    path = "/api/v1/clinics/{clinic}/appointments",
+    tag = "appointments",
+    summary = "Book a rep visit (staff)",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewAppointment,
+    responses((status = 201, description = "Created", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn book(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -100,12 +117,29 @@ pub async fn book(
     Ok((StatusCode::CREATED, Json(view(&state.store, &clinic, &appointment)?)))
 }
 
+#[utoipa::path(operation_id = "appointments_show", 
+    get,
+    path = "/api/v1/appointments/{id}",
+    tag = "appointments",
+    summary = "Show an appointment with its PMS state",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let appointment = state.store.appointment(&id)?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;
     Ok(Json(view(&state.store, &clinic, &appointment)?))
 }
 
+#[utoipa::path(operation_id = "appointments_reschedule", 
+    patch,
+    path = "/api/v1/appointments/{id}",
+    tag = "appointments",
+    summary = "Move an appointment to a new start and/or length",
+    params(("id" = String, Path, description = "Appointment id")),
+    request_body = MoveRequest,
+    responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn reschedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -119,12 +153,28 @@ pub async fn reschedule(
     Ok(Json(view(&state.store, &clinic, &moved)?))
 }
 
+#[utoipa::path(operation_id = "appointments_cancel", 
+    post,
+    path = "/api/v1/appointments/{id}/cancel",
+    tag = "appointments",
+    summary = "Cancel an appointment (the PMS follows)",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let cancelled = state.store.cancel_appointment(&clinic, &id, Timestamp::now()).await?;
     Ok(Json(view(&state.store, &clinic, &cancelled)?))
 }
 
+#[utoipa::path(operation_id = "appointments_resend", 
+    post,
+    path = "/api/v1/appointments/{id}/resend",
+    tag = "appointments",
+    summary = "Send one future appointment to the PMS again, now",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "Done", body = ResendView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ResendView>, ApiError> {
     let (appointment, delivered) = state.sync.resend(&id).await?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;

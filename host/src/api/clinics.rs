@@ -11,6 +11,14 @@ use super::model::{ClinicList, ClinicView};
 use crate::domain::{Clinic, ClinicUpdate, NewClinic, new_id};
 use crate::store::AppointmentFilter;
 
+#[utoipa::path(operation_id = "clinics_create", 
+    post,
+    path = "/api/v1/clinics",
+    tag = "clinics",
+    summary = "Create a clinic",
+    request_body = NewClinic,
+    responses((status = 201, description = "Created", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewClinic>,
@@ -21,15 +29,39 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json((&clinic).into())))
 }
 
+#[utoipa::path(operation_id = "clinics_list", 
+    get,
+    path = "/api/v1/clinics",
+    tag = "clinics",
+    summary = "List clinics",
+    responses((status = 200, description = "Done", body = ClinicList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, ApiError> {
     let clinics = state.store.clinics()?.iter().map(ClinicView::from).collect();
     Ok(Json(ClinicList { clinics }))
 }
 
+#[utoipa::path(operation_id = "clinics_show", 
+    get,
+    path = "/api/v1/clinics/{clinic}",
+    tag = "clinics",
+    summary = "Show a clinic with its PMS settings (secrets never shown)",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClinicView>, ApiError> {
     Ok(Json((&state.store.clinic(&id)?).into()))
 }
 
+#[utoipa::path(operation_id = "clinics_update", 
+    patch,
+    path = "/api/v1/clinics/{clinic}",
+    tag = "clinics",
+    summary = "Change a clinic: name, zone, state, duration, rep booking rules",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = ClinicUpdate,
+    responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -68,6 +100,14 @@ pub async fn update(
     Ok(Json((&clinic).into()))
 }
 
+#[utoipa::path(operation_id = "clinics_delete", 
+    delete,
+    path = "/api/v1/clinics/{clinic}",
+    tag = "clinics",
+    summary = "Delete a clinic with nothing booked",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     {
         let _guard = state.store.lock_clinic(&id).await;

@@ -8,6 +8,20 @@ use serde_json::json;
 use crate::domain::{DomainError, ErrorKind};
 use crate::store::StoreError;
 
+/// The error envelope every refusal carries, as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// snake_case, stable: what scripts match on.
+    pub code: String,
+    /// What happened and what to do, for people.
+    pub message: String,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

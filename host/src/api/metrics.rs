@@ -13,6 +13,13 @@ use super::error::ApiError;
 use crate::domain::PmsSyncState;
 use crate::store::AppointmentFilter;
 
+#[utoipa::path(operation_id = "metrics_render", 
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Done", body = String, content_type = "text/plain"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut out = String::new();
     let outbox = state.store.outbox_entries()?;

@@ -20,9 +20,12 @@ mod staff;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{TOKEN_FILE, load_or_create_token};
 pub use error::ApiError;
@@ -45,92 +48,126 @@ pub struct AppState {
     pub token: Arc<str>,
 }
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/clinics", get(clinics::list).post(clinics::create))
-        .route(
-            "/clinics/{clinic}",
-            get(clinics::show).patch(clinics::update).delete(clinics::delete),
-        )
-        .route("/clinics/{clinic}/pms", put(pms::set))
-        .route("/clinics/{clinic}/pms/validate", post(pms::validate))
-        .route("/clinics/{clinic}/pms/locations", get(pms::locations))
-        .route("/clinics/{clinic}/pms/reset", post(pms::reset))
-        .route("/clinics/{clinic}/staff", get(staff::list).post(staff::add))
-        .route("/clinics/{clinic}/staff/sync", post(staff::sync))
-        .route("/clinics/{clinic}/staff/{id}/pms", put(staff::map))
-        .route(
-            "/clinics/{clinic}/appointments",
-            get(appointments::list).post(appointments::book),
-        )
-        .route("/clinics/{clinic}/sync", get(pms::sync_status).post(pms::sync_all))
-        .route("/clinics/{clinic}/sync/reconcile", post(pms::reconcile))
-        .route("/clinics/{clinic}/sync/retry-parked", post(pms::retry_parked))
-        .route(
-            "/appointments/{id}",
-            get(appointments::show).patch(appointments::reschedule),
-        )
-        .route("/appointments/{id}/cancel", post(appointments::cancel))
-        .route("/appointments/{id}/resend", post(appointments::resend))
-        .route("/appointments/{id}/approve", post(published::approve))
-        .route("/appointments/{id}/decline", post(published::decline))
-        .route(
-            "/clinics/{clinic}/categories",
-            get(published::list_categories).post(published::add_category),
-        )
-        .route("/clinics/{clinic}/categories/{id}", delete(published::remove_category))
-        .route(
-            "/clinics/{clinic}/times",
-            get(published::list_times).post(published::add_time),
-        )
-        .route("/clinics/{clinic}/times/{id}", delete(published::remove_time))
-        .route(
-            "/clinics/{clinic}/closed",
-            get(published::list_closed).post(published::add_closed),
-        )
-        .route("/clinics/{clinic}/closed/{date}", delete(published::remove_closed))
-        .route(
-            "/clinics/{clinic}/links",
-            get(published::list_links).post(published::create_link),
-        )
-        .route("/clinics/{clinic}/links/{id}", delete(published::revoke_link))
-        .route("/plugins", get(plugins::list))
-        .route(
-            "/plugins",
-            post(plugins::install).layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BODY)),
-        )
-        .route("/plugins/{name}/activate", post(plugins::activate))
-        .route("/plugins/{name}/rollback", post(plugins::rollback))
-        .route("/plugins/{name}/versions/{version}", delete(plugins::remove))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
-        // Signing in needs no token yet; signing out checks it itself.
-        .route(
-            "/session",
-            get(session::current).post(session::sign_in).delete(session::sign_out),
+/// The API's own description: every route below, with its bodies, generated from the handlers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "repbook",
+        description = "Rep-visit bookings for GP clinics, delivered to the clinic's PMS. Admin routes under /api/v1 need \
+                       `Authorization: Bearer TOKEN` (or the admin page's session cookie with its X-CSRF-Token); the \
+                       rep's routes under /book and /manage are keyed by the capability in their path."
+    ),
+    modifiers(&Security),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-    let metrics = Router::new()
-        .route("/metrics", get(metrics::render))
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(session::COOKIE))),
+        );
+    }
+}
+
+#[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "operations", summary = "Liveness", security(()),
+    responses((status = 200, description = "Done", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(operation_id = "openapi", get, path = "/api/v1/openapi.json", tag = "operations", summary = "This document (OpenAPI 3.1)",
+    security(()), responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi(State(document): State<Arc<utoipa::openapi::OpenApi>>) -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json((*document).clone())
+}
+
+/// Every route and its documentation, from the same `routes!` calls: a route cannot be served without being
+/// documented (`openapi_` tests also check the document against the live server).
+pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let admin = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(clinics::list, clinics::create))
+        .routes(routes!(clinics::show, clinics::update, clinics::delete))
+        .routes(routes!(pms::set))
+        .routes(routes!(pms::validate))
+        .routes(routes!(pms::locations))
+        .routes(routes!(pms::reset))
+        .routes(routes!(staff::list, staff::add))
+        .routes(routes!(staff::sync))
+        .routes(routes!(staff::map))
+        .routes(routes!(appointments::list, appointments::book))
+        .routes(routes!(pms::sync_status, pms::sync_all))
+        .routes(routes!(pms::reconcile))
+        .routes(routes!(pms::retry_parked))
+        .routes(routes!(appointments::show, appointments::reschedule))
+        .routes(routes!(appointments::cancel))
+        .routes(routes!(appointments::resend))
+        .routes(routes!(published::approve))
+        .routes(routes!(published::decline))
+        .routes(routes!(published::list_categories, published::add_category))
+        .routes(routes!(published::remove_category))
+        .routes(routes!(published::list_times, published::add_time))
+        .routes(routes!(published::remove_time))
+        .routes(routes!(published::list_closed, published::add_closed))
+        .routes(routes!(published::remove_closed))
+        .routes(routes!(published::list_links, published::create_link))
+        .routes(routes!(published::revoke_link))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::activate))
+        .routes(routes!(plugins::rollback))
+        .routes(routes!(plugins::remove))
+        .routes(routes!(metrics::render))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    // Components are large: their route has its own body limit (and the token check).
+    let install = OpenApiRouter::new()
+        .routes(routes!(plugins::install))
+        .layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BODY))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    // Signing in needs no token yet; signing out checks it itself.
+    let session = OpenApiRouter::new().routes(routes!(session::current, session::sign_in, session::sign_out));
     // The rep's side: no token, the capability in the path is the key; small bodies; rate-limited.
-    let rep = Router::new()
-        .route("/book/{link}", get(pages::book_page))
-        .route("/book/{link}/slots", get(public::slots))
-        .route("/book/{link}/bookings", post(public::book))
-        .route("/manage/{token}", get(pages::manage_page))
-        .route("/manage/{token}/booking", get(public::booking))
-        .route("/manage/{token}/booking.ics", get(public::ics))
-        .route("/manage/{token}/slots", get(public::swap_slots))
-        .route("/manage/{token}/cancel", post(public::cancel))
-        .route("/manage/{token}/swap", post(public::swap))
+    let rep = OpenApiRouter::new()
+        .routes(routes!(pages::book_page))
+        .routes(routes!(public::slots))
+        .routes(routes!(public::book))
+        .routes(routes!(pages::manage_page))
+        .routes(routes!(public::booking))
+        .routes(routes!(public::ics))
+        .routes(routes!(public::swap_slots))
+        .routes(routes!(public::cancel))
+        .routes(routes!(public::swap))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", get(pages::admin_page))
-        .route("/assets/{file}", get(pages::asset))
-        .merge(metrics)
-        .merge(rep)
-        .nest("/api/v1", api)
+    let open = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(pages::admin_page))
+        .routes(routes!(pages::asset));
+    admin.merge(install).merge(session).merge(rep).merge(open)
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, mut document) = documented_routes(&state).split_for_parts();
+    document.paths.paths.insert(
+        "/api/v1/openapi.json".into(),
+        OpenApiDocRoute::openapi()
+            .paths
+            .paths
+            .into_values()
+            .next()
+            .unwrap_or_default(),
+    );
+    let document = Arc::new(document);
+    routes
+        .route("/api/v1/openapi.json", get(openapi).with_state(document))
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
@@ -142,3 +179,8 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// The document's own route, described apart because its handler serves the finished document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(openapi))]
+struct OpenApiDocRoute;

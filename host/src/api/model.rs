@@ -14,7 +14,7 @@ use crate::plugins::contract::Location;
 use crate::plugins::{InstallOutcome, PluginSummary};
 use crate::sync::{Delivered, Validation};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClinicView {
     pub id: String,
     pub name: String,
@@ -28,7 +28,7 @@ pub struct ClinicView {
     pub booking: BookingRules,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PmsView {
     pub connector: Option<String>,
     pub send_via: Option<SendVia>,
@@ -75,17 +75,17 @@ impl From<&Clinic> for ClinicView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClinicList {
     pub clinics: Vec<ClinicView>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StaffList {
     pub staff: Vec<Practitioner>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StaffSyncSummary {
     pub synced: usize,
     pub not_in_pms: usize,
@@ -94,20 +94,20 @@ pub struct StaffSyncSummary {
     pub needs_mapping: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StaffSyncView {
     pub summary: StaffSyncSummary,
     pub staff: Vec<Practitioner>,
 }
 
 /// Maps a practitioner to a PMS user by hand; `null` undoes a manual mapping.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaffMapping {
     pub user_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppointmentView {
     pub id: String,
     pub reference: String,
@@ -156,13 +156,14 @@ impl AppointmentView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppointmentList {
     pub appointments: Vec<AppointmentView>,
 }
 
 /// Which appointments of a clinic to list.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentQuery {
     /// First clinic-local date to include (YYYY-MM-DD). Without it, only appointments from now on.
@@ -175,43 +176,43 @@ pub struct AppointmentQuery {
     pub status: Option<AppointmentStatus>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResendView {
     pub appointment: AppointmentView,
     /// What the PMS did; `null` when it could not be reached now (the appointment stays queued).
     pub delivered: Option<Delivered>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResetView {
     pub validation: Validation,
     pub requeued: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Queued {
     pub queued: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LocationList {
     pub locations: Vec<Location>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginList {
     pub plugins: Vec<PluginSummary>,
 }
 
 pub type Installed = InstallOutcome;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activation {
     pub version: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActiveVersion {
     pub name: String,
     pub active_version: String,

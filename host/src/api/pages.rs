@@ -38,6 +38,15 @@ fn not_found_page() -> Response {
     response
 }
 
+#[utoipa::path(operation_id = "pages_asset", 
+    get,
+    path = "/assets/{file}",
+    tag = "pages",
+    summary = "A page asset (script or style sheet)",
+    params(("file" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/plain"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn asset(Path(file): Path<String>) -> Response {
     let (body, kind) = match file.as_str() {
         "rep.js" => (REP_SCRIPT, "text/javascript; charset=utf-8"),
@@ -56,10 +65,27 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 }
 
 /// The clinic's admin page; it signs in with the API token and then works through the API.
+#[utoipa::path(operation_id = "pages_admin_page", 
+    get,
+    path = "/",
+    tag = "pages",
+    summary = "The clinic's admin page",
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn admin_page() -> Response {
     page(ADMIN_PAGE)
 }
 
+#[utoipa::path(operation_id = "pages_book_page", 
+    get,
+    path = "/book/{link}",
+    tag = "pages",
+    summary = "The rep's booking page",
+    params(("link" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) -> Response {
     match state.bookings.link(&link) {
         Ok(_) => page(BOOK_PAGE),
@@ -67,6 +93,15 @@ pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) 
     }
 }
 
+#[utoipa::path(operation_id = "pages_manage_page", 
+    get,
+    path = "/manage/{token}",
+    tag = "pages",
+    summary = "The rep's page for one booking",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.bookings.managed(&token, Timestamp::now()) {
         Ok(_) => page(MANAGE_PAGE),

@@ -34,12 +34,27 @@ impl From<PluginError> for ApiError {
     }
 }
 
+#[utoipa::path(operation_id = "plugins_list", 
+    get,
+    path = "/api/v1/plugins",
+    tag = "plugins",
+    summary = "Installed connectors, their versions and settings",
+    responses((status = 200, description = "Done", body = PluginList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
     Ok(Json(PluginList {
         plugins: state.plugins.list()?,
     }))
 }
 
+#[utoipa::path(operation_id = "plugins_install", 
+    post,
+    path = "/api/v1/plugins",
+    tag = "plugins",
+    summary = "Install a connector component (the body is the .wasm file)",
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component (.wasm)"),
+    responses((status = 201, description = "Created", body = Installed), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Installed>), ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
@@ -56,6 +71,15 @@ pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(Stat
     Ok((status, Json(outcome)))
 }
 
+#[utoipa::path(operation_id = "plugins_activate", 
+    post,
+    path = "/api/v1/plugins/{name}/activate",
+    tag = "plugins",
+    summary = "Switch every clinic using a connector to a version, without a restart",
+    params(("name" = String, Path)),
+    request_body = Activation,
+    responses((status = 200, description = "Done", body = ActiveVersion), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn activate(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -68,6 +92,14 @@ pub async fn activate(
     }))
 }
 
+#[utoipa::path(operation_id = "plugins_rollback", 
+    post,
+    path = "/api/v1/plugins/{name}/rollback",
+    tag = "plugins",
+    summary = "Go back to the previously active version",
+    params(("name" = String, Path)),
+    responses((status = 200, description = "Done", body = ActiveVersion), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn rollback(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -79,6 +111,14 @@ pub async fn rollback(
     }))
 }
 
+#[utoipa::path(operation_id = "plugins_remove", 
+    delete,
+    path = "/api/v1/plugins/{name}/versions/{version}",
+    tag = "plugins",
+    summary = "Remove an inactive version",
+    params(("name" = String, Path), ("version" = String, Path)),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,

@@ -37,6 +37,15 @@ impl From<SyncError> for ApiError {
     }
 }
 
+#[utoipa::path(operation_id = "pms_set", 
+    put,
+    path = "/api/v1/clinics/{clinic}/pms",
+    tag = "pms",
+    summary = "Set the PMS connection (only the fields given change)",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = PmsSettingsUpdate,
+    responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn set(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -67,6 +76,14 @@ pub async fn set(
     Ok(Json((&clinic).into()))
 }
 
+#[utoipa::path(operation_id = "pms_validate", 
+    post,
+    path = "/api/v1/clinics/{clinic}/pms/validate",
+    tag = "pms",
+    summary = "Validate the Site ID with the PMS and list practice locations",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::sync::Validation), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn validate(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -74,6 +91,14 @@ pub async fn validate(
     Ok(Json(state.sync.validate(&clinic_id).await?))
 }
 
+#[utoipa::path(operation_id = "pms_locations", 
+    get,
+    path = "/api/v1/clinics/{clinic}/pms/locations",
+    tag = "pms",
+    summary = "Practice locations the PMS offers (after a valid Validate)",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = LocationList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn locations(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -83,11 +108,27 @@ pub async fn locations(
     }))
 }
 
+#[utoipa::path(operation_id = "pms_reset", 
+    post,
+    path = "/api/v1/clinics/{clinic}/pms/reset",
+    tag = "pms",
+    summary = "Reset the connection: forget the site, validate again, re-send what is pending",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = ResetView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<ResetView>, ApiError> {
     let (validation, requeued) = state.sync.reset(&clinic_id).await?;
     Ok(Json(ResetView { validation, requeued }))
 }
 
+#[utoipa::path(operation_id = "pms_sync_all", 
+    post,
+    path = "/api/v1/clinics/{clinic}/sync",
+    tag = "sync",
+    summary = "Sync Appointments: queue every future appointment for the PMS",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 202, description = "Accepted: queued for the PMS", body = Queued), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn sync_all(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -96,6 +137,14 @@ pub async fn sync_all(
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
+#[utoipa::path(operation_id = "pms_reconcile", 
+    post,
+    path = "/api/v1/clinics/{clinic}/sync/reconcile",
+    tag = "sync",
+    summary = "Compare the PMS with repbook and repair the PMS",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::sync::ReconcileReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn reconcile(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -103,6 +152,14 @@ pub async fn reconcile(
     Ok(Json(state.sync.reconcile(&clinic_id).await?))
 }
 
+#[utoipa::path(operation_id = "pms_retry_parked", 
+    post,
+    path = "/api/v1/clinics/{clinic}/sync/retry-parked",
+    tag = "sync",
+    summary = "Queue again every appointment parked as needing attention",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 202, description = "Accepted: queued for the PMS", body = Queued), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn retry_parked(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -111,6 +168,14 @@ pub async fn retry_parked(
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
+#[utoipa::path(operation_id = "pms_sync_status", 
+    get,
+    path = "/api/v1/clinics/{clinic}/sync",
+    tag = "sync",
+    summary = "Pending, in flight, parked (with reasons), site health",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::sync::SyncStatus), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn sync_status(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,

@@ -128,7 +128,7 @@ impl From<BookingError> for ApiError {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClinicSummary {
     pub name: String,
     pub timezone: String,
@@ -146,7 +146,7 @@ impl From<&Clinic> for ClinicSummary {
 }
 
 /// A slot as reps see it: free or not (only free ones are listed), never who else booked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotView {
     /// RFC 3339 with the clinic's offset.
     pub start: String,
@@ -161,7 +161,7 @@ pub struct SlotView {
     pub approval_required: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SlotList {
     pub clinic: ClinicSummary,
     pub slots: Vec<SlotView>,
@@ -192,7 +192,8 @@ fn slot_views(bookings: &Bookings, clinic: &Clinic, slots: &[Slot]) -> Result<Ve
         .collect())
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RangeQuery {
     /// First clinic-local date (YYYY-MM-DD); default today.
@@ -214,7 +215,7 @@ fn range(
 }
 
 /// A booking as the rep sees it through the manage link.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RepBooking {
     pub reference: String,
     pub status: AppointmentStatus,
@@ -280,7 +281,7 @@ fn rep_booking(
     })
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Booked {
     /// booked, or requested (waiting for the clinic's approval).
     pub status: AppointmentStatus,
@@ -289,6 +290,15 @@ pub struct Booked {
     pub appointment: RepBooking,
 }
 
+#[utoipa::path(operation_id = "public_slots", 
+    get,
+    path = "/book/{link}/slots",
+    tag = "rep",
+    summary = "Open slots a booking link sees (free/busy only)",
+    params(("link" = String, Path, description = "The link's capability"), RangeQuery),
+    responses((status = 200, description = "Done", body = SlotList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn slots(
     State(state): State<AppState>,
     Path(link): Path<String>,
@@ -304,6 +314,16 @@ pub async fn slots(
     }))
 }
 
+#[utoipa::path(operation_id = "public_book", 
+    post,
+    path = "/book/{link}/bookings",
+    tag = "rep",
+    summary = "Book a slot through a link",
+    params(("link" = String, Path, description = "The link's capability")),
+    request_body = BookingRequest,
+    responses((status = 201, description = "Created", body = Booked), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn book(
     State(state): State<AppState>,
     Path(link): Path<String>,
@@ -322,12 +342,30 @@ pub async fn book(
     ))
 }
 
+#[utoipa::path(operation_id = "public_booking", 
+    get,
+    path = "/manage/{token}/booking",
+    tag = "rep",
+    summary = "The booking a manage link opens",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = RepBooking), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn booking(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
     let now = Timestamp::now();
     let (appointment, clinic) = state.bookings.managed(&token, now)?;
     Ok(Json(rep_booking(&state.bookings, &clinic, &appointment, &token, now)?))
 }
 
+#[utoipa::path(operation_id = "public_swap_slots", 
+    get,
+    path = "/manage/{token}/slots",
+    tag = "rep",
+    summary = "Open slots the booking could move to",
+    params(("token" = String, Path), RangeQuery),
+    responses((status = 200, description = "Done", body = SlotList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn swap_slots(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -343,6 +381,15 @@ pub async fn swap_slots(
     }))
 }
 
+#[utoipa::path(operation_id = "public_cancel", 
+    post,
+    path = "/manage/{token}/cancel",
+    tag = "rep",
+    summary = "Cancel the booking (up to the clinic's cut-off)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = RepBooking), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
     let now = Timestamp::now();
     let cancelled = state.bookings.cancel(&token, now).await?;
@@ -350,6 +397,16 @@ pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) ->
     Ok(Json(rep_booking(&state.bookings, &clinic, &cancelled, &token, now)?))
 }
 
+#[utoipa::path(operation_id = "public_swap", 
+    post,
+    path = "/manage/{token}/swap",
+    tag = "rep",
+    summary = "Move the booking to another open slot in one step",
+    params(("token" = String, Path)),
+    request_body = SwapRequest,
+    responses((status = 200, description = "Done", body = RepBooking), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn swap(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -361,6 +418,15 @@ pub async fn swap(
     Ok(Json(rep_booking(&state.bookings, &clinic, &swapped, &token, now)?))
 }
 
+#[utoipa::path(operation_id = "public_ics", 
+    get,
+    path = "/manage/{token}/booking.ics",
+    tag = "rep",
+    summary = "The booking as an iCalendar file",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/calendar"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let (appointment, clinic) = state.bookings.managed(&token, Timestamp::now())?;
     let with = match &appointment.practitioner_id {

@@ -18,13 +18,13 @@ use crate::domain::{
     VisitorCategory, new_id, weekday_name,
 };
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryList {
     pub categories: Vec<VisitorCategory>,
 }
 
 /// A published time as the API shows it: weekday and times as people write them, and who it is with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeView {
     pub id: String,
     pub weekday: String,
@@ -40,17 +40,17 @@ pub struct TimeView {
     pub until: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeList {
     pub times: Vec<TimeView>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClosedList {
     pub closed: Vec<ClosedDate>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub id: String,
     pub label: String,
@@ -61,7 +61,7 @@ pub struct LinkView {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LinkList {
     pub links: Vec<LinkView>,
 }
@@ -120,6 +120,14 @@ fn known_categories(state: &AppState, clinic_id: &str, ids: &[String]) -> Result
     Ok(())
 }
 
+#[utoipa::path(operation_id = "published_list_categories", 
+    get,
+    path = "/api/v1/clinics/{clinic}/categories",
+    tag = "publishing",
+    summary = "Visitor categories",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = CategoryList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list_categories(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -130,6 +138,15 @@ pub async fn list_categories(
     }))
 }
 
+#[utoipa::path(operation_id = "published_add_category", 
+    post,
+    path = "/api/v1/clinics/{clinic}/categories",
+    tag = "publishing",
+    summary = "Add a visitor category",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewCategory,
+    responses((status = 201, description = "Created", body = VisitorCategory), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn add_category(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -157,6 +174,14 @@ pub async fn add_category(
     Ok((StatusCode::CREATED, Json(category)))
 }
 
+#[utoipa::path(operation_id = "published_remove_category", 
+    delete,
+    path = "/api/v1/clinics/{clinic}/categories/{id}",
+    tag = "publishing",
+    summary = "Remove a category no time or live link uses",
+    params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Category id")),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn remove_category(
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
@@ -187,6 +212,14 @@ pub async fn remove_category(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "published_list_times", 
+    get,
+    path = "/api/v1/clinics/{clinic}/times",
+    tag = "publishing",
+    summary = "Weekly rep-visit times",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = TimeList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list_times(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -214,6 +247,15 @@ pub async fn list_times(
     Ok(Json(TimeList { times }))
 }
 
+#[utoipa::path(operation_id = "published_add_time", 
+    post,
+    path = "/api/v1/clinics/{clinic}/times",
+    tag = "publishing",
+    summary = "Publish a weekly rep-visit time",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewPublishedTime,
+    responses((status = 201, description = "Created", body = TimeView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn add_time(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -248,6 +290,14 @@ pub async fn add_time(
     Ok((StatusCode::CREATED, Json(time_view(&time, with))))
 }
 
+#[utoipa::path(operation_id = "published_remove_time", 
+    delete,
+    path = "/api/v1/clinics/{clinic}/times/{id}",
+    tag = "publishing",
+    summary = "Stop publishing a time (bookings stay)",
+    params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Time id")),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn remove_time(
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
@@ -258,6 +308,14 @@ pub async fn remove_time(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "published_list_closed", 
+    get,
+    path = "/api/v1/clinics/{clinic}/closed",
+    tag = "publishing",
+    summary = "Closed dates",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = ClosedList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list_closed(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -268,6 +326,15 @@ pub async fn list_closed(
     }))
 }
 
+#[utoipa::path(operation_id = "published_add_closed", 
+    post,
+    path = "/api/v1/clinics/{clinic}/closed",
+    tag = "publishing",
+    summary = "Close a date to rep visits",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewClosedDate,
+    responses((status = 201, description = "Created", body = ClosedDate), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn add_closed(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -280,6 +347,14 @@ pub async fn add_closed(
     Ok((StatusCode::CREATED, Json(closed)))
 }
 
+#[utoipa::path(operation_id = "published_remove_closed", 
+    delete,
+    path = "/api/v1/clinics/{clinic}/closed/{date}",
+    tag = "publishing",
+    summary = "Open a closed date again",
+    params(("clinic" = String, Path, description = "Clinic id"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn remove_closed(
     State(state): State<AppState>,
     Path((clinic_id, date)): Path<(String, String)>,
@@ -291,6 +366,14 @@ pub async fn remove_closed(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "published_list_links", 
+    get,
+    path = "/api/v1/clinics/{clinic}/links",
+    tag = "publishing",
+    summary = "Booking links, live first",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = LinkList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list_links(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -301,6 +384,15 @@ pub async fn list_links(
     Ok(Json(LinkList { links }))
 }
 
+#[utoipa::path(operation_id = "published_create_link", 
+    post,
+    path = "/api/v1/clinics/{clinic}/links",
+    tag = "publishing",
+    summary = "Create a booking link (a capability URL) for some categories",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewBookingLink,
+    responses((status = 201, description = "Created", body = LinkView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn create_link(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -315,6 +407,14 @@ pub async fn create_link(
 }
 
 /// Revokes a link: its URL answers like one that never existed. Bookings made through it stay.
+#[utoipa::path(operation_id = "published_revoke_link", 
+    delete,
+    path = "/api/v1/clinics/{clinic}/links/{id}",
+    tag = "publishing",
+    summary = "Revoke a link: it answers 404 from now on",
+    params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Link id")),
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn revoke_link(
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
@@ -332,12 +432,28 @@ pub async fn revoke_link(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "published_approve", 
+    post,
+    path = "/api/v1/appointments/{id}/approve",
+    tag = "appointments",
+    summary = "Approve a requested visit: booked, and sent to the PMS",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let approved = state.store.approve_request(&clinic, &id, Timestamp::now()).await?;
     Ok(Json(view(&state.store, &clinic, &approved)?))
 }
 
+#[utoipa::path(operation_id = "published_decline", 
+    post,
+    path = "/api/v1/appointments/{id}/decline",
+    tag = "appointments",
+    summary = "Decline a requested visit: its slot is free again",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn decline(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let declined = state.store.decline_request(&clinic, &id, Timestamp::now()).await?;

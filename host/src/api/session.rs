@@ -36,14 +36,14 @@ pub struct Sessions {
 }
 
 /// What a signed-in page needs to act: the CSRF token for its state-changing requests.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub csrf_token: String,
     /// Seconds until the session ends and the page asks for the token again.
     pub expires_in_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub token: String,
@@ -178,6 +178,15 @@ pub fn authenticate(
 }
 
 /// `POST /api/v1/session`: the token for a session cookie. Rate-limited like the public routes' writes.
+#[utoipa::path(operation_id = "session_sign_in", 
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "Sign in to the admin page: the API token for a session cookie",
+    request_body = SignIn,
+    responses((status = 201, description = "Created", body = SessionView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
@@ -207,6 +216,14 @@ pub async fn sign_in(
 }
 
 /// `GET /api/v1/session`: whether the cookie is signed in, and its CSRF token (after a page reload).
+#[utoipa::path(operation_id = "session_current", 
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "The signed-in session's CSRF token",
+    responses((status = 200, description = "Done", body = SessionView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
 pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SessionView>, ApiError> {
     state
         .sessions
@@ -216,6 +233,13 @@ pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Resul
 }
 
 /// `DELETE /api/v1/session`: signs out (needs the CSRF token, like every change).
+#[utoipa::path(operation_id = "session_sign_out", 
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "Sign out",
+    responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn sign_out(
     State(state): State<AppState>,
     method: axum::http::Method,

@@ -10,6 +10,15 @@ use super::extract::JsonBody;
 use super::model::{StaffList, StaffMapping, StaffSyncSummary, StaffSyncView};
 use crate::domain::{NewPractitioner, PmsLinkState, Practitioner, new_id};
 
+#[utoipa::path(operation_id = "staff_add", 
+    post,
+    path = "/api/v1/clinics/{clinic}/staff",
+    tag = "staff",
+    summary = "Add a practitioner",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = NewPractitioner,
+    responses((status = 201, description = "Created", body = Practitioner), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn add(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -25,6 +34,14 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(practitioner)))
 }
 
+#[utoipa::path(operation_id = "staff_list", 
+    get,
+    path = "/api/v1/clinics/{clinic}/staff",
+    tag = "staff",
+    summary = "List practitioners with their PMS match",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = StaffList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<StaffList>, ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
     Ok(Json(StaffList {
@@ -32,6 +49,14 @@ pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) 
     }))
 }
 
+#[utoipa::path(operation_id = "staff_sync", 
+    post,
+    path = "/api/v1/clinics/{clinic}/staff/sync",
+    tag = "staff",
+    summary = "Sync Staff: match practitioners to PMS users by AHPRA number",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = StaffSyncView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn sync(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
@@ -50,6 +75,15 @@ pub async fn sync(
 }
 
 /// Maps a practitioner to a PMS user by hand.
+#[utoipa::path(operation_id = "staff_map", 
+    put,
+    path = "/api/v1/clinics/{clinic}/staff/{id}/pms",
+    tag = "staff",
+    summary = "Map a practitioner to a PMS user by hand (null undoes it)",
+    params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Practitioner id")),
+    request_body = StaffMapping,
+    responses((status = 200, description = "Done", body = Practitioner), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
 pub async fn map(
     State(state): State<AppState>,
     Path((clinic_id, staff_id)): Path<(String, String)>,

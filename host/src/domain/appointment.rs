@@ -9,7 +9,7 @@ use super::local_time::{parse_local_start, resolve_local_start};
 use super::{Clinic, DomainError, check_duration, require_text};
 
 /// The representative who visits. Stored verbatim (trimmed); it reaches the PMS only as a query parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rep {
     pub name: String,
@@ -45,7 +45,7 @@ fn looks_like_email(text: &str) -> bool {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
     Booked,
@@ -82,7 +82,7 @@ pub struct ManageAccess {
     pub expires_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PmsSyncState {
     Pending,
@@ -92,10 +92,11 @@ pub enum PmsSyncState {
 }
 
 /// Where the PMS holds an appointment, as the last successful push left it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PmsPlacement {
     pub pms_id: String,
     pub practitioner_user_id: i64,
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub start_seconds: u32,
     pub duration_seconds: u32,
@@ -127,13 +128,14 @@ impl PmsKnowledge {
 /// Where the appointment stands in the PMS; written by the sync path, reset to pending by every change.
 /// `pms_id`, `ever_sent`, `in_doubt` and `confirmed` are what repbook knows about the PMS's record; only
 /// the sync path changes them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PmsSyncStatus {
     pub state: PmsSyncState,
     pub pms_id: Option<String>,
     pub reason: Option<String>,
     pub synced_version: Option<u64>,
     pub attempts: u32,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub updated_at: Option<Timestamp>,
     /// A push was attempted at least once, so the PMS may hold this appointment even without a PMS id.
     #[serde(default)]
@@ -251,7 +253,7 @@ pub struct LinkBooking {
     pub manage: ManageAccess,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppointment {
     pub practitioner_id: String,
@@ -262,7 +264,7 @@ pub struct NewAppointment {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     pub start: Option<String>,

@@ -9,7 +9,7 @@ use super::local_time::time_zone;
 use super::published::BookingRules;
 use super::{DomainError, check_duration, require_text};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum AuState {
     NSW,
     VIC,
@@ -44,7 +44,7 @@ impl AuState {
 
 /// How appointments reach the PMS. Only Halo Link exists today; the field is explicit because the
 /// practice manager picks it as a step of the Bp setup guide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SendVia {
     HaloLink,
@@ -69,7 +69,7 @@ pub struct PmsSettings {
 }
 
 /// A PUT of the PMS settings. Absent fields keep their stored value, so a secret need not be re-entered.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PmsSettingsUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,7 +192,7 @@ pub struct Clinic {
 }
 
 /// A PATCH of a clinic: only the fields given change (`null` clears an optional rule).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClinicUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,7 +225,7 @@ pub struct ClinicUpdate {
     pub clinic_visit_practitioner_id: Option<Option<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClinic {
     pub name: String,

@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::{DomainError, check_duration, require_text};
 
 /// A kind of representative a time can be reserved for, e.g. "Specialist Services".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VisitorCategory {
     pub id: String,
     pub clinic_id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
     pub name: String,
@@ -52,7 +52,7 @@ pub struct PublishedTime {
 }
 
 /// A POST of a published time, as people write it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPublishedTime {
     /// mon, tue, wed, thu, fri, sat, sun (or the full name).
@@ -209,14 +209,15 @@ impl PublishedTime {
 }
 
 /// A date the clinic takes no rep visits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClosedDate {
     pub clinic_id: String,
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClosedDate {
     pub date: String,
@@ -254,7 +255,7 @@ pub struct BookingLink {
     pub revoked_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBookingLink {
     pub label: String,
@@ -290,7 +291,7 @@ impl BookingLink {
 }
 
 /// How a clinic's bookings behave; fields of the clinic, changed with a PATCH.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct BookingRules {
     /// Slots closer than this are not offered.

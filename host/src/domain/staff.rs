@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{DomainError, require_text};
 
 /// An AHPRA registration number in normal form: three letters then ten digits, e.g. `MED0001234567`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Ahpra(String);
 
@@ -53,7 +53,7 @@ impl fmt::Display for Ahpra {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PmsLinkState {
     Unsynced,
@@ -65,7 +65,7 @@ pub enum PmsLinkState {
 }
 
 /// Where this practitioner stands in the PMS, filled in by staff sync (or by a manual mapping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PmsLink {
     pub state: PmsLinkState,
     pub user_id: Option<i64>,
@@ -84,7 +84,7 @@ impl Default for PmsLink {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Practitioner {
     pub id: String,
     pub clinic_id: String,
@@ -95,7 +95,7 @@ pub struct Practitioner {
     pub pms: PmsLink,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPractitioner {
     #[serde(default)]

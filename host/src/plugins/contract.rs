@@ -21,7 +21,7 @@ pub struct CallContext {
     pub site_cache: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettingSpec {
     pub name: String,
     pub description: String,
@@ -61,7 +61,7 @@ pub struct ConnectorInfo {
     pub credentials: Vec<Credential>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteInfo {
     pub practice_name: String,
     pub availability: String,
@@ -69,7 +69,7 @@ pub struct SiteInfo {
     pub details: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Location {
     pub id: i64,
     pub name: String,
@@ -100,7 +100,7 @@ pub struct LocalAppointment {
     pub notes: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PushAction {
     Created,
@@ -109,7 +109,7 @@ pub enum PushAction {
     Unchanged,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushOutcome {
     pub pms_id: String,
     pub action: PushAction,

@@ -16,7 +16,7 @@ use crate::store::{PluginActivation, PluginRecord, Store};
 
 const MAX_COMPONENT_BYTES: usize = 32 << 20;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub version: String,
     pub sha256: String,
@@ -26,7 +26,7 @@ pub struct VersionSummary {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PluginSummary {
     pub name: String,
     pub pms: String,
@@ -42,7 +42,7 @@ pub struct PluginSummary {
     pub versions: Vec<VersionSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstallOutcome {
     pub name: String,
     pub version: String,

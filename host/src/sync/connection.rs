@@ -17,7 +17,7 @@ enum Requeue {
     Parked,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Validation {
     pub valid: bool,
     pub site: SiteInfo,

@@ -12,7 +12,7 @@ use crate::plugins::ConnectorFailure;
 use crate::plugins::contract::PushOutcome;
 
 /// What a delivery did.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Delivered {
     /// The PMS holds the appointment as booked now.

@@ -15,7 +15,7 @@ use crate::store::AppointmentFilter;
 /// How far ahead reconciliation looks.
 const WINDOW_DAYS: i64 = 180;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReconcileReport {
     pub checked_in_repbook: usize,
     pub found_in_pms: usize,

@@ -58,7 +58,7 @@ pub struct Site {
 }
 
 /// A site's state as the sync status shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SiteStatus {
     /// Offline: deliveries wait while the site's health is probed.
     pub paused: bool,

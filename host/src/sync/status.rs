@@ -7,7 +7,7 @@ use super::{SiteStatus, SyncEngine, SyncError};
 use crate::domain::{PmsSyncState, rfc3339_in};
 use crate::store::AppointmentFilter;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncStatus {
     pub clinic_id: String,
     pub clinic_name: String,
@@ -24,7 +24,7 @@ pub struct SyncStatus {
     pub parked: Vec<ParkedItem>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SyncCounts {
     pub pending: usize,
     pub synced: usize,
@@ -32,7 +32,7 @@ pub struct SyncCounts {
     pub not_applicable: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ParkedItem {
     pub id: String,
     /// RFC 3339 in the clinic's zone.
