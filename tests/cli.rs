@@ -459,3 +459,105 @@ async fn cli_publishes_times_for_categories_makes_links_and_runs_the_approval_qu
     assert_eq!(rules["company_visit_interval_weeks"], serde_json::Value::Null);
     assert_eq!(rules["visiting_instructions"], "Sign in at reception");
 }
+
+#[test]
+fn cli_config_file_env_and_flags_apply_in_one_order_and_secrets_stay_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("repbook.toml"),
+        "drain_secs = 25\nsync_concurrency = 7\nplugin_hosts = [\"api.haloconnect.io\", \"api.stage.haloconnect.io\"]\ntoken = \"a-very-long-token-from-the-config-file-0123456789\"\n",
+    )
+    .unwrap();
+    let show = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut command = std::process::Command::new(support::BIN);
+        command
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["config", "show", "--json"])
+            .args(flags);
+        for key in [
+            "REPBOOK_TOKEN",
+            "REPBOOK_DRAIN_SECS",
+            "REPBOOK_SYNC_CONCURRENCY",
+            "REPBOOK_LISTEN",
+        ] {
+            command.env_remove(key);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(!text.contains("a-very-long-token"), "a secret was printed: {text}");
+        let settings = json_of(&output);
+        let find = |key: &str| {
+            let s = settings.as_array().unwrap().iter().find(|s| s["key"] == key).unwrap();
+            (
+                s["value"].as_str().unwrap_or("-").to_string(),
+                s["source"].as_str().unwrap().to_string(),
+            )
+        };
+        (
+            find("drain_secs"),
+            find("sync_concurrency"),
+            find("plugin_hosts"),
+            find("token"),
+            find("listen"),
+        )
+    };
+    let (drain, concurrency, hosts, token, listen) = show(&[], &[]);
+    assert_eq!(drain, ("25".into(), "file".into()));
+    assert_eq!(concurrency, ("7".into(), "file".into()));
+    assert_eq!(
+        hosts,
+        ("api.haloconnect.io,api.stage.haloconnect.io".into(), "file".into())
+    );
+    assert_eq!(token, ("(set; hidden)".into(), "file".into()));
+    assert_eq!(listen, ("127.0.0.1:7878".into(), "default".into()));
+    let (drain, concurrency, ..) = show(&[("REPBOOK_DRAIN_SECS", "30")], &[]);
+    assert_eq!(drain, ("30".into(), "env".into()), "env beats the file");
+    assert_eq!(concurrency.1, "file");
+    let (drain, ..) = show(&[("REPBOOK_DRAIN_SECS", "30")], &["--drain-secs", "40"]);
+    assert_eq!(drain, ("40".into(), "flag".into()), "a flag beats env and file");
+
+    // A wrong key or value is an error that names it, and the server does not start on it.
+    std::fs::write(dir.path().join("repbook.toml"), "drain_secs = 25\ncolour = \"blue\"\n").unwrap();
+    let output = cli(dir.path(), &["config", "show"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("unknown key 'colour'") && message.contains("drain_secs"),
+        "{message}"
+    );
+    let output = cli(dir.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(output.status.code(), Some(2), "serve refuses the file too");
+    std::fs::write(dir.path().join("repbook.toml"), "drain_secs = \"soon\"\n").unwrap();
+    let output = cli(dir.path(), &["config", "show"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("soon") && message.contains("drain-secs"), "{message}");
+}
+
+#[tokio::test]
+async fn cli_serve_takes_its_settings_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("repbook.toml"),
+        "public_writes_per_minute = 1\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let server = Server::start(dir.path()).await;
+    // One write a minute from the file: the second rep write is refused before it is even read.
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let response = client
+            .post(format!("{}/book/nothing/bookings", server.base))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, vec![400, 429]);
+}

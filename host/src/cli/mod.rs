@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+pub mod config;
 mod demo;
 mod print;
 mod table;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 pub use client::{CliError, Client};
 
@@ -102,6 +103,11 @@ pub enum Command {
         #[command(subcommand)]
         command: LinkCommand,
     },
+    /// The server's settings: `repbook.toml` in the data dir, REPBOOK_* variables and flags.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
     Plugin {
         #[command(flatten)]
@@ -125,6 +131,28 @@ pub struct ClientArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The settings `repbook serve` would run with now, and where each comes from: flag, env (REPBOOK_*),
+    /// file (repbook.toml in the data dir) or default, in that order of precedence. Secrets are hidden.
+    Show {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How the server writes its log lines (to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people reading a terminal or journalctl.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -139,6 +167,9 @@ pub struct ServeArgs {
     /// The store's background flush, ms (0 = none; every write waits for its own flush anyway).
     #[arg(long, env = "REPBOOK_STORE_FLUSH_EVERY_MS", default_value_t = 500)]
     pub store_flush_every_ms: u64,
+    /// Log lines as text or as JSON.
+    #[arg(long, env = "REPBOOK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub plugins: PluginArgs,
     #[command(flatten)]
@@ -618,9 +649,88 @@ pub enum SyncCommand {
     },
 }
 
+/// A parsed command line, with what `config show` needs to say where each value came from.
+pub struct Parsed {
+    pub cli: Cli,
+    matches: ArgMatches,
+    command: clap::Command,
+    file_keys: Vec<String>,
+}
+
+/// Parses the command line with `repbook.toml`'s values as defaults (for `serve` and `config show`); a bad
+/// file ends the process with its error, like a bad flag.
+pub fn parse() -> Parsed {
+    let base = Cli::command();
+    let first = base.clone().ignore_errors(true).get_matches();
+    let data_dir = first
+        .get_one::<PathBuf>("data_dir")
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("repbook-data"));
+    let pairs = match first.subcommand_name() {
+        Some("serve") | Some("config") => config::read(&data_dir, &base).unwrap_or_else(|error| {
+            eprintln!("error: {error}");
+            std::process::exit(2);
+        }),
+        _ => Vec::new(),
+    };
+    let command = config::apply(base, &pairs);
+    let matches = command.clone().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    Parsed {
+        cli,
+        matches,
+        command,
+        file_keys: pairs.into_iter().map(|(k, _)| k).collect(),
+    }
+}
+
+/// Prints `config show`.
+fn show_config(parsed: &Parsed, json: bool) -> Result<(), CliError> {
+    let Some(("config", config_matches)) = parsed.matches.subcommand() else {
+        return Ok(());
+    };
+    let Some(("show", show_matches)) = config_matches.subcommand() else {
+        return Ok(());
+    };
+    let mut settings = config::effective(&parsed.command, show_matches, &parsed.file_keys);
+    // In the order `serve --help` lists them (a file's keys would otherwise come last).
+    let order = config::known_keys(&Cli::command());
+    settings.sort_by_key(|s| order.iter().position(|k| *k == s.key));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&settings).unwrap_or_default());
+    } else {
+        println!(
+            "{}",
+            table::printable(&format!(
+                "Precedence: flag > REPBOOK_* env > {} > default.",
+                parsed.cli.data_dir.join(config::CONFIG_FILE).display()
+            ))
+        );
+        let rows: Vec<Vec<String>> = settings
+            .iter()
+            .map(|s| {
+                vec![
+                    s.key.clone(),
+                    s.value.clone().unwrap_or_else(|| "-".into()),
+                    s.source.to_string(),
+                ]
+            })
+            .collect();
+        table::print(&["KEY", "VALUE", "SOURCE"], &rows);
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line; the exit code says how it went (0 ok, 1 refused by the server,
 /// 3 server unreachable or local failure).
-pub async fn run(cli: Cli) -> ExitCode {
+pub async fn run(parsed: Parsed) -> ExitCode {
+    let config_result = match &parsed.cli.command {
+        Command::Config {
+            command: ConfigCommand::Show { json, .. },
+        } => Some(show_config(&parsed, *json)),
+        _ => None,
+    };
+    let cli = parsed.cli;
     let data_dir = cli.data_dir;
     let result = match cli.command {
         Command::Serve(args) => crate::server::serve(ServerConfig {
@@ -639,6 +749,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         .await
         .map_err(CliError::Local),
         Command::Demo(args) => demo::run(data_dir, args).await.map_err(CliError::Local),
+        Command::Config { .. } => config_result.unwrap_or(Ok(())),
         Command::Clinic { client, command } => commands::clinic(&data_dir, &client, command).await,
         Command::Staff { client, command } => commands::staff(&data_dir, &client, command).await,
         Command::Appt { client, command } => commands::appt(&data_dir, &client, command).await,
