@@ -1,11 +1,13 @@
 //! repbook: rep-visit bookings for Australian GP clinics, delivered to the clinic's PMS through sandboxed
 //! WebAssembly connectors. `domain` holds the rules, `store` the sled data, `plugins` the connector runtime,
-//! `sync` the delivery to the PMS, `api` and `cli` the adapters, and `server` wires them together.
+//! `sync` the delivery to the PMS, `booking` the reps' self-booking, `api` and `cli` the adapters, `metrics`
+//! the shared measurements, and `server` wires them together.
 
 pub mod api;
 pub mod booking;
 pub mod cli;
 pub mod domain;
+pub mod metrics;
 pub mod plugins;
 pub mod server;
 pub mod store;

@@ -32,6 +32,11 @@ impl Server {
     }
 
     pub async fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::start_logged(data_dir, env, None).await
+    }
+
+    /// Like `start_with_env`, with the server's log (standard error) written to `log` when given.
+    pub async fn start_logged(data_dir: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Server {
         let addr_file = data_dir.join("server.addr");
         let _ = std::fs::remove_file(&addr_file);
         let mut command = Command::new(BIN);
@@ -41,7 +46,10 @@ impl Server {
             .env_remove("REPBOOK_TOKEN")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::inherit(),
+            });
         for (key, value) in env {
             command.env(key, value);
         }

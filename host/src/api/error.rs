@@ -42,9 +42,10 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    /// A failure inside the server: the client gets a reference to quote, the log gets the detail.
+    /// A failure inside the server: the client gets a reference to quote (the request's id, which its log
+    /// lines carry too), the log gets the detail.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        let reference = ulid::Ulid::new().to_string();
+        let reference = super::observe::current_request_id().unwrap_or_else(|| ulid::Ulid::new().to_string());
         tracing::error!(%reference, detail = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -118,5 +119,27 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    #[tokio::test]
+    async fn a_500_quotes_the_request_id_its_log_lines_carry() {
+        let request = axum::http::Request::builder()
+            .uri("/boom")
+            .header(super::super::observe::REQUEST_ID, "req-123")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async { ApiError::internal("disk on fire") }),
+            )
+            .layer(axum::middleware::from_fn(super::super::observe::observe));
+        let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "req-123");
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("reference req-123"), "{text}");
+        assert!(!text.contains("disk on fire"), "{text}");
     }
 }

@@ -25,7 +25,7 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
     let outbox = state.store.outbox_entries()?;
     let _ = writeln!(
         out,
-        "# HELP repbook_sync_outbox_entries Changes waiting to reach the PMS.\n# TYPE repbook_sync_outbox_entries gauge"
+        "# HELP repbook_sync_outbox_entries Changes waiting to reach the PMS (the queue depth of the clinic's site).\n# TYPE repbook_sync_outbox_entries gauge"
     );
     let clinics = state.store.clinics()?;
     for clinic in &clinics {
@@ -99,5 +99,34 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
             value.load(Ordering::Relaxed)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP repbook_sync_deliveries_total Delivery attempts by outcome.\n# TYPE repbook_sync_deliveries_total counter"
+    );
+    for (outcome, value) in [
+        ("delivered", &counters.delivered),
+        ("retry", &counters.retried),
+        ("parked", &counters.parked),
+    ] {
+        let _ = writeln!(
+            out,
+            "repbook_sync_deliveries_total{{outcome=\"{outcome}\"}} {}",
+            value.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP repbook_sync_in_flight Deliveries being sent now, per clinic.\n# TYPE repbook_sync_in_flight gauge"
+    );
+    for clinic in &clinics {
+        let status = state.sync.status(&clinic.id).ok();
+        let _ = writeln!(
+            out,
+            "repbook_sync_in_flight{{clinic=\"{}\"}} {}",
+            clinic.id,
+            status.map(|s| s.in_flight).unwrap_or(0)
+        );
+    }
+    crate::metrics::global().render(&mut out);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

@@ -227,6 +227,19 @@ impl LoadedPlugin {
     /// Runs one export against a fresh instance under the wall-clock bound; traps become errors, and what
     /// the connector remembered about the site goes back into `ctx`.
     async fn call(&self, ctx: &mut CallContext, call: Call<'_>) -> Result<Answer, CallError> {
+        let export = call.export_name();
+        let started = std::time::Instant::now();
+        let result = self.call_inner(ctx, call).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CallError::Connector(_)) => "refused",
+            Err(CallError::Runtime(_)) => "failed",
+        };
+        crate::metrics::global().observe_plugin_call(&self.info.name, export, outcome, started.elapsed());
+        result
+    }
+
+    async fn call_inner(&self, ctx: &mut CallContext, call: Call<'_>) -> Result<Answer, CallError> {
         let _permit = self.runtime.engine.permit().await?;
         let mut s = self.session(Some(ctx)).await?;
         let outcome = tokio::time::timeout(

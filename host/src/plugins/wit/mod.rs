@@ -88,6 +88,22 @@ pub enum Call<'a> {
     },
 }
 
+impl Call<'_> {
+    /// The export's name in the WIT, for metrics and logs.
+    pub fn export_name(&self) -> &'static str {
+        match self {
+            Call::ValidateSite => "validate-site",
+            Call::ListLocations => "list-locations",
+            Call::ListPractitioners => "list-practitioners",
+            Call::Push(_) => "push-appointment",
+            Call::Cancel(_) => "cancel-appointment",
+            Call::ListAppointments { .. } => "list-appointments",
+            Call::Health => "health",
+            Call::Unavailability { .. } => "unavailability",
+        }
+    }
+}
+
 /// The answer to a [`Call`], in the host's types.
 pub enum Answer {
     Site(SiteInfo),
