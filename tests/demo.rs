@@ -38,6 +38,14 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
             break rest.trim().to_string();
         }
     };
+    let sim = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("demo printed the simulator's URL");
+        if let Some(rest) = line.strip_prefix("Halo + Bp simulator: ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
 
     let http = reqwest::Client::new();
@@ -73,6 +81,66 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
         json!({"synced": 2, "not_in_pms": 0, "ahpra_mismatch": 1, "needs_mapping": 0}),
         "{staff}"
     );
+
+    // doctor names what the seed's troubleshooting would: Dr Singh's mistyped AHPRA number...
+    let doctor = |json: bool| {
+        let mut command = Command::new(support::BIN);
+        command.args(["doctor", "--server", &base, "--token", "demo-token-from-env"]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().unwrap()
+    };
+    let output = doctor(false);
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(1), "problems found exit non-zero: {text}");
+    let staff_line = text
+        .lines()
+        .find(|l| l.contains("PROBLEM") && l.contains(" staff "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        staff_line.contains("Singh") && staff_line.contains("MED"),
+        "{staff_line}"
+    );
+    let report: Value = serde_json::from_slice(&doctor(true).stdout).unwrap();
+    let checks = report[0]["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "connector",
+            "site",
+            "site_online",
+            "location",
+            "staff",
+            "parked",
+            "clock",
+            "disk"
+        ]
+    );
+    assert_eq!(checks[0]["status"], "ok");
+    assert_eq!(checks[2]["status"], "ok", "{report}");
+    assert_eq!(
+        checks[6]["status"], "ok",
+        "the simulator's clock is this machine's: {report}"
+    );
+    // ...and with the site offline, that comes first.
+    let changed = http
+        .patch(format!("{sim}/_sim/sites/12345/site"))
+        .json(&json!({"availability": "offline"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    let output = doctor(false);
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(1));
+    let first_problem = text.lines().find(|l| l.contains("PROBLEM")).unwrap();
+    assert!(
+        first_problem.contains("site_online") && first_problem.contains("offline"),
+        "{text}"
+    );
+    assert!(text.contains("Halo Link is not running"), "{text}");
 
     let stopped = Instant::now();
     Command::new("kill")

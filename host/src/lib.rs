@@ -6,6 +6,7 @@
 pub mod api;
 pub mod booking;
 pub mod cli;
+pub mod doctor;
 pub mod domain;
 pub mod metrics;
 pub mod plugins;

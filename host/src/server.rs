@@ -89,6 +89,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         public_limits,
         sessions: Default::default(),
         token: token.into(),
+        data_dir: Arc::new(config.data_dir.clone()),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());

@@ -46,6 +46,8 @@ pub struct AppState {
     pub public_limits: Arc<public::PublicLimits>,
     pub sessions: Arc<session::Sessions>,
     pub token: Arc<str>,
+    /// For `doctor`'s free-space check.
+    pub data_dir: Arc<std::path::PathBuf>,
 }
 
 /// The API's own description: every route below, with its bodies, generated from the handlers.
@@ -108,6 +110,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(pms::sync_status, pms::sync_all))
         .routes(routes!(pms::reconcile))
         .routes(routes!(pms::retry_parked))
+        .routes(routes!(pms::doctor))
         .routes(routes!(appointments::show, appointments::reschedule))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::resend))

@@ -182,3 +182,24 @@ pub async fn sync_status(
 ) -> Result<Json<SyncStatus>, ApiError> {
     Ok(Json(state.sync.status(&clinic_id)?))
 }
+
+#[utoipa::path(operation_id = "pms_doctor",
+    get,
+    path = "/api/v1/clinics/{clinic}/doctor",
+    tag = "sync",
+    summary = "Check a clinic the way the seed troubleshoots: connector, site, online, location, staff, parked, clock, disk",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::doctor::DoctorReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn doctor(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<crate::doctor::DoctorReport>, ApiError> {
+    let doctor = crate::doctor::Doctor {
+        store: state.store.clone(),
+        plugins: state.plugins.clone(),
+        sync: state.sync.clone(),
+        data_dir: (*state.data_dir).clone(),
+    };
+    Ok(Json(doctor.examine(&clinic_id).await?))
+}

@@ -485,3 +485,30 @@ pub async fn plugin(data_dir: &Path, args: &ClientArgs, command: PluginCommand) 
     }
     Ok(())
 }
+
+/// Runs `doctor` on one clinic or all; `Ok(healthy)`.
+pub async fn doctor(data_dir: &Path, args: &ClientArgs, clinic: Option<String>) -> Result<bool, CliError> {
+    let client = Client::discover(data_dir, args)?;
+    let ids = match clinic {
+        Some(id) => vec![id],
+        None => {
+            let list: ClinicList = client.get(&["clinics"]).await?;
+            if list.clinics.is_empty() {
+                return Err(local("there are no clinics yet; add one first".into()));
+            }
+            list.clinics.into_iter().map(|c| c.id).collect()
+        }
+    };
+    let mut reports = Vec::new();
+    for id in ids {
+        let report: crate::doctor::DoctorReport = client.get(&["clinics", &id, "doctor"]).await?;
+        reports.push(report);
+    }
+    let healthy = reports.iter().all(|r| r.healthy);
+    show(args, &reports, |reports| {
+        for report in reports {
+            print::doctor(report);
+        }
+    });
+    Ok(healthy)
+}

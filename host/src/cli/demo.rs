@@ -83,9 +83,15 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
                 )?;
                 store.add_practitioner(&doctor)?;
             }
+            publish_demo_times(store, &clinic)?;
             clinic
         }
     };
+    let link = store
+        .links(&clinic.id)?
+        .into_iter()
+        .find(|l| l.revoked_at.is_none())
+        .map(|l| l.url());
     // The simulator is new on every run, so its address is set again each time.
     let update: PmsSettingsUpdate = serde_json::from_value(json!({
         "connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": "12345", "pairing_code": "ABC123",
@@ -114,15 +120,86 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nrepbook demo is running at {base}\nAPI token: {token}\nHalo + Bp simulator: {} (Bp Site ID 12345, pairing code ABC123)\n\
+         Admin page: {base}/ (sign in with the API token)\n\
+         A rep's booking link: {base}{}\n\
          Demo clinic {id} (Australia/Sydney), with three doctors (Dr Chloe Singh's AHPRA number is mistyped).\n\n\
          Try, in another terminal:\n  {cli} clinic validate {id}\n  {cli} staff sync --clinic {id}\n  \
          {cli} clinic set-pms {id} --location-id 1 && {cli} appt book --clinic {id} --practitioner STAFF_ID --rep-name \"Jane Citizen\" --rep-company \"Acme Pharma\" --start YYYY-MM-DDTHH:MM\n\
          Then see what Bp holds: curl {}/_sim/sites/12345/appointments\n",
         sim.url(),
+        link.unwrap_or_default(),
         sim.url()
     );
     server::shutdown_signal().await;
     running.stop().await?;
     drop(sim);
+    Ok(())
+}
+
+/// What a clinic publishes for reps, so the demo's booking link has something to book: a visitor category,
+/// Tuesday lunches with Dr Ng for specialist reps, Thursday lunches with the whole clinic (approval
+/// required) for every rep, and one link that sees both.
+fn publish_demo_times(store: &crate::store::Store, clinic: &Clinic) -> anyhow::Result<()> {
+    use crate::domain::{BookingLink, NewBookingLink, NewCategory, NewPublishedTime, PublishedTime, VisitorCategory};
+    let ana = store
+        .staff(&clinic.id)?
+        .into_iter()
+        .find(|p| p.last_name == "Ng")
+        .map(|p| p.id)
+        .context("the demo clinic has no Dr Ng")?;
+    let specialist = VisitorCategory::create(
+        new_id(),
+        clinic.id.clone(),
+        NewCategory {
+            name: "Specialist Services".into(),
+        },
+    )?;
+    store.put_category(&specialist)?;
+    let times = [
+        (
+            "tue",
+            "12:30",
+            "13:30",
+            Some(ana.clone()),
+            vec![specialist.id.clone()],
+            false,
+        ),
+        ("thu", "12:00", "13:00", None, vec![], true),
+    ];
+    for (weekday, start, end, practitioner_id, categories, approval_required) in times {
+        let new = NewPublishedTime {
+            weekday: weekday.into(),
+            start: start.into(),
+            end: end.into(),
+            slot_minutes: None,
+            practitioner_id,
+            categories,
+            approval_required,
+            from: None,
+            until: None,
+        };
+        store.put_published_time(&PublishedTime::create(
+            new_id(),
+            clinic.id.clone(),
+            new,
+            clinic.appointment_duration_minutes,
+        )?)?;
+    }
+    let mut with_rules = clinic.clone();
+    with_rules.booking.clinic_visit_practitioner_id = Some(ana);
+    with_rules.booking.visiting_instructions =
+        "Please sign in at reception; lunch visits are in the staff room upstairs.".into();
+    store.put_clinic(&with_rules)?;
+    let link = NewBookingLink {
+        label: "Demo reps".into(),
+        categories: vec![specialist.id],
+    };
+    store.put_link(&BookingLink::create(
+        new_id(),
+        clinic.id.clone(),
+        link,
+        crate::booking::new_capability()?,
+        jiff::Timestamp::now(),
+    )?)?;
     Ok(())
 }

@@ -103,6 +103,15 @@ pub enum Command {
         #[command(subcommand)]
         command: LinkCommand,
     },
+    /// Check clinics the way the seed troubleshoots: connector, site, online, location, staff, parked, clock,
+    /// disk. Exits 0 only when everything holds.
+    Doctor {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One clinic (default: every clinic).
+        #[arg(long)]
+        clinic: Option<String>,
+    },
     /// The server's settings: `repbook.toml` in the data dir, REPBOOK_* variables and flags.
     Config {
         #[command(subcommand)]
@@ -750,6 +759,11 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         .map_err(CliError::Local),
         Command::Demo(args) => demo::run(data_dir, args).await.map_err(CliError::Local),
         Command::Config { .. } => config_result.unwrap_or(Ok(())),
+        Command::Doctor { client, clinic } => match commands::doctor(&data_dir, &client, clinic).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(1),
+            Err(error) => Err(error),
+        },
         Command::Clinic { client, command } => commands::clinic(&data_dir, &client, command).await,
         Command::Staff { client, command } => commands::staff(&data_dir, &client, command).await,
         Command::Appt { client, command } => commands::appt(&data_dir, &client, command).await,

@@ -472,3 +472,32 @@ pub fn links(links: &[LinkView]) {
         .collect();
     table::print(&["LABEL", "CATEGORIES", "URL", "ID"], &rows);
 }
+
+pub fn doctor(report: &crate::doctor::DoctorReport) {
+    use crate::doctor::CheckStatus;
+    say(format!("{} ({})", report.clinic_name, report.clinic_id));
+    for check in &report.checks {
+        let status = match check.status {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Problem => "PROBLEM",
+            CheckStatus::Skipped => "skipped",
+        };
+        say(format!("  {status:<8} {:<12} {}", check.name, check.message));
+        if let Some(fix) = &check.fix {
+            say(format!("  {:<8} {:<12} fix: {fix}", "", ""));
+        }
+    }
+    let problems = report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Problem)
+        .count();
+    if problems == 0 {
+        say("  Everything holds.");
+    } else {
+        say(format!(
+            "  {problems} problem(s); the first one listed is the one to fix first."
+        ));
+    }
+}

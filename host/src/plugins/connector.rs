@@ -254,6 +254,9 @@ impl LoadedPlugin {
             Ok(Ok(Ok(answer))) => Ok(answer),
         };
         ctx.site_cache = std::mem::take(&mut s.store.data_mut().site_cache);
+        if let Some(offset) = s.store.data().peer_clock_offset {
+            ctx.peer_clock_offset = Some(offset);
+        }
         result
     }
 

@@ -110,6 +110,8 @@ pub struct HostState {
     pub site_cache: BTreeMap<String, String>,
     pub stderr: MemoryOutputPipe,
     pub requests_sent: u32,
+    /// The PMS side's clock against ours, from the last response's `Date` header.
+    pub peer_clock_offset: Option<jiff::SignedDuration>,
 }
 
 impl HostState {
@@ -133,6 +135,7 @@ impl HostState {
             site_cache,
             stderr,
             requests_sent: 0,
+            peer_clock_offset: None,
         }
     }
 
@@ -168,6 +171,11 @@ impl HostState {
         let result = send(&net, request, &self.label).await;
         self.host_time += started.elapsed();
         self.requests_sent += 1;
+        if let Ok(response) = &result {
+            if let Some(offset) = clock_offset(response, jiff::Timestamp::now()) {
+                self.peer_clock_offset = Some(offset);
+            }
+        }
         result
     }
 
@@ -192,6 +200,14 @@ impl HostState {
     pub fn cache_forget(&mut self, key: &str) {
         self.site_cache.remove(key);
     }
+}
+
+/// How far the responder's clock is ahead of `now`, from its `Date` header (RFC 9110's IMF-fixdate, which is
+/// RFC 2822 with "GMT"); one-second resolution.
+fn clock_offset(response: &HttpResponse, now: jiff::Timestamp) -> Option<jiff::SignedDuration> {
+    let date = response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("date"))?;
+    let theirs = jiff::fmt::rfc2822::parse(&date.1).ok()?.timestamp();
+    Some(theirs.duration_since(now))
 }
 
 async fn send(net: &CallNet, request: HttpRequest, label: &str) -> Result<HttpResponse, HttpFailure> {
@@ -277,5 +293,25 @@ async fn send(net: &CallNet, request: HttpRequest, label: &str) -> Result<HttpRe
             tracing::warn!(plugin = label, %method, host, path, millis, %error, "plugin request failed");
             Err(HttpFailure::Transport(error))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_clock_is_read_from_the_date_header() {
+        let response = |date: &str| HttpResponse {
+            status: 200,
+            headers: vec![("Date".into(), date.into())],
+            body: Vec::new(),
+        };
+        let now: jiff::Timestamp = "2026-11-26T11:32:07Z".parse().unwrap();
+        let ahead = clock_offset(&response("Thu, 26 Nov 2026 11:34:07 GMT"), now).unwrap();
+        assert_eq!(ahead.as_secs(), 120);
+        let behind = clock_offset(&response("Thu, 26 Nov 2026 11:31:07 GMT"), now).unwrap();
+        assert_eq!(behind.as_secs(), -60);
+        assert!(clock_offset(&response("yesterday"), now).is_none());
     }
 }

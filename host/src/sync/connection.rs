@@ -25,6 +25,16 @@ pub struct Validation {
     pub warning: Option<String>,
 }
 
+/// The PMS side as `doctor` found it.
+pub struct Probe {
+    pub site: SiteInfo,
+    /// online, offline... as the connector's health check says, or "unreachable".
+    pub availability: String,
+    pub detail: Option<String>,
+    /// How far the PMS side's clock is ahead of ours (from its HTTP `Date`), when it sent one.
+    pub clock_offset: Option<jiff::SignedDuration>,
+}
+
 impl SyncEngine {
     fn ready(&self, clinic: &Clinic) -> Result<(), SyncError> {
         if clinic.pms.site_id.is_none() {
@@ -70,6 +80,33 @@ impl SyncEngine {
             site,
             locations,
             warning,
+        })
+    }
+
+    /// What `doctor` asks the PMS side: the site, its health and its clock, storing nothing but the
+    /// connector's site cache.
+    pub async fn probe(&self, clinic_id: &str) -> Result<Probe, SyncError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        self.ready(&clinic)?;
+        let plugin = self.connector(&clinic)?;
+        let mut ctx = Self::call_context(&clinic);
+        let site = plugin.validate_site(&mut ctx).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        let site = site?;
+        let health = plugin.health(&mut ctx).await;
+        self.keep_site_cache(&clinic, &ctx).await?;
+        let (availability, detail) = match health {
+            Ok(health) => (
+                health.availability,
+                Some(health.detail).filter(|d| !d.trim().is_empty()),
+            ),
+            Err(error) => ("unreachable".to_string(), Some(SyncError::from(error).to_string())),
+        };
+        Ok(Probe {
+            site,
+            availability,
+            detail,
+            clock_offset: ctx.peer_clock_offset,
         })
     }
 

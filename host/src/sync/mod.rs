@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
-pub use connection::Validation;
+pub use connection::{Probe, Validation};
 pub use error::SyncError;
 pub use outcome::{Delivered, RetryPolicy};
 pub use reconcile::ReconcileReport;
@@ -175,6 +175,7 @@ impl SyncEngine {
             settings: clinic.pms.settings.clone(),
             secrets: clinic.pms.secrets.clone(),
             site_cache: clinic.pms.site_cache.clone(),
+            peer_clock_offset: None,
         }
     }
 
