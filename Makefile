@@ -3,8 +3,10 @@
 
 CARGO ?= cargo
 DEMO_DIR ?= demo-data
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: demo test test-deps plugins bench build fmt
+.PHONY: demo test test-deps plugins bench build fmt install install-service
 
 build:
 	$(CARGO) build --workspace
@@ -31,3 +33,17 @@ demo: build plugins
 
 fmt:
 	$(CARGO) fmt --all
+
+# A release build of the binary and the connector components, for a clinic server or a VM:
+#   make install [PREFIX=/usr/local] [DESTDIR=]   then   make install-service (systemd)
+install: plugins
+	$(CARGO) build --release -p repbook
+	install -D -m 0755 target/release/repbook $(DESTDIR)$(PREFIX)/bin/repbook
+	install -d $(DESTDIR)$(PREFIX)/lib/repbook/plugins
+	install -m 0644 plugins/target/wasm32-wasip2/release/*.wasm $(DESTDIR)$(PREFIX)/lib/repbook/plugins/
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/repbook/README.md
+
+install-service:
+	install -d $(DESTDIR)/etc/systemd/system
+	sed 's#/usr/local#$(PREFIX)#g' deploy/repbook.service > $(DESTDIR)/etc/systemd/system/repbook.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/repbook.service
