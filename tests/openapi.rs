@@ -122,6 +122,8 @@ fn openapi_every_route_in_the_code_is_registered_with_its_documentation() {
     for entry in std::fs::read_dir(&api).unwrap() {
         let path = entry.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();
+        // Unit tests may build their own small routers.
+        let source = source.split("#[cfg(test)]").next().unwrap().to_string();
         let file = path.file_name().unwrap().to_string_lossy().to_string();
         for (n, line) in source.lines().enumerate() {
             let code = line.split("//").next().unwrap();
@@ -142,7 +144,7 @@ fn openapi_every_route_in_the_code_is_registered_with_its_documentation() {
                     .rev()
                     .take_while(|l| !l.trim().is_empty() && !l.starts_with('}'));
                 let documented = before.clone().any(|l| l.contains("#[utoipa::path"));
-                let middleware = ["limit", "require_token"].contains(&name);
+                let middleware = ["limit", "require_token", "observe"].contains(&name);
                 if !documented && !middleware {
                     handlers_without_docs.push(format!("{file}: {name}"));
                 }
