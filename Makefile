@@ -21,7 +21,7 @@ test-deps:
 	scripts/test-deps
 
 test: plugins test-deps
-	$(CARGO) test --manifest-path plugins/Cargo.toml -p halo-bp
+	$(CARGO) test --manifest-path plugins/Cargo.toml -p halo-bp -p caldav
 	$(CARGO) test --workspace
 
 bench: plugins

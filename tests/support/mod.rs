@@ -6,6 +6,7 @@
 pub mod booking;
 pub mod browser;
 pub mod pms;
+pub mod radicale;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -111,6 +111,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(pms::reconcile))
         .routes(routes!(pms::retry_parked))
         .routes(routes!(pms::doctor))
+        .routes(routes!(pms::switch_preview, pms::switch))
         .routes(routes!(appointments::show, appointments::reschedule))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::resend))

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryParams};
 use super::model::{ClinicView, LocationList, Queued, ResetView};
 use crate::domain::{DomainError, PmsSettingsUpdate};
 use crate::plugins::ConnectorFailure;
@@ -19,6 +19,7 @@ impl From<SyncError> for ApiError {
             SyncError::NotConfigured(_) | SyncError::PractitionerNotMapped(_) => StatusCode::UNPROCESSABLE_ENTITY,
             SyncError::NoConnector(_) => StatusCode::SERVICE_UNAVAILABLE,
             SyncError::NotValidated(_) => StatusCode::CONFLICT,
+            SyncError::SwitchRefused(_) => StatusCode::SERVICE_UNAVAILABLE,
             SyncError::Connector(failure) => match failure {
                 ConnectorFailure::Conflict(_) => StatusCode::CONFLICT,
                 ConnectorFailure::SiteOffline(_)
@@ -66,6 +67,7 @@ pub async fn set(
         })?;
         update.location_name = Some(location.name.clone());
     }
+    let location_chosen = matches!(update.location_id, Some(Some(_)));
     let (clinic, ()) = state
         .store
         .update_clinic(&clinic_id, |clinic| {
@@ -73,6 +75,9 @@ pub async fn set(
             Ok(())
         })
         .await?;
+    if location_chosen {
+        state.sync.send_what_was_waiting(&clinic.id).await;
+    }
     Ok(Json((&clinic).into()))
 }
 
@@ -202,4 +207,45 @@ pub async fn doctor(
         data_dir: (*state.data_dir).clone(),
     };
     Ok(Json(doctor.examine(&clinic_id).await?))
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchQuery {
+    /// The connector to switch to, e.g. caldav.
+    pub to: String,
+}
+
+#[utoipa::path(operation_id = "pms_switch_preview",
+    get,
+    path = "/api/v1/clinics/{clinic}/pms/switch",
+    tag = "pms",
+    summary = "What switching to another connector would do, and the choices for the old PMS's appointments",
+    params(("clinic" = String, Path, description = "Clinic id"), SwitchQuery),
+    responses((status = 200, description = "Done", body = crate::sync::SwitchPreview), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn switch_preview(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+    QueryParams(query): QueryParams<SwitchQuery>,
+) -> Result<Json<crate::sync::SwitchPreview>, ApiError> {
+    Ok(Json(state.sync.switch_preview(&clinic_id, &query.to)?))
+}
+
+#[utoipa::path(operation_id = "pms_switch",
+    post,
+    path = "/api/v1/clinics/{clinic}/pms/switch",
+    tag = "pms",
+    summary = "Switch the clinic to another connector, leaving or cancelling what the old PMS holds",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    request_body = crate::sync::SwitchRequest,
+    responses((status = 200, description = "Done", body = crate::sync::SwitchResult), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn switch(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+    JsonBody(request): JsonBody<crate::sync::SwitchRequest>,
+) -> Result<Json<crate::sync::SwitchResult>, ApiError> {
+    Ok(Json(state.sync.switch_connector(&clinic_id, request).await?))
 }

@@ -147,6 +147,45 @@ pub struct PmsSyncStatus {
     /// The placement the last successful push left in the PMS; `None` once repbook has reason to doubt it.
     #[serde(default)]
     pub confirmed: Option<PmsPlacement>,
+    /// The connector whose PMS the last successful delivery reached.
+    #[serde(default)]
+    pub delivered_by: Option<String>,
+    /// The connector the knowledge above is about (set when a push starts); a switch of connector clears it,
+    /// so a delivery still in flight to the old PMS cannot write its answer over the new PMS's state.
+    #[serde(default)]
+    pub sending_to: Option<String>,
+    /// Every connector a push of this appointment ever started with, and the id its PMS gave the record
+    /// when known: those PMSs may hold it (a switch back looks there first).
+    #[serde(default)]
+    pub held_by: Vec<HeldBy>,
+}
+
+/// A PMS that may hold a record of an appointment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HeldBy {
+    pub connector: String,
+    pub pms_id: Option<String>,
+}
+
+impl PmsSyncStatus {
+    pub fn held_by(&self, connector: &str) -> Option<&HeldBy> {
+        self.held_by.iter().find(|h| h.connector == connector)
+    }
+
+    /// Notes that `connector`'s PMS may hold this appointment (with this id, when known).
+    pub fn note_held_by(&mut self, connector: &str, pms_id: Option<String>) {
+        match self.held_by.iter_mut().find(|h| h.connector == connector) {
+            Some(held) => {
+                if pms_id.is_some() {
+                    held.pms_id = pms_id;
+                }
+            }
+            None => self.held_by.push(HeldBy {
+                connector: connector.to_string(),
+                pms_id,
+            }),
+        }
+    }
 }
 
 impl PmsSyncStatus {
@@ -165,6 +204,9 @@ impl PmsSyncStatus {
             ever_sent: false,
             in_doubt: false,
             confirmed: None,
+            delivered_by: None,
+            sending_to: None,
+            held_by: Vec::new(),
         }
     }
 
@@ -196,6 +238,22 @@ impl PmsSyncStatus {
         self.ever_sent = other.ever_sent;
         self.in_doubt = other.in_doubt;
         self.confirmed = other.confirmed.clone();
+        self.delivered_by = other.delivered_by.clone();
+        self.sending_to = other.sending_to.clone();
+        self.held_by = other.held_by.clone();
+    }
+
+    /// The clinic now sends to `connector`: what was known about the old PMS's record says nothing about the
+    /// new one. If `connector` ever held this appointment (a switch back), its record may still be there,
+    /// so the next push looks before it writes; otherwise it creates without looking.
+    pub fn switched_to(&mut self, connector: &str, pms_active: bool) {
+        let held = self.held_by(connector).cloned();
+        self.ever_sent = held.is_some();
+        self.in_doubt = self.ever_sent;
+        self.pms_id = held.and_then(|h| h.pms_id);
+        self.confirmed = None;
+        self.sending_to = None;
+        self.reset_for_change(pms_active);
     }
 }
 

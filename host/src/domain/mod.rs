@@ -13,7 +13,7 @@ mod staff;
 mod staff_match;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, BookingSource, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
+    Appointment, AppointmentStatus, BookingSource, HeldBy, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, PmsKnowledge, PmsPlacement, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
 };
 pub use clinic::{AuState, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};

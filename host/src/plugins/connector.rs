@@ -11,7 +11,7 @@ use url::Url;
 use wasmtime::Store;
 
 use super::contract::*;
-use super::egress::{Egress, origin_of};
+use super::egress::{Egress, origin_of, resolve_declared};
 use super::sandbox::{CallNet, HostState, InjectedHeader};
 use super::wit::{Answer, Call, Instance, Prepared, WitVersion};
 use super::{CallError, DeadlineKind, PluginError, Runtime};
@@ -136,9 +136,18 @@ impl LoadedPlugin {
                 injected.push(InjectedHeader { origin, name, value });
             }
         }
+        // Hosts named by a setting (`{server_url}`) are this clinic's: resolved for this call.
+        let egress = if self.info.allowed_hosts.iter().any(|h| h.starts_with('{')) {
+            Arc::new(Egress::new(
+                &resolve_declared(&self.info.allowed_hosts, setting),
+                &self.runtime.operator,
+            ))
+        } else {
+            self.egress.clone()
+        };
         CallNet {
             client: self.runtime.http.clone(),
-            egress: self.egress.clone(),
+            egress,
             limits: self.runtime.http_limits.clone(),
             injected,
             reserved,
@@ -153,13 +162,16 @@ impl LoadedPlugin {
         };
         let empty = CallContext::default();
         let ctx = ctx.unwrap_or(&empty);
-        let state = HostState::new(
+        let mut state = HostState::new(
             engine.store_limits(),
             net,
             self.label.clone(),
             ctx.secrets.values().cloned().collect(),
             ctx.site_cache.clone(),
         );
+        if let Ok(zone) = jiff::tz::TimeZone::get(&ctx.timezone) {
+            state.zone = zone;
+        }
         let mut store = engine.store(state);
         let instance = self
             .prepared

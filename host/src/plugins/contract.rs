@@ -19,6 +19,8 @@ pub struct CallContext {
     pub settings: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub site_cache: BTreeMap<String, String>,
+    /// The clinic's IANA zone, for connectors that convert through the host's `zone` import.
+    pub timezone: String,
     /// Filled by a call: how far the PMS side's clock (its HTTP `Date`) is ahead of ours, when it sent one.
     pub peer_clock_offset: Option<jiff::SignedDuration>,
 }

@@ -151,6 +151,22 @@ impl Egress {
     }
 }
 
+/// A connector's declared hosts with each `{setting}` replaced by the `host:port` of the URL that setting
+/// holds for this clinic (dropped when the setting is empty or not a URL): the clinic names its own server.
+pub fn resolve_declared(declared: &[String], setting: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    declared
+        .iter()
+        .filter_map(
+            |entry| match entry.strip_prefix('{').and_then(|e| e.strip_suffix('}')) {
+                None => Some(entry.clone()),
+                Some(name) => setting(name)
+                    .and_then(|value| Url::parse(value.trim()).ok())
+                    .and_then(|url| Some(format!("{}:{}", url.host_str()?, url.port_or_known_default()?))),
+            },
+        )
+        .collect()
+}
+
 /// `scheme://host:port` of a URL, for matching credentials to the origin they belong to.
 pub fn origin_of(url: &Url) -> Option<String> {
     Some(format!(
@@ -189,6 +205,32 @@ mod tests {
         assert!(check(&e, "https://evil.example/x").is_err());
         assert!(check(&e, "http://api.haloconnect.io/x").unwrap_err().contains("https"));
         assert!(check(&e, "https://user:pw@api.haloconnect.io/").is_err());
+    }
+
+    #[test]
+    fn a_declared_setting_allows_exactly_the_host_and_port_the_clinic_named() {
+        let declared = vec![
+            "{server_url}".to_string(),
+            "{missing}".to_string(),
+            "fixed.example".to_string(),
+        ];
+        let resolved = resolve_declared(&declared, |name| {
+            (name == "server_url").then(|| "https://cal.clinic.example:8443/dav/clinic/".to_string())
+        });
+        assert_eq!(
+            resolved,
+            vec!["cal.clinic.example:8443".to_string(), "fixed.example".to_string()]
+        );
+        let e = Egress::new(&resolved, &OperatorPolicy::default());
+        assert!(check(&e, "https://cal.clinic.example:8443/dav/clinic/rep-visits/").is_ok());
+        assert!(check(&e, "https://cal.clinic.example/dav/").is_err(), "another port");
+        assert!(check(&e, "https://other.example:8443/").is_err());
+        // The operator's list still narrows what a clinic can name.
+        let operator = OperatorPolicy {
+            allowed_hosts: Some(vec![HostRule::parse("*.haloconnect.io").unwrap()]),
+            allow_loopback: false,
+        };
+        assert!(check(&Egress::new(&resolved, &operator), "https://cal.clinic.example:8443/").is_err());
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct HostState {
     pub requests_sent: u32,
     /// The PMS side's clock against ours, from the last response's `Date` header.
     pub peer_clock_offset: Option<jiff::SignedDuration>,
+    /// The clinic's zone, for the `zone` import (UTC outside a clinic's call).
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl HostState {
@@ -136,6 +138,7 @@ impl HostState {
             stderr,
             requests_sent: 0,
             peer_clock_offset: None,
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 
@@ -199,6 +202,34 @@ impl HostState {
 
     pub fn cache_forget(&mut self, key: &str) {
         self.site_cache.remove(key);
+    }
+
+    /// The instant of a clinic-local date and time: after a daylight-saving gap, the first of a fold
+    /// (jiff's "compatible" choice, the same as RFC 5545's). An impossible date answers midnight UTC of
+    /// 1970-01-01 rather than trap: the connector's own checks will show it.
+    pub fn local_to_utc(&self, year: i16, month: i8, day: i8, seconds: u32) -> i64 {
+        let seconds = seconds.min(86_399) as i32;
+        jiff::civil::DateTime::new(
+            year,
+            month,
+            day,
+            (seconds / 3600) as i8,
+            (seconds % 3600 / 60) as i8,
+            (seconds % 60) as i8,
+            0,
+        )
+        .ok()
+        .and_then(|local| self.zone.to_ambiguous_timestamp(local).compatible().ok())
+        .map(|t| t.as_second())
+        .unwrap_or(0)
+    }
+
+    /// (year, month, day, seconds since midnight) of an instant in the clinic's zone.
+    pub fn utc_to_local(&self, utc_seconds: i64) -> (i16, i8, i8, u32) {
+        let instant = jiff::Timestamp::from_second(utc_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let local = instant.to_zoned_datetime(self.zone.clone()).datetime();
+        let seconds = local.hour() as u32 * 3600 + local.minute() as u32 * 60 + local.second() as u32;
+        (local.year(), local.month(), local.day(), seconds)
     }
 }
 

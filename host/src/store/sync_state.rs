@@ -43,6 +43,20 @@ impl Store {
     /// reconciliation repair). A person or a reconciliation asking again means "check": the placement
     /// repbook believed confirmed is forgotten, so the connector looks before it writes.
     pub fn enqueue_appointment(&self, appointment: &Appointment, now: Timestamp) -> Result<(), StoreError> {
+        self.enqueue_with(appointment, now, |current| {
+            current.pms.state = PmsSyncState::Pending;
+            current.pms.reason = None;
+            current.pms.confirmed = None;
+        })
+    }
+
+    /// Queues an appointment for the PMS after `adjust` has updated its stored sync state, atomically.
+    pub fn enqueue_with(
+        &self,
+        appointment: &Appointment,
+        now: Timestamp,
+        adjust: impl Fn(&mut Appointment),
+    ) -> Result<(), StoreError> {
         let op = match appointment.status {
             AppointmentStatus::Booked => OutboxOp::Create,
             AppointmentStatus::Cancelled => OutboxOp::Cancel,
@@ -81,9 +95,7 @@ impl Store {
                         message: format!("appointment {id} changed meanwhile; try again"),
                     });
                 }
-                current.pms.state = PmsSyncState::Pending;
-                current.pms.reason = None;
-                current.pms.confirmed = None;
+                adjust(&mut current);
                 appointments.insert(
                     id.as_bytes(),
                     encode(&current).map_err(ConflictableTransactionError::Abort)?,
@@ -102,7 +114,7 @@ impl Store {
     /// caller makes the mark durable before sending when `marked`, so neither a crash nor a lost answer can
     /// make repbook believe the PMS does not hold what it may hold. `verify` asks the connector to look
     /// whatever repbook believes (a person's Resend).
-    pub fn begin_push(&self, appointment_id: &str, verify: bool) -> Result<PushStart, StoreError> {
+    pub fn begin_push(&self, appointment_id: &str, connector: &str, verify: bool) -> Result<PushStart, StoreError> {
         loop {
             let bytes = self
                 .appointments
@@ -118,7 +130,9 @@ impl Store {
                     pms_id: appointment.pms.pms_id.clone(),
                 };
             }
-            if appointment.pms.ever_sent && appointment.pms.in_doubt {
+            let marked_for_this_connector = appointment.pms.sending_to.as_deref() == Some(connector)
+                && appointment.pms.held_by(connector).is_some();
+            if appointment.pms.ever_sent && appointment.pms.in_doubt && marked_for_this_connector {
                 return Ok(PushStart {
                     appointment,
                     known,
@@ -127,6 +141,9 @@ impl Store {
             }
             appointment.pms.ever_sent = true;
             appointment.pms.in_doubt = true;
+            appointment.pms.sending_to = Some(connector.to_string());
+            let known_id = appointment.pms.pms_id.clone();
+            appointment.pms.note_held_by(connector, known_id);
             // Compare-and-swap so a concurrent API write is never overwritten; read again if it lost.
             let swapped = self.appointments.compare_and_swap(
                 appointment_id.as_bytes(),

@@ -69,6 +69,9 @@ impl SyncEngine {
                 Ok(())
             })
             .await?;
+        if online {
+            self.send_what_was_waiting(&clinic.id).await;
+        }
         let warning = (!online).then(|| {
             format!(
                 "the site is valid but {} right now (Halo Link or the Bp server is down); bookings are kept and sent when it is back",
@@ -222,7 +225,18 @@ impl SyncEngine {
             updated
         };
         self.store.durable().await?;
+        self.send_what_was_waiting(clinic_id).await;
         Ok(updated)
+    }
+
+    /// After a person fixed what parked appointments were waiting for (staff matched, the site validated,
+    /// a location chosen), queues them again; any still blocked park again with their reason.
+    pub async fn send_what_was_waiting(&self, clinic_id: &str) {
+        match self.enqueue_future(clinic_id, Requeue::Parked).await {
+            Ok(0) => {}
+            Ok(queued) => tracing::info!(clinic = clinic_id, queued, "sending parked appointments again"),
+            Err(error) => tracing::warn!(clinic = clinic_id, %error, "cannot queue parked appointments again"),
+        }
     }
 
     /// Maps a practitioner to a PMS user by hand (when AHPRA numbers cannot be made to match).
@@ -248,6 +262,9 @@ impl SyncEngine {
             practitioner
         };
         self.store.durable().await.map_err(StoreError::from)?;
+        if practitioner.pms.state == PmsLinkState::Synced {
+            self.send_what_was_waiting(clinic_id).await;
+        }
         Ok(practitioner)
     }
 }

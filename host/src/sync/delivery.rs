@@ -18,6 +18,8 @@ use crate::plugins::contract::LocalAppointment;
 struct Sent {
     version: u64,
     placement: Option<PmsPlacement>,
+    /// The connector called, when one was.
+    connector: Option<String>,
 }
 
 impl SyncEngine {
@@ -45,6 +47,7 @@ impl SyncEngine {
                 let attempt = Attempt {
                     version: sent.version,
                     placement: sent.placement.clone(),
+                    connector: sent.connector.as_deref(),
                     result: &result,
                     decision: &decision,
                     now: Timestamp::now(),
@@ -132,6 +135,7 @@ impl SyncEngine {
             let sent = Sent {
                 version: appointment.version,
                 placement: None,
+                connector: None,
             };
             let delivered = Delivered::NotSent {
                 reason: reason.to_string(),
@@ -161,6 +165,7 @@ impl SyncEngine {
             let sent = Sent {
                 version: appointment.version,
                 placement: None,
+                connector: None,
             };
             (error, sent)
         };
@@ -178,7 +183,7 @@ impl SyncEngine {
         };
         let start = self
             .store
-            .begin_push(&appointment.id, verify)
+            .begin_push(&appointment.id, &plugin.info.name, verify)
             .map_err(|e| unsent(e.into()))?;
         if start.marked {
             self.store.durable().await.map_err(|e| unsent(e.into()))?;
@@ -230,6 +235,7 @@ impl SyncEngine {
         let sent = Sent {
             version: current.version,
             placement,
+            connector: Some(plugin.info.name.clone()),
         };
         match result {
             Ok(delivered) => Ok((delivered, sent)),

@@ -15,6 +15,9 @@ pub enum SyncError {
     NotValidated(String),
     #[error("{0}")]
     PractitionerNotMapped(String),
+    /// A connector switch that did not happen, and why.
+    #[error("{0}")]
+    SwitchRefused(String),
     #[error(transparent)]
     Connector(ConnectorFailure),
     #[error(transparent)]
@@ -53,6 +56,7 @@ impl SyncError {
             SyncError::NoConnector(_) => "no_connector",
             SyncError::NotValidated(_) => "site_not_validated",
             SyncError::PractitionerNotMapped(_) => "practitioner_not_mapped",
+            SyncError::SwitchRefused(_) => "switch_refused",
             SyncError::Connector(failure) => failure.code(),
             SyncError::Plugin(_) => "plugin_failed",
             SyncError::Store(_) => "storage_error",

@@ -10,6 +10,7 @@ mod outcome;
 mod reconcile;
 mod scheduler;
 mod status;
+mod switch;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +25,7 @@ pub use outcome::{Delivered, RetryPolicy};
 pub use reconcile::ReconcileReport;
 pub use scheduler::{HealthPolicy, SiteStatus};
 pub use status::{ParkedItem, SyncCounts, SyncStatus};
+pub use switch::{OldAppointments, SwitchChoice, SwitchPreview, SwitchRequest, SwitchResult};
 
 use crate::domain::Clinic;
 use crate::plugins::{CallContext, LoadedPlugin, Registry};
@@ -175,6 +177,7 @@ impl SyncEngine {
             settings: clinic.pms.settings.clone(),
             secrets: clinic.pms.secrets.clone(),
             site_cache: clinic.pms.site_cache.clone(),
+            timezone: clinic.timezone.clone(),
             peer_clock_offset: None,
         }
     }

@@ -89,7 +89,7 @@ fn nothing_written(result: &Result<Delivered, SyncError>) -> bool {
         Err(SyncError::Connector(failure)) => failure.nothing_written(),
         // Failures before the connector was called (no connector, not mapped, store) send nothing.
         Err(SyncError::NotConfigured(_) | SyncError::NoConnector(_) | SyncError::NotValidated(_)) => true,
-        Err(SyncError::PractitionerNotMapped(_)) => true,
+        Err(SyncError::PractitionerNotMapped(_) | SyncError::SwitchRefused(_)) => true,
         // A plugin that trapped or timed out may have sent a request first.
         Err(SyncError::Plugin(_) | SyncError::Store(_)) => false,
     }
@@ -99,6 +99,8 @@ fn nothing_written(result: &Result<Delivered, SyncError>) -> bool {
 pub struct Attempt<'a> {
     pub version: u64,
     pub placement: Option<PmsPlacement>,
+    /// The connector that was called (`None`: nothing was sent).
+    pub connector: Option<&'a str>,
     pub result: &'a Result<Delivered, SyncError>,
     pub decision: &'a Decision,
     pub now: Timestamp,
@@ -109,8 +111,17 @@ pub struct Attempt<'a> {
 /// has not changed since the attempt (its newer change is delivered next).
 pub fn record(appointment: &mut Appointment, attempt: &Attempt<'_>) {
     let pms = &mut appointment.pms;
+    if attempt.connector.is_some() && pms.sending_to.as_deref() != attempt.connector {
+        // The clinic switched connector while this went to the old one: its answer is about a PMS that
+        // is no longer this appointment's, and the switch has queued it for the new one.
+        return;
+    }
     match attempt.result {
         Ok(Delivered::Pushed { outcome }) => {
+            pms.delivered_by = attempt.connector.map(str::to_string);
+            if let Some(connector) = attempt.connector {
+                pms.note_held_by(connector, Some(outcome.pms_id.clone()));
+            }
             pms.pms_id = Some(outcome.pms_id.clone());
             pms.confirmed = attempt.placement.clone().map(|p| PmsPlacement {
                 pms_id: outcome.pms_id.clone(),
@@ -119,6 +130,7 @@ pub fn record(appointment: &mut Appointment, attempt: &Attempt<'_>) {
             pms.in_doubt = false;
         }
         Ok(Delivered::Cancelled) => {
+            pms.delivered_by = attempt.connector.map(str::to_string);
             pms.confirmed = None;
             pms.in_doubt = false;
         }

@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
 use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
-use self::repbook::pms::{http, log, site_cache, types as wit};
+use self::repbook::pms::{http, log, site_cache, types as wit, zone};
 use super::{Answer, Call, civil_date, pairs};
 use crate::plugins::contract::*;
 use crate::plugins::sandbox::{HostState, HttpFailure, HttpRequest, LogLevel};
@@ -69,6 +69,28 @@ impl site_cache::Host for HostState {
 
     async fn forget(&mut self, key: String) {
         self.cache_forget(&key);
+    }
+}
+
+impl zone::Host for HostState {
+    async fn name(&mut self) -> String {
+        self.zone.iana_name().unwrap_or("UTC").to_string()
+    }
+
+    async fn to_utc(&mut self, date: wit::LocalDate, seconds: u32) -> i64 {
+        self.local_to_utc(date.year as i16, date.month as i8, date.day as i8, seconds)
+    }
+
+    async fn to_local(&mut self, utc_seconds: i64) -> (wit::LocalDate, u32) {
+        let (year, month, day, seconds) = self.utc_to_local(utc_seconds);
+        (
+            wit::LocalDate {
+                year: year as u16,
+                month: month as u8,
+                day: day as u8,
+            },
+            seconds,
+        )
     }
 }
 
