@@ -470,3 +470,69 @@ async fn staff_id(server: &Server, last_name: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+#[tokio::test]
+async fn admin_page_shows_the_choice_before_switching_connector() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = ROOMY_LIMITS.to_vec();
+    env.push(("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true"));
+    let server = Server::start_with_env(dir.path(), &env).await;
+    support::pms::install_halo_bp(&server).await;
+    let caldav = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/caldav.wasm");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/plugins", server.base))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/wasm")
+        .body(std::fs::read(caldav).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let clinic = server.create_clinic("Switching GP", "Australia/Sydney", "NSW").await;
+    let (status, _) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/clinics/{clinic}/pms"),
+            Some(json!({"connector": "halo-bp", "send_via": "halo-link", "enabled": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let browser = Browser::start(1366, 1000).await;
+    let admin = Admin { browser: &browser };
+    browser.goto(&format!("{}/", server.base)).await;
+    browser
+        .until("the sign-in form", "!document.getElementById('sign-in').hidden")
+        .await;
+    browser.keys(&format!("{}\u{e007}", server.token)).await;
+    browser
+        .until("the workspace", "!document.getElementById('workspace').hidden")
+        .await;
+    admin.tab("instructions").await;
+    admin.choose("send-via", "caldav").await;
+    browser.click("#via-form button[type=submit]").await;
+    browser
+        .until("the choice", "document.getElementById('switch-form')")
+        .await;
+    assert_eq!(browser.focused().await, "switch-heading");
+    let text = admin.panel_text("instructions").await;
+    assert!(
+        text.contains("What should happen to the appointments") && text.contains("leave the 0 future"),
+        "{text}"
+    );
+    browser.assert_accessible("the connector switch choice").await;
+    browser.screenshot("admin-9-switch-connector").await;
+    let (_, still) = server.get(&format!("/api/v1/clinics/{clinic}")).await;
+    assert_eq!(
+        still["pms"]["connector"], "halo-bp",
+        "nothing switched before the choice is made"
+    );
+    let (status, error) = admin.press("#switch-form button[type=submit]").await;
+    assert!(
+        status.starts_with("Now sending via CalDAV calendar"),
+        "{status} {error}"
+    );
+    let (_, switched) = server.get(&format!("/api/v1/clinics/{clinic}")).await;
+    assert_eq!(switched["pms"]["connector"], "caldav");
+    browser.close().await;
+}

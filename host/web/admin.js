@@ -325,12 +325,17 @@ async function instructions() {
       class: "grid-form", onsubmit: async (event) => {
         event.preventDefault();
         const connector = $("send-via").value;
+        if (connector && clinic.pms.connector && connector !== clinic.pms.connector) {
+          await offerSwitch(connector);
+          return;
+        }
         const body = connector
           ? { connector, enabled: true, ...(connector === "halo-bp" ? { send_via: "halo-link" } : {}) }
           : { enabled: false };
         if (await act("Saving…", "PUT", clinicPath("/pms"), body, connector ? `Appointments will be sent via ${CONNECTOR_NAMES[connector] || connector}. Next: Clinic information.` : "Appointments are not sent to a PMS.")) await rerender();
       },
     }, via, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"))),
+    h("div", { id: "switch-box" }),
     h("h2", {}, "For visiting reps"),
     h("form", {
       id: "rules-form",
@@ -363,6 +368,36 @@ async function instructions() {
     number("Bookings per link per day", "r-cap", rules.link_daily_cap, 1, 1000),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save the rules"))),
   ];
+}
+
+// Switching to another connector: the choice for what the old PMS holds is shown, then made.
+async function offerSwitch(to) {
+  const preview = await get(clinicPath(`/pms/switch?to=${encodeURIComponent(to)}`));
+  if (!preview) return;
+  const name = (c) => CONNECTOR_NAMES[c] || c;
+  const box = $("switch-box");
+  box.textContent = "";
+  box.append(h("form", {
+    id: "switch-form", class: "switch", onsubmit: async (event) => {
+      event.preventDefault();
+      const choice = document.querySelector("input[name=old-appointments]:checked");
+      const body = { connector: to, enabled: true, old_appointments: choice.value, ...(to === "halo-bp" ? { send_via: "halo-link" } : {}) };
+      const result = await act("Switching…", "POST", clinicPath("/pms/switch"), body);
+      if (!result) return;
+      await rerender();
+      say(`Now sending via ${name(to)}: ${result.requeued} future appointment(s) queued; ${result.cancelled_in_old} cancelled and ${result.left_in_old} left in ${name(result.from)}. Next: ${result.next}.`);
+    },
+  },
+  h("h3", { id: "switch-heading", tabindex: "-1" }, `Switch from ${name(preview.from)} to ${name(to)}`),
+  h("p", {}, `${preview.future_booked} future appointment(s) will go to ${name(to)}. ${name(preview.from)} holds ${preview.held_by_current} of them now.`),
+  h("fieldset", {}, h("legend", {}, `What should happen to the appointments ${name(preview.from)} holds?`),
+    preview.choices.map((c, i) => h("div", { class: "check" },
+      h("input", { type: "radio", name: "old-appointments", id: `old-${c.old_appointments}`, value: c.old_appointments, checked: i === 0 }),
+      h("label", { for: `old-${c.old_appointments}` }, c.description)))),
+  h("div", { class: "actions" },
+    h("button", { type: "submit", class: "primary" }, `Switch to ${name(to)}`),
+    h("button", { type: "button", onclick: () => { box.textContent = ""; $("send-via").focus(); } }, "Keep the current connector"))));
+  $("switch-heading").focus();
 }
 
 // ---- Clinic information ----
