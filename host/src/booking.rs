@@ -15,9 +15,11 @@ use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::availability::Availability;
 use crate::domain::{
     Appointment, AppointmentStatus, BookingLink, BookingSource, Clinic, DomainError, LinkBooking, ManageAccess,
-    OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots, parse_local_start, resolve_local_start_first,
+    OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots_counted, parse_local_start,
+    resolve_local_start_first,
 };
 use crate::store::{AppointmentFilter, LinkBookingRecord, Store, StoreError};
 
@@ -116,11 +118,23 @@ pub fn slot_range(
 
 pub struct Bookings {
     store: Arc<Store>,
+    availability: Arc<Availability>,
+}
+
+/// Open slots, and how far the PMS diaries they were checked against can be trusted.
+pub struct Offer {
+    pub slots: Vec<Slot>,
+    /// Whether the clinic's connector reads diaries at all.
+    pub pms_checked: bool,
+    /// The oldest diary read the answer relies on (`None`: some day not read yet).
+    pub checked_since: Option<Timestamp>,
+    /// Every day's diary was read within its time to live.
+    pub fresh: bool,
 }
 
 impl Bookings {
-    pub fn new(store: Arc<Store>) -> Bookings {
-        Bookings { store }
+    pub fn new(store: Arc<Store>, availability: Arc<Availability>) -> Bookings {
+        Bookings { store, availability }
     }
 
     /// A live link and its clinic.
@@ -134,7 +148,8 @@ impl Bookings {
         Ok((link, clinic))
     }
 
-    /// The open slots a link's categories see, `except` an appointment (a swap frees its own slot).
+    /// The open slots a link's categories see, `except` an appointment (a swap frees its own slot), minus
+    /// what the doctors' PMS diaries say is busy (from the cache: never a call to the PMS).
     fn open(
         &self,
         clinic: &Clinic,
@@ -143,7 +158,7 @@ impl Bookings {
         last: Date,
         now: Timestamp,
         except: Option<&str>,
-    ) -> Result<Vec<Slot>, StoreError> {
+    ) -> Result<Offer, StoreError> {
         let tz = clinic.tz();
         let start = first
             .to_zoned_datetime(tz.clone())
@@ -165,7 +180,8 @@ impl Bookings {
             },
         )?;
         appointments.retain(|a| Some(a.id.as_str()) != except);
-        Ok(open_slots(&OpenSlots {
+        let busy = self.availability.busy(clinic, first, last, now);
+        let (slots, removed) = open_slots_counted(&OpenSlots {
             clinic,
             times: &self.store.published_times(&clinic.id)?,
             closed: &self.store.closed_dates(&clinic.id)?,
@@ -174,8 +190,15 @@ impl Bookings {
             first,
             last,
             now,
-            busy: &HashMap::new(),
-        }))
+            busy: &busy.by_practitioner,
+        });
+        self.availability.note_removed(&clinic.id, removed);
+        Ok(Offer {
+            slots,
+            pms_checked: busy.applies,
+            checked_since: busy.checked_since,
+            fresh: busy.fresh,
+        })
     }
 
     pub fn slots(
@@ -185,7 +208,7 @@ impl Bookings {
         first: Date,
         last: Date,
         now: Timestamp,
-    ) -> Result<Vec<Slot>, StoreError> {
+    ) -> Result<Offer, StoreError> {
         self.open(clinic, &link.categories, first, last, now, None)
     }
 
@@ -213,7 +236,7 @@ impl Bookings {
         let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(start)?)?;
         let day = wanted.local_date;
         let horizon = day.checked_add(NEXT_FREE_DAYS.days()).unwrap_or(day);
-        let open = self.open(clinic, categories, day, horizon, now, except)?;
+        let open = self.open(clinic, categories, day, horizon, now, except)?.slots;
         if let Some(slot) = open
             .iter()
             .find(|s| s.start == wanted.instant && s.practitioner_id.as_deref() == practitioner)
@@ -398,7 +421,7 @@ impl Bookings {
         first: Date,
         last: Date,
         now: Timestamp,
-    ) -> Result<Vec<Slot>, StoreError> {
+    ) -> Result<Offer, StoreError> {
         self.open(
             clinic,
             &self.categories_of(appointment)?,

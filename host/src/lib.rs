@@ -4,6 +4,7 @@
 //! the shared measurements, and `server` wires them together.
 
 pub mod api;
+pub mod availability;
 pub mod booking;
 pub mod cli;
 pub mod doctor;

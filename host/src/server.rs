@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub drain: Duration,
     /// Rate limits of the rep's public routes.
     pub public_limits: PublicLimitConfig,
+    /// How long the doctors' diaries from the PMS are trusted, and how often they are refreshed.
+    pub availability: crate::availability::AvailabilityConfig,
 }
 
 /// A started server: serving HTTP and syncing until `stop`.
@@ -44,6 +46,7 @@ pub struct Running {
     stop_http: tokio::sync::oneshot::Sender<()>,
     worker: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
+    diaries: JoinHandle<()>,
     drain: Duration,
 }
 
@@ -78,7 +81,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
         .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
-    let bookings = Arc::new(Bookings::new(store.clone()));
+    let availability = Arc::new(crate::availability::Availability::new(
+        store.clone(),
+        plugins.clone(),
+        config.availability,
+    ));
+    let diaries = tokio::spawn(availability.clone().run());
+    let bookings = Arc::new(Bookings::new(store.clone(), availability.clone()));
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
     let housekeeping = tokio::spawn(housekeeping(bookings.clone(), public_limits.clone()));
     let state = AppState {
@@ -88,6 +97,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         bookings,
         public_limits,
         sessions: Default::default(),
+        availability,
         token: token.into(),
         data_dir: Arc::new(config.data_dir.clone()),
     };
@@ -108,6 +118,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         stop_http,
         worker,
         housekeeping,
+        diaries,
         drain: config.drain,
     })
 }
@@ -127,6 +138,7 @@ impl Running {
         self.state.sync.stop(left).await;
         self.worker.abort();
         self.housekeeping.abort();
+        self.diaries.abort();
         self.state.store.durable().await?;
         tracing::info!("stopped");
         Ok(())

@@ -528,8 +528,9 @@ const LINK_STATES = {
 };
 
 async function staff() {
-  const list = await get(clinicPath("/staff"));
+  const [list, diaries] = await Promise.all([get(clinicPath("/staff")), get(clinicPath("/availability"))]);
   if (!list) return null;
+  const diaryOf = (id) => (diaries && diaries.reads_diaries ? diaries.doctors.find((d) => d.practitioner_id === id) : null);
   const rows = list.staff.map((p) => {
     const status = h("div", {}, h("strong", {}, LINK_STATES[p.pms.state] || p.pms.state), p.pms.manual ? " (mapped by hand)" : "",
       p.pms.reason && p.pms.state !== "synced" ? h("p", { class: "reason" }, p.pms.reason) : null);
@@ -554,7 +555,11 @@ async function staff() {
         if (await act("Clearing…", "PUT", clinicPath(`/staff/${p.id}/pms`), { user_id: null }, "Cleared the mapping.")) await rerender();
       },
     }, "Clear") : null);
-    return [`${p.title} ${p.first_name} ${p.last_name}`.trim(), p.ahpra, status, map];
+    const diary = diaryOf(p.id);
+    const diaryText = !diary ? "—"
+      : diary.last_error ? `Not read: ${diary.last_error}`
+        : diary.last_read ? `Read ${diary.last_read.slice(0, 16).replace("T", " ")}` : "Not read yet";
+    return [`${p.title} ${p.first_name} ${p.last_name}`.trim(), p.ahpra, status, diaryText, map];
   });
   return [
     h("h2", {}, "My medical staff"),
@@ -565,7 +570,7 @@ async function staff() {
         if (result) await rerender();
       },
     }, "Sync Staff")),
-    table(["Doctor", "AHPRA", "PMS", "Map to a PMS user"], rows, "Medical staff"),
+    table(["Doctor", "AHPRA", "PMS", "Diary in the PMS", "Map to a PMS user"], rows, "Medical staff"),
     h("h3", {}, "Add a doctor"),
     h("form", {
       id: "add-doctor-form",

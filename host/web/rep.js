@@ -145,7 +145,8 @@ async function loadSlots(path, pick, verb, keep = () => true) {
   }
   const slots = answer.data.slots.filter(keep);
   renderSlots(slots, pick, verb);
-  say(`${slots.length} open times shown.`);
+  const check = answer.data.pms_check;
+  say(`${slots.length} open times shown.${check && check.note ? ` These times were ${check.note}.` : ""}`);
   return answer.data;
 }
 

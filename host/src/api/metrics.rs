@@ -127,6 +127,7 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
             status.map(|s| s.in_flight).unwrap_or(0)
         );
     }
+    state.availability.render_metrics(&mut out, jiff::Timestamp::now());
     crate::metrics::global().render(&mut out);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

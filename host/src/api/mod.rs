@@ -45,6 +45,7 @@ pub struct AppState {
     pub bookings: Arc<crate::booking::Bookings>,
     pub public_limits: Arc<public::PublicLimits>,
     pub sessions: Arc<session::Sessions>,
+    pub availability: Arc<crate::availability::Availability>,
     pub token: Arc<str>,
     /// For `doctor`'s free-space check.
     pub data_dir: Arc<std::path::PathBuf>,
@@ -112,6 +113,8 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(pms::retry_parked))
         .routes(routes!(pms::doctor))
         .routes(routes!(pms::switch_preview, pms::switch))
+        .routes(routes!(pms::availability))
+        .routes(routes!(pms::refresh_availability))
         .routes(routes!(appointments::show, appointments::reschedule))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::resend))

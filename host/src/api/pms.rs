@@ -249,3 +249,36 @@ pub async fn switch(
 ) -> Result<Json<crate::sync::SwitchResult>, ApiError> {
     Ok(Json(state.sync.switch_connector(&clinic_id, request).await?))
 }
+
+#[utoipa::path(operation_id = "pms_availability",
+    get,
+    path = "/api/v1/clinics/{clinic}/availability",
+    tag = "pms",
+    summary = "When each doctor's PMS diary was last read, and the last error reading it",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::availability::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn availability(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<crate::availability::AvailabilityView>, ApiError> {
+    let clinic = state.store.clinic(&clinic_id)?;
+    Ok(Json(state.availability.view(&clinic)))
+}
+
+#[utoipa::path(operation_id = "pms_refresh_availability",
+    post,
+    path = "/api/v1/clinics/{clinic}/availability/refresh",
+    tag = "pms",
+    summary = "Read the stale days of the doctors' PMS diaries now",
+    params(("clinic" = String, Path, description = "Clinic id")),
+    responses((status = 200, description = "Done", body = crate::availability::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn refresh_availability(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<crate::availability::AvailabilityView>, ApiError> {
+    let clinic = state.store.clinic(&clinic_id)?;
+    state.availability.refresh_clinic(&clinic, jiff::Timestamp::now()).await;
+    Ok(Json(state.availability.view(&clinic)))
+}

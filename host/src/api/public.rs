@@ -165,6 +165,43 @@ pub struct SlotView {
 pub struct SlotList {
     pub clinic: ClinicSummary,
     pub slots: Vec<SlotView>,
+    /// How far the slots were checked against the doctors' diaries in the PMS; `null` when the clinic's
+    /// connector does not read diaries.
+    pub pms_check: Option<PmsCheck>,
+}
+
+/// Whether the offered slots follow the doctors' real diaries.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PmsCheck {
+    /// Every day shown was read from the PMS recently.
+    pub fresh: bool,
+    /// The oldest diary read these slots rely on (RFC 3339), `null` when some day was never read.
+    pub checked_since: Option<String>,
+    /// For people, when not fresh: "not checked against the PMS since 10:42 (AEDT)".
+    pub note: Option<String>,
+}
+
+fn slot_list(bookings: &Bookings, clinic: &Clinic, offer: &crate::booking::Offer) -> Result<SlotList, ApiError> {
+    let pms_check = offer.pms_checked.then(|| {
+        let tz = clinic.tz();
+        let note = (!offer.fresh).then(|| match offer.checked_since {
+            Some(since) => format!(
+                "not checked against the PMS since {}; a time may turn out to be taken",
+                since.to_zoned_datetime(tz.clone()).strftime("%-d %b %H:%M %Z")
+            ),
+            None => "not checked against the PMS yet; a time may turn out to be taken".to_string(),
+        });
+        PmsCheck {
+            fresh: offer.fresh,
+            checked_since: offer.checked_since.map(|t| rfc3339_in(t, &tz)),
+            note,
+        }
+    });
+    Ok(SlotList {
+        slots: slot_views(bookings, clinic, &offer.slots)?,
+        clinic: clinic.into(),
+        pms_check,
+    })
 }
 
 fn zone_abbreviation(clinic: &Clinic, at: Timestamp) -> String {
@@ -307,11 +344,8 @@ pub async fn slots(
     let now = Timestamp::now();
     let (link, clinic) = state.bookings.link(&link)?;
     let (first, last) = range(&clinic, &query, now)?;
-    let slots = state.bookings.slots(&link, &clinic, first, last, now)?;
-    Ok(Json(SlotList {
-        slots: slot_views(&state.bookings, &clinic, &slots)?,
-        clinic: (&clinic).into(),
-    }))
+    let offer = state.bookings.slots(&link, &clinic, first, last, now)?;
+    Ok(Json(slot_list(&state.bookings, &clinic, &offer)?))
 }
 
 #[utoipa::path(operation_id = "public_book", 
@@ -374,11 +408,8 @@ pub async fn swap_slots(
     let now = Timestamp::now();
     let (appointment, clinic) = state.bookings.managed(&token, now)?;
     let (first, last) = range(&clinic, &query, now)?;
-    let slots = state.bookings.swap_slots(&appointment, &clinic, first, last, now)?;
-    Ok(Json(SlotList {
-        slots: slot_views(&state.bookings, &clinic, &slots)?,
-        clinic: (&clinic).into(),
-    }))
+    let offer = state.bookings.swap_slots(&appointment, &clinic, first, last, now)?;
+    Ok(Json(slot_list(&state.bookings, &clinic, &offer)?))
 }
 
 #[utoipa::path(operation_id = "public_cancel", 

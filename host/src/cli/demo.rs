@@ -43,6 +43,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         store: Default::default(),
         drain: std::time::Duration::from_secs(10),
         public_limits: Default::default(),
+        availability: Default::default(),
     };
     let running = server::start(config).await?;
     let state = &running.state;

@@ -185,6 +185,12 @@ pub struct ServeArgs {
     pub sync: SyncArgs,
     #[command(flatten)]
     pub public: PublicLimitArgs,
+    /// How long a day of a doctor's PMS diary is trusted before it is read again, seconds.
+    #[arg(long, env = "REPBOOK_AVAILABILITY_TTL_SECS", default_value_t = 300)]
+    pub availability_ttl_secs: u64,
+    /// How often the background refresh looks for stale diary days, seconds.
+    #[arg(long, env = "REPBOOK_AVAILABILITY_REFRESH_SECS", default_value_t = 30)]
+    pub availability_refresh_secs: u64,
 }
 
 /// Rate limits of the rep's public pages and routes (`/book/...`, `/manage/...`).
@@ -750,6 +756,11 @@ pub async fn run(parsed: Parsed) -> ExitCode {
             sync: args.sync.config(),
             drain: Duration::from_secs(args.drain_secs),
             public_limits: args.public.config(),
+            availability: crate::availability::AvailabilityConfig {
+                ttl: Duration::from_secs(args.availability_ttl_secs.max(1)),
+                refresh_every: Duration::from_secs(args.availability_refresh_secs.max(1)),
+                ..Default::default()
+            },
             store: crate::store::StoreOptions {
                 background_flush: (args.store_flush_every_ms > 0)
                     .then(|| Duration::from_millis(args.store_flush_every_ms)),

@@ -25,7 +25,7 @@ pub use published::{
     BookingLink, BookingRules, ClosedDate, NewBookingLink, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime,
     VisitorCategory, parse_date, parse_weekday, weekday_name,
 };
-pub use slots::{OpenSlots, Slot, open_slots};
+pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
 

@@ -78,6 +78,12 @@ fn instant(clinic: &Clinic, at: DateTime) -> Option<Timestamp> {
 
 /// The open slots, in start order (then by practitioner).
 pub fn open_slots(q: &OpenSlots<'_>) -> Vec<Slot> {
+    open_slots_counted(q).0
+}
+
+/// The open slots, and how many more there would be without the practitioners' busy spans.
+pub fn open_slots_counted(q: &OpenSlots<'_>) -> (Vec<Slot>, usize) {
+    let mut removed_by_busy = 0;
     let rules = &q.clinic.booking;
     let earliest = q.now + SignedDuration::from_hours(rules.booking_lead_hours as i64);
     let latest = q.now + SignedDuration::from_hours(rules.booking_horizon_days as i64 * 24);
@@ -95,17 +101,20 @@ pub fn open_slots(q: &OpenSlots<'_>) -> Vec<Slot> {
                     let next = wall.checked_add(step).unwrap_or(end_of_time);
                     if let Some(start) = instant(q.clinic, wall) {
                         let span = (start, start + step);
-                        let free = start >= earliest
+                        let bookable = start >= earliest
                             && start <= latest
                             && !held.iter().any(|a| {
                                 a.practitioner_id == time.practitioner_id && overlaps(span, (a.start, a.end()))
-                            })
-                            && time
-                                .practitioner_id
-                                .as_ref()
-                                .and_then(|p| q.busy.get(p))
-                                .is_none_or(|spans| !spans.iter().any(|b| overlaps(span, *b)));
-                        if free {
+                            });
+                        let diary_free = time
+                            .practitioner_id
+                            .as_ref()
+                            .and_then(|p| q.busy.get(p))
+                            .is_none_or(|spans| !spans.iter().any(|b| overlaps(span, *b)));
+                        if bookable && !diary_free {
+                            removed_by_busy += 1;
+                        }
+                        if bookable && diary_free {
                             let parts = local_parts(start, &tz);
                             slots.push(Slot {
                                 start,
@@ -129,7 +138,7 @@ pub fn open_slots(q: &OpenSlots<'_>) -> Vec<Slot> {
     }
     slots.sort_by(|a, b| (a.start, &a.practitioner_id).cmp(&(b.start, &b.practitioner_id)));
     slots.dedup_by(|a, b| a.start == b.start && a.practitioner_id == b.practitioner_id);
-    slots
+    (slots, removed_by_busy)
 }
 
 #[cfg(test)]
