@@ -546,7 +546,7 @@ mod tests {
     }
 
     /// A Sydney clinic with one doctor, an approval-required Wednesday 12:00-12:30 time and a link.
-    fn fixture(now: Timestamp) -> Fixture {
+    async fn fixture(now: Timestamp) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let new_clinic = NewClinic {
@@ -587,8 +587,12 @@ mod tests {
         store
             .put_link(&BookingLink::create("l1".into(), clinic.id.clone(), new_link, capability.clone(), now).unwrap())
             .unwrap();
+        // No connector is installed, so the diary cache has nothing to subtract: these tests are about requests.
+        let runtime = crate::plugins::Runtime::from_config(dir.path(), &Default::default()).unwrap();
+        let plugins = crate::plugins::Registry::open(runtime, store.clone()).await.unwrap();
+        let availability = Arc::new(Availability::new(store.clone(), plugins, Default::default()));
         Fixture {
-            bookings: Bookings::new(store.clone()),
+            bookings: Bookings::new(store.clone(), availability),
             store,
             clinic,
             doctor: doctor.id,
@@ -618,7 +622,7 @@ mod tests {
     #[tokio::test]
     async fn an_unanswered_request_expires_frees_its_slot_and_can_no_longer_be_approved() {
         let now = monday();
-        let f = fixture(now);
+        let f = fixture(now).await;
         let (held, _) = f
             .bookings
             .book(&f.link, request(&f, "2027-03-10T12:00", "a@x.test"), now)
@@ -631,6 +635,7 @@ mod tests {
             f.bookings
                 .slots(&link, &f.clinic, wednesday, wednesday, at)
                 .unwrap()
+                .slots
                 .len()
         };
         assert_eq!(offered(now), 1, "12:15 only: the request holds 12:00");
@@ -670,7 +675,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_never_waits_past_its_visit() {
         let now = monday();
-        let f = fixture(now);
+        let f = fixture(now).await;
         let (soon, _) = f
             .bookings
             .book(&f.link, request(&f, "2027-03-03T12:00", "a@x.test"), now)
@@ -688,7 +693,7 @@ mod tests {
     #[tokio::test]
     async fn a_declined_request_frees_its_slot_at_once() {
         let now = monday();
-        let f = fixture(now);
+        let f = fixture(now).await;
         let (held, _) = f
             .bookings
             .book(&f.link, request(&f, "2027-03-03T12:15", "a@x.test"), now)
