@@ -294,7 +294,11 @@ async fn token_file_is_private_and_env_token_overrides_it() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let server = Server::start_with_env(dir.path(), &[("REPBOOK_TOKEN", "from-the-environment")]).await;
+    let server = Server::start_with_env(
+        dir.path(),
+        &[("REPBOOK_TOKEN", "from-the-environment-0123456789abcdef")],
+    )
+    .await;
     let (status, _) = server.get("/api/v1/clinics").await;
     assert_eq!(status, 200);
     let file_token = std::fs::read_to_string(dir.path().join("token")).unwrap();

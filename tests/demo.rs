@@ -20,7 +20,7 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
         .arg(dir.path().join("data"))
         .args(["demo", "--listen", "127.0.0.1:0", "--component"])
         .arg(&component_file)
-        .env("REPBOOK_TOKEN", "demo-token-from-env")
+        .env("REPBOOK_TOKEN", "demo-token-from-the-environment-0123456789")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -51,7 +51,7 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
     let http = reqwest::Client::new();
     let get = |path: &str| {
         http.get(format!("{base}/api/v1{path}"))
-            .bearer_auth("demo-token-from-env")
+            .bearer_auth("demo-token-from-the-environment-0123456789")
             .send()
     };
     let clinics: Value = get("/clinics").await.unwrap().json().await.unwrap();
@@ -59,7 +59,7 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
     assert_eq!(clinics["clinics"][0]["name"], "Harbour Medical Centre (demo)");
     let post = |path: String| {
         http.post(format!("{base}/api/v1{path}"))
-            .bearer_auth("demo-token-from-env")
+            .bearer_auth("demo-token-from-the-environment-0123456789")
             .json(&json!({}))
             .send()
     };
@@ -85,7 +85,13 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
     // doctor names what the seed's troubleshooting would: Dr Singh's mistyped AHPRA number...
     let doctor = |json: bool| {
         let mut command = Command::new(support::BIN);
-        command.args(["doctor", "--server", &base, "--token", "demo-token-from-env"]);
+        command.args([
+            "doctor",
+            "--server",
+            &base,
+            "--token",
+            "demo-token-from-the-environment-0123456789",
+        ]);
         if json {
             command.arg("--json");
         }

@@ -177,6 +177,7 @@ impl Bookings {
                 from: Some(start),
                 to: Some(end),
                 status: None,
+                ..Default::default()
             },
         )?;
         appointments.retain(|a| Some(a.id.as_str()) != except);
@@ -283,6 +284,7 @@ impl Bookings {
                 from: Some(now),
                 to: None,
                 status: None,
+                ..Default::default()
             },
         )?;
         let mine = upcoming
@@ -309,6 +311,7 @@ impl Bookings {
                     from: Some(slot.start - window),
                     to: Some(slot.start + window),
                     status: None,
+                    ..Default::default()
                 },
             )?;
             if let Some(other) = recent.iter().find(|a| {

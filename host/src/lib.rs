@@ -1,7 +1,7 @@
 //! repbook: rep-visit bookings for Australian GP clinics, delivered to the clinic's PMS through sandboxed
 //! WebAssembly connectors. `domain` holds the rules, `store` the sled data, `plugins` the connector runtime,
 //! `sync` the delivery to the PMS, `booking` the reps' self-booking, `api` and `cli` the adapters, `metrics`
-//! the shared measurements, and `server` wires them together.
+//! the shared measurements, `secure` the data dir's privacy, and `server` wires them together.
 
 pub mod api;
 pub mod availability;
@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod domain;
 pub mod metrics;
 pub mod plugins;
+pub mod secure;
 pub mod server;
 pub mod store;
 pub mod sync;

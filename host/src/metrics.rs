@@ -49,6 +49,8 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, &'static str), Histogram>>,
     /// (connector, export, outcome) -> duration.
     plugin_calls: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
+    /// Connections closed on accept: over the total or per-address cap.
+    refused_connections: std::sync::atomic::AtomicU64,
 }
 
 pub fn global() -> &'static Metrics {
@@ -83,7 +85,17 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    pub fn count_refused_connection(&self) {
+        self.refused_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP repbook_connections_refused_total Connections closed on accept: over the total or per-address cap.\n# TYPE repbook_connections_refused_total counter\nrepbook_connections_refused_total {}",
+            self.refused_connections.load(std::sync::atomic::Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP repbook_http_request_duration_seconds Time to answer, by route template, method and status class.\n# TYPE repbook_http_request_duration_seconds histogram"

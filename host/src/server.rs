@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
+use crate::api::listener::{self, ConnectionConfig, TlsFiles};
 use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
 use crate::booking::Bookings;
@@ -36,6 +37,36 @@ pub struct ServerConfig {
     pub public_limits: PublicLimitConfig,
     /// How long the doctors' diaries from the PMS are trusted, and how often they are refreshed.
     pub availability: crate::availability::AvailabilityConfig,
+    /// What each connection may take: timeouts, caps, trusted proxies.
+    pub connections: ConnectionConfig,
+    /// HTTPS instead of HTTP.
+    pub tls: Option<TlsFiles>,
+    /// The operator's consent to listen beyond loopback (`--public`).
+    pub public: bool,
+    /// Accept an API token shorter than 32 characters (`--insecure-token`).
+    pub insecure_token: bool,
+}
+
+/// Listening beyond this machine exposes the admin API and sign-in to the network: only on purpose.
+fn check_exposure(config: &ServerConfig) -> anyhow::Result<()> {
+    if config.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !config.public {
+        anyhow::bail!(
+            "--listen {} is reachable from other machines; pass --public to mean it (with --tls-cert and \
+             --tls-key, or behind a reverse proxy that terminates HTTPS), or listen on 127.0.0.1",
+            config.listen
+        );
+    }
+    if config.tls.is_none() {
+        tracing::warn!(
+            listen = %config.listen,
+            "listening beyond loopback without TLS: the admin token and the reps' details cross the network \
+             in the clear unless a reverse proxy in front terminates HTTPS"
+        );
+    }
+    Ok(())
 }
 
 /// A started server: serving HTTP and syncing until `stop`.
@@ -65,8 +96,14 @@ async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>) {
 
 /// Opens the data dir, loads the plugins, starts the sync worker and serves HTTP.
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
+    check_exposure(&config)?;
+    let tls = config.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+    crate::secure::private_umask();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    for path in crate::secure::lock_down(&config.data_dir)? {
+        tracing::warn!(path = %path.display(), "was readable by other users; now only by this one");
+    }
     let store = Arc::new(Store::open_with(&config.data_dir, &config.store)?);
     let runtime = Runtime::from_config(&config.data_dir, &config.plugins)?;
     let plugins = Registry::open(runtime, store.clone()).await?;
@@ -75,6 +112,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let worker = tokio::spawn(sync.clone().run());
     let token = load_or_create_token(&config.data_dir, config.token)
         .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
+    crate::secure::check_token(&token, config.insecure_token)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
@@ -103,14 +141,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, "serving");
+    let stop = async {
+        let _ = stopped.await;
+    };
+    let https = tls.is_some();
+    let http = tokio::spawn(listener::serve(listener, app, config.connections, tls, stop));
+    tracing::info!(%addr, https, "serving");
     Ok(Running {
         addr,
         state,
@@ -147,8 +183,9 @@ impl Running {
 
 /// `repbook serve`: runs until SIGINT or SIGTERM, then stops in order.
 pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = start(config).await?;
-    println!("repbook listening on http://{}", running.addr);
+    println!("repbook listening on {scheme}://{}", running.addr);
     shutdown_signal().await;
     running.stop().await
 }

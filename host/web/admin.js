@@ -306,6 +306,21 @@ async function get(path) {
   return answer.data;
 }
 
+// Lists of appointments come in pages; the tabs show the whole list, so follow the cursors.
+async function allAppointments(query) {
+  const path = clinicPath(`/appointments${query}`);
+  const first = await get(path);
+  if (!first) return null;
+  let page = first;
+  while (page.next_cursor) {
+    const join = path.includes("?") ? "&" : "?";
+    page = await get(`${path}${join}cursor=${encodeURIComponent(page.next_cursor)}`);
+    if (!page) return null;
+    first.appointments.push(...page.appointments);
+  }
+  return first;
+}
+
 // ---- Practice instructions ----
 
 async function instructions() {
@@ -714,7 +729,7 @@ async function times() {
 // ---- Requests ----
 
 async function requests() {
-  const list = await get(clinicPath("/appointments?status=requested"));
+  const list = await allAppointments("?status=requested");
   if (!list) return null;
   const decide = (a, verb, label) => h("button", {
     type: "button", class: verb === "approve" ? "primary" : "danger", "aria-label": `${label} ${a.rep.name}, ${localWhen(a.local_start)}`,
@@ -734,7 +749,7 @@ async function requests() {
 // ---- Future appointments ----
 
 async function appointments() {
-  const list = await get(clinicPath("/appointments"));
+  const list = await allAppointments("");
   if (!list) return null;
   const rows = list.appointments.map((a) => {
     const live = a.status === "booked";

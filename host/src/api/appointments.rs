@@ -15,14 +15,46 @@ use super::model::{AppointmentList, AppointmentQuery, AppointmentView, ResendVie
 use crate::domain::{Appointment, Clinic, MoveRequest, NewAppointment};
 use crate::store::{AppointmentFilter, Store, StoreError};
 
+/// Dates a query may name, the same for every bound: far enough for any real diary, near enough that every
+/// day of it exists in every zone.
+const FIRST_DATE: Date = jiff::civil::date(2000, 1, 1);
+const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
 fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_value",
-            format!("{field} '{text}' is not a date; write YYYY-MM-DD"),
+    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message);
+    let date: Date = text
+        .parse()
+        .map_err(|_| invalid(format!("{field} '{text}' is not a date; write YYYY-MM-DD")))?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(invalid(format!(
+            "{field} {date} is outside the dates repbook lists ({FIRST_DATE} to {LAST_DATE})"
+        )));
+    }
+    Ok(date)
+}
+
+/// Appointments per page when the query does not say, and the most it may ask for.
+pub const DEFAULT_PAGE: u32 = 500;
+pub const MAX_PAGE: u32 = 1000;
+
+/// A cursor names the last appointment of the page before: `<start, unix seconds>.<appointment id>`.
+fn parse_cursor(text: &str) -> Result<(Timestamp, String), ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_cursor",
+            "cursor is not one this server gave out; pass next_cursor from the previous page as it is",
         )
-    })
+    };
+    let (seconds, id) = text.split_once('.').ok_or_else(invalid)?;
+    let start = seconds
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .ok_or_else(invalid)?;
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(invalid());
+    }
+    Ok((start, id.to_string()))
 }
 
 /// The instant a clinic-local date starts (the first instant of that day, DST-safe).
@@ -79,22 +111,43 @@ pub async fn list(
     };
     let to = match &query.to {
         Some(text) => {
-            let date = parse_date("to", text)?;
-            let next = date
-                .tomorrow()
-                .map_err(|_| ApiError::bad_request("invalid_query", "to is out of range"))?;
+            // LAST_DATE is far from the end of jiff's range: its next day always exists.
+            let next = parse_date("to", text)?.tomorrow().unwrap_or(LAST_DATE);
             Some(start_of_day(&clinic, next)?)
         }
         None => None,
     };
+    if let Some(to) = to
+        && to <= from
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "to is before from; list from an earlier date or to a later one",
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!("limit {limit} must be between 1 and {MAX_PAGE}"),
+        ));
+    }
     let filter = AppointmentFilter {
         from: Some(from),
         to,
         status: query.status,
+        after: query.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: Some(limit as usize),
     };
     let appointments = state.store.appointments(&clinic.id, &filter)?;
+    let next_cursor = (appointments.len() == limit as usize)
+        .then(|| appointments.last().map(|a| format!("{}.{}", a.start.as_second(), a.id)))
+        .flatten();
     Ok(Json(AppointmentList {
         appointments: views(&state.store, &clinic, &appointments)?,
+        next_cursor,
     }))
 }
 

@@ -97,6 +97,98 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The longest path and query the server reads, and the most header bytes: past them the answer is 414 or
+/// 431 in the envelope (hyper's own, bodiless refusal only starts far beyond, at its buffer size).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The stable code of a status whose refusal came from the framework rather than a handler.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "no_such_route",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_input",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        s if s.is_server_error() => "internal_error",
+        _ => "request_refused",
+    }
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this route does not take that method; the Allow header lists the ones it takes"
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large; send less",
+        StatusCode::NOT_FOUND => "no such route: check the method and the path",
+        _ => "the request was refused",
+    }
+}
+
+/// Middleware: every refusal speaks the envelope. Refusals from the framework (405, an unparsable path
+/// segment, a body that failed to arrive, a too-large body) come as plain text or empty; they are rewritten
+/// with their text as the message. Pages (HTML) and the envelope itself pass through untouched. Over-long
+/// URIs and header blocks are refused here, before any handler.
+pub async fn envelope(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_bytes = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the path and query are {uri_bytes} bytes; at most {MAX_URI_BYTES} are read"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || request.headers().len() > 100 {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request carries {} headers, {header_bytes} bytes; at most 100 headers and {MAX_HEADER_BYTES} bytes are read",
+                request.headers().len()
+            ),
+        )
+        .into_response();
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() {
+        default_message(status).to_string()
+    } else {
+        text
+    };
+    let rewritten = ApiError::new(status, code_of(status), message).into_response();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let (new_parts, body) = rewritten.into_parts();
+    parts.headers.extend(new_parts.headers);
+    Response::from_parts(parts, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

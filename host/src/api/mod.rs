@@ -7,6 +7,7 @@ mod clinics;
 mod error;
 mod extract;
 mod ics;
+pub mod listener;
 mod metrics;
 pub mod model;
 pub mod observe;
@@ -183,6 +184,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(error::envelope))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -159,6 +159,9 @@ impl AppointmentView {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AppointmentList {
     pub appointments: Vec<AppointmentView>,
+    /// Present when there may be more: pass it as `cursor` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Which appointments of a clinic to list.
@@ -174,6 +177,12 @@ pub struct AppointmentQuery {
     pub to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<AppointmentStatus>,
+    /// Appointments per page, 1 to 1000 (default 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

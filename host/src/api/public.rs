@@ -2,12 +2,11 @@
 //! capability and a revoked or expired one get the same 404. Every change is a POST (mail scanners open
 //! links); GETs never change anything. Rate limits per client address and per capability apply here.
 
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
+use super::listener::ClientAddr;
 use crate::booking::{BookingError, BookingRequest, Bookings, SwapRequest, slot_range};
 use crate::domain::{Appointment, AppointmentStatus, Clinic, Rep, Slot, parse_date, rfc3339_in};
 
@@ -92,12 +92,11 @@ fn too_many() -> Response {
 /// Middleware: counts the request against its client address and its capability.
 pub async fn limit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     request: Request,
     next: Next,
 ) -> Response {
     let limits = &state.public_limits;
-    let ip = peer.ip();
     let by_address = if request.method() == axum::http::Method::GET {
         &limits.reads_per_address
     } else {

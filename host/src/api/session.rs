@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
+use super::listener::ClientAddr;
 use crate::booking::{digest, new_capability};
 
 pub const COOKIE: &str = "repbook_session";
@@ -189,10 +190,10 @@ pub fn authenticate(
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ClientAddr(client): ClientAddr,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
-    if !state.public_limits.allow_sign_in(peer.ip()) {
+    if !state.public_limits.allow_sign_in(client) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -200,7 +201,7 @@ pub async fn sign_in(
         ));
     }
     if !bool::from(body.token.trim().as_bytes().ct_eq(state.token.as_bytes())) {
-        tracing::warn!(client = %peer.ip(), "admin sign-in with a wrong token");
+        tracing::warn!(%client, "admin sign-in with a wrong token");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_token",

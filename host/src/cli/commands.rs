@@ -51,6 +51,16 @@ fn set_pms_body(args: &SetPmsArgs) -> Result<PmsSettingsUpdate, CliError> {
         })?;
         settings.insert(key.trim().to_string(), value.to_string());
     }
+    for pair in &args.setting_files {
+        let (key, path) = pair.split_once('=').ok_or_else(|| {
+            local(format!(
+                "--setting-file '{pair}' is not KEY=PATH, e.g. --setting-file subscription_key=/root/halo.key \
+                 (PATH - reads standard input)"
+            ))
+        })?;
+        let value = super::secret_input::read(key.trim(), path).map_err(CliError::Local)?;
+        settings.insert(key.trim().to_string(), value);
+    }
     Ok(PmsSettingsUpdate {
         connector: args.connector.clone(),
         send_via,
@@ -260,12 +270,20 @@ pub async fn appt(data_dir: &Path, args: &ClientArgs, command: ApptCommand) -> R
             to,
             status,
         } => {
-            let query = AppointmentQuery {
+            let mut query = AppointmentQuery {
                 from,
                 to,
                 status: status.and_then(|s| serde_json::from_value(Value::String(s)).ok()),
+                ..Default::default()
             };
-            let list: AppointmentList = client.get_query(&["clinics", &clinic, "appointments"], &query).await?;
+            // The server pages; a person asked for the whole range, so follow the cursors.
+            let mut list: AppointmentList = client.get_query(&["clinics", &clinic, "appointments"], &query).await?;
+            while let Some(cursor) = list.next_cursor.take() {
+                query.cursor = Some(cursor);
+                let page: AppointmentList = client.get_query(&["clinics", &clinic, "appointments"], &query).await?;
+                list.appointments.extend(page.appointments);
+                list.next_cursor = page.next_cursor;
+            }
             show(args, &list, |l| print::appointments(&l.appointments));
         }
         ApptCommand::Show { id } => {

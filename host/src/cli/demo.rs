@@ -44,6 +44,10 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         drain: std::time::Duration::from_secs(10),
         public_limits: Default::default(),
         availability: Default::default(),
+        connections: Default::default(),
+        tls: None,
+        public: false,
+        insecure_token: false,
     };
     let running = server::start(config).await?;
     let state = &running.state;

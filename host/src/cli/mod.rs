@@ -7,6 +7,7 @@ mod commands;
 pub mod config;
 mod demo;
 mod print;
+mod secret_input;
 mod table;
 
 use std::net::SocketAddr;
@@ -170,6 +171,9 @@ pub struct ServeArgs {
     /// API token to require (default: the data dir's token file, created on first start).
     #[arg(long, env = "REPBOOK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Accept an API token shorter than 32 characters (throwaway test setups only).
+    #[arg(long, env = "REPBOOK_INSECURE_TOKEN")]
+    pub insecure_token: bool,
     /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests and PMS deliveries in flight.
     #[arg(long, env = "REPBOOK_DRAIN_SECS", default_value_t = 10)]
     pub drain_secs: u64,
@@ -191,6 +195,60 @@ pub struct ServeArgs {
     /// How often the background refresh looks for stale diary days, seconds.
     #[arg(long, env = "REPBOOK_AVAILABILITY_REFRESH_SECS", default_value_t = 30)]
     pub availability_refresh_secs: u64,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
+}
+
+/// Who may hold a connection, for how long, and how the server is reached.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Listen beyond loopback (e.g. --listen 0.0.0.0:7878): the admin API and sign-in become reachable from
+    /// the network. Prefer --tls-cert/--tls-key or a reverse proxy that terminates HTTPS.
+    #[arg(long, env = "REPBOOK_PUBLIC")]
+    pub public: bool,
+    /// PEM certificate chain (leaf first): serve HTTPS.
+    #[arg(long, env = "REPBOOK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "REPBOOK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose X-Forwarded-For names the client (comma-separated addresses).
+    #[arg(long, env = "REPBOOK_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Open connections in all; more are closed on accept.
+    #[arg(long, env = "REPBOOK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open connections per client address (trusted proxies excepted).
+    #[arg(long, env = "REPBOOK_CONNECTIONS_PER_ADDRESS", default_value_t = 64)]
+    pub connections_per_address: usize,
+    /// Seconds a client has to send a request's headers; also the longest idle keep-alive.
+    #[arg(long, env = "REPBOOK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    #[arg(long, env = "REPBOOK_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    pub body_timeout_secs: u64,
+}
+
+impl ConnectionArgs {
+    pub fn config(&self) -> crate::api::listener::ConnectionConfig {
+        crate::api::listener::ConnectionConfig {
+            max_connections: self.max_connections.max(1),
+            per_address: self.connections_per_address.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_secs.max(1)),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    pub fn tls(&self) -> Option<crate::api::listener::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::api::listener::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Rate limits of the rep's public pages and routes (`/book/...`, `/manage/...`).
@@ -539,8 +597,13 @@ pub struct SetPmsArgs {
     #[arg(long)]
     pub location_id: Option<i64>,
     /// Connector setting as KEY=VALUE (repeatable); secrets such as subscription_key are write-only.
+    /// A value on the command line shows in `ps` and shell history: give secrets with --setting-file.
     #[arg(long = "setting", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
+    /// Connector setting read from a file (KEY=PATH, repeatable); PATH `-` reads standard input, asking
+    /// without echo when it is a terminal.
+    #[arg(long = "setting-file", value_name = "KEY=PATH")]
+    pub setting_files: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -765,6 +828,10 @@ pub async fn run(parsed: Parsed) -> ExitCode {
                 background_flush: (args.store_flush_every_ms > 0)
                     .then(|| Duration::from_millis(args.store_flush_every_ms)),
             },
+            connections: args.connections.config(),
+            tls: args.connections.tls(),
+            public: args.connections.public,
+            insecure_token: args.insecure_token,
         })
         .await
         .map_err(CliError::Local),

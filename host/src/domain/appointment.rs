@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::local_time::LocalStart;
 use super::local_time::{parse_local_start, resolve_local_start};
-use super::{Clinic, DomainError, check_duration, require_text};
+use super::{Clinic, DomainError, check_duration, refuse_controls, require_text};
 
 /// The representative who visits. Stored verbatim (trimmed); it reaches the PMS only as a query parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -22,7 +22,23 @@ pub struct Rep {
 
 impl Rep {
     fn validated(self) -> Result<Rep, DomainError> {
+        refuse_controls("rep.email", &self.email, false)?;
+        if let Some(phone) = &self.phone {
+            refuse_controls("rep.phone", phone, false)?;
+            if phone.chars().count() > 40 {
+                return Err(DomainError::Invalid {
+                    field: "rep.phone",
+                    message: "rep.phone is longer than 40 characters".into(),
+                });
+            }
+        }
         let email = self.email.trim().to_string();
+        if email.chars().count() > 254 {
+            return Err(DomainError::Invalid {
+                field: "rep.email",
+                message: "rep.email is longer than 254 characters".into(),
+            });
+        }
         if !email.is_empty() && !looks_like_email(&email) {
             return Err(DomainError::Invalid {
                 field: "rep.email",
@@ -342,6 +358,7 @@ fn resolve_future(clinic: &Clinic, text: &str, now: Timestamp) -> Result<LocalSt
 }
 
 fn check_notes(notes: &str) -> Result<String, DomainError> {
+    refuse_controls("notes", notes, true)?;
     let notes = notes.trim();
     if notes.chars().count() > 2000 {
         return Err(DomainError::Invalid {

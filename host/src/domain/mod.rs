@@ -37,7 +37,33 @@ pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
+/// Characters no stored text may hold: control characters (a terminal obeys ESC, NUL cuts C strings, a
+/// newline forges a table row or a log line) and the bidirectional overrides that make text read
+/// differently from how it is stored. `multiline` text (notes, instructions) keeps its line breaks and tabs.
+pub(crate) fn refuse_controls(field: &'static str, value: &str, multiline: bool) -> Result<(), DomainError> {
+    let bad = value.chars().find(|&c| {
+        let allowed_break = multiline && matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !allowed_break) || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    });
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(DomainError::Invalid {
+            field,
+            message: format!(
+                "{field} holds the control character U+{:04X}; remove it (names are plain text{})",
+                c as u32,
+                if multiline {
+                    ", line breaks are fine"
+                } else {
+                    " on one line"
+                }
+            ),
+        }),
+    }
+}
+
 pub(crate) fn require_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    refuse_controls(field, value, false)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::Invalid {

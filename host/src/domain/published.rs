@@ -382,6 +382,7 @@ impl BookingRules {
             self.link_daily_cap = in_range("link_daily_cap", v, 1..=1000, "bookings")?;
         }
         if let Some(text) = &update.visiting_instructions {
+            super::refuse_controls("visiting_instructions", text, true)?;
             let text = text.trim();
             if text.chars().count() > 2000 {
                 return Err(DomainError::Invalid {

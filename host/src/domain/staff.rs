@@ -107,6 +107,7 @@ pub struct NewPractitioner {
 
 impl Practitioner {
     pub fn create(id: String, clinic_id: String, new: NewPractitioner) -> Result<Self, DomainError> {
+        super::refuse_controls("title", &new.title, false)?;
         Ok(Practitioner {
             id,
             clinic_id,

@@ -22,6 +22,10 @@ pub struct AppointmentFilter {
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     pub status: Option<AppointmentStatus>,
+    /// Resume after this appointment (its start and id): the page before ended with it.
+    pub after: Option<(Timestamp, String)>,
+    /// At most this many.
+    pub limit: Option<usize>,
 }
 
 /// What a new booking made through a link also records.
@@ -59,8 +63,26 @@ impl Store {
                 *last += 1;
             }
         }
+        let lower = match &filter.after {
+            Some((start, id)) => {
+                let after = keys::appointment_by_start(clinic_id, *start, id);
+                if after >= lower {
+                    std::ops::Bound::Excluded(after)
+                } else {
+                    std::ops::Bound::Included(lower)
+                }
+            }
+            None => std::ops::Bound::Included(lower),
+        };
+        let limit = filter.limit.unwrap_or(usize::MAX);
         let mut found = Vec::new();
-        for item in self.appointments_by_start.range(lower..upper) {
+        for item in self
+            .appointments_by_start
+            .range::<Vec<u8>, _>((lower, std::ops::Bound::Excluded(upper)))
+        {
+            if found.len() >= limit {
+                break;
+            }
             let (_, id) = item?;
             let appointment = self.appointment(&String::from_utf8_lossy(&id))?;
             if filter.status.is_none_or(|status| appointment.status == status) {

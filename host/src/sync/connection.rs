@@ -170,6 +170,7 @@ impl SyncEngine {
                 from: Some(now),
                 to: None,
                 status: Some(AppointmentStatus::Booked),
+                ..Default::default()
             };
             for appointment in self.store.appointments(clinic_id, &filter)? {
                 let wanted = match which {

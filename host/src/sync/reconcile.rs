@@ -56,6 +56,7 @@ impl SyncEngine {
                 from: Some(now),
                 to: None,
                 status: None,
+                ..Default::default()
             },
         )?;
         let mut live_by_reference: HashMap<&str, Vec<&PmsAppointment>> = HashMap::new();

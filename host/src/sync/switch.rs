@@ -75,6 +75,7 @@ fn future_booked(engine: &SyncEngine, clinic: &Clinic) -> Result<Vec<Appointment
         from: Some(Timestamp::now()),
         to: None,
         status: Some(AppointmentStatus::Booked),
+        ..Default::default()
     };
     Ok(engine.store.appointments(&clinic.id, &filter)?)
 }

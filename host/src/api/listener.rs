@@ -1,0 +1,369 @@
+//! The connection layer between the socket and the router: who may hold a connection and for how long.
+//! A client gets a bounded time to send its headers (which also bounds an idle keep-alive connection) and
+//! its body; the server holds at most so many connections in all and per client address, and closes the
+//! rest at once, before any buffer is allocated for them. That is what keeps a slowloris from starving
+//! `/healthz` or the rep's pages. TLS (rustls) is optional; behind a reverse proxy, the client address
+//! comes from `X-Forwarded-For` only when the connection is from a proxy the operator listed as trusted.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::BufReader;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt as _;
+
+/// What a connection may take from the server.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Open connections in all; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Open connections per client address (trusted proxies excepted).
+    pub per_address: usize,
+    /// Time to send a request's headers, and the longest a kept-alive connection may sit idle.
+    pub header_timeout: Duration,
+    /// Time to send a request's body, from its first byte of headers.
+    pub body_timeout: Duration,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            max_connections: 4096,
+            per_address: 64,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// The certificate chain and key that turn the listener into HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} holds no PEM certificate; --tls-cert takes the certificate chain, leaf first")]
+    NoCertificate { path: PathBuf },
+    #[error("{path} holds no PEM private key (PKCS#8, PKCS#1 or SEC1); --tls-key takes the key")]
+    NoKey { path: PathBuf },
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// Reads PEM files into a rustls acceptor (HTTP/1.1 only, like the plain listener).
+pub fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let open = |path: &Path| {
+        std::fs::File::open(path)
+            .map(BufReader::new)
+            .map_err(|source| TlsError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_reader_iter(open(&files.cert)?)
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: files.cert.clone(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_reader(open(&files.key)?).map_err(|_| TlsError::NoKey {
+        path: files.key.clone(),
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The client's address as repbook counts it: the peer, or the first untrusted hop of `X-Forwarded-For`
+/// when the peer is a trusted proxy. Rate limits and sign-in throttling key on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(addr) = parts.extensions.get::<ClientAddr>() {
+            return Ok(*addr);
+        }
+        // Routers driven without the listener (unit tests) still have a peer, or at worst no address.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Ok(ClientAddr(peer))
+    }
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop back, skipping trusted proxies; the first other address is
+/// the client. A missing or malformed header leaves the peer as the client.
+fn client_addr(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else { return peer };
+        for hop in text.split(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer)
+}
+
+/// Open connections, in all and per address. A slot is given back when its guard drops.
+#[derive(Default)]
+struct Occupancy {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+struct Slot {
+    occupancy: Arc<Mutex<Occupancy>>,
+    addr: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut occupancy = self.occupancy.lock().unwrap_or_else(|p| p.into_inner());
+        occupancy.total -= 1;
+        if let Some(count) = occupancy.by_address.get_mut(&self.addr) {
+            *count -= 1;
+            if *count == 0 {
+                occupancy.by_address.remove(&self.addr);
+            }
+        }
+    }
+}
+
+fn take_slot(occupancy: &Arc<Mutex<Occupancy>>, addr: IpAddr, config: &ConnectionConfig) -> Option<Slot> {
+    let mut guard = occupancy.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.total >= config.max_connections {
+        return None;
+    }
+    let count = guard.by_address.entry(addr).or_default();
+    if *count >= config.per_address && !config.trusted_proxies.contains(&addr) {
+        return None;
+    }
+    *count += 1;
+    guard.total += 1;
+    Some(Slot {
+        occupancy: occupancy.clone(),
+        addr,
+    })
+}
+
+/// A request body that must arrive within a deadline; afterwards it fails, and the handler's body
+/// extractor answers 400 with the reason.
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|r| r.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            let message = format!("the request body did not arrive within {} s", self.limit.as_secs());
+            return Poll::Ready(Some(Err(message.into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Accepts connections until `stop` resolves, then lets the open ones finish their requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    config: ConnectionConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let occupancy = Arc::new(Mutex::new(Occupancy::default()));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors or the like: pause instead of spinning; connections that
+                    // finish give descriptors back.
+                    tracing::warn!(%error, "cannot accept a connection; pausing 100 ms");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Some(slot) = take_slot(&occupancy, peer.ip(), &config) else {
+            crate::metrics::global().count_refused_connection();
+            tracing::debug!(%peer, "connection refused: too many open connections");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = connection(stream, peer, app.clone(), config.clone(), tls.clone(), slot, &graceful);
+        tokio::spawn(connection);
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// One connection: the TLS handshake (bounded like headers are), then HTTP/1.1 requests to the router.
+fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    config: Arc<ConnectionConfig>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    slot: Slot,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+) -> impl Future<Output = ()> + Send + 'static {
+    let watcher = graceful.watcher();
+    async move {
+        let _slot = slot;
+        let service = {
+            let config = config.clone();
+            hyper::service::service_fn(move |request: axum::http::Request<Incoming>| {
+                let client = ClientAddr(client_addr(peer.ip(), request.headers(), &config.trusted_proxies));
+                let limit = config.body_timeout;
+                let mut request = request.map(|inner| {
+                    axum::body::Body::new(DeadlineBody {
+                        inner,
+                        deadline: Box::pin(tokio::time::sleep(limit)),
+                        limit,
+                    })
+                });
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(client);
+                app.clone().oneshot(request)
+            })
+        };
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(config.header_timeout)
+            // More than the 100 hyper allows, so that the router (not hyper's bare 431) answers up to its own
+            // limit with the error envelope.
+            .max_headers(256);
+        match tls {
+            None => {
+                let _ = watcher
+                    .watch(http.serve_connection(TokioIo::new(stream), service))
+                    .await;
+            }
+            Some(acceptor) => match tokio::time::timeout(config.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let _ = watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await;
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> axum::http::HeaderMap {
+        let mut map = axum::http::HeaderMap::new();
+        for value in xff {
+            map.append("x-forwarded-for", value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        // A stranger cannot pick its own address by sending the header.
+        assert_eq!(client_addr(stranger, &headers(&["203.0.113.9"]), &[proxy]), stranger);
+        // Through the proxy, the nearest untrusted hop counts: a forged first entry does not.
+        assert_eq!(
+            client_addr(proxy, &headers(&["1.2.3.4, 203.0.113.9"]), &[proxy]),
+            client
+        );
+        assert_eq!(
+            client_addr(proxy, &headers(&["1.2.3.4", "203.0.113.9"]), &[proxy]),
+            client
+        );
+        // Garbage or nothing: the proxy itself is the client (so one bad proxy shares one quota).
+        assert_eq!(client_addr(proxy, &headers(&["not-an-ip"]), &[proxy]), proxy);
+        assert_eq!(client_addr(proxy, &headers(&[]), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn slots_are_capped_in_all_and_per_address_and_given_back() {
+        let config = ConnectionConfig {
+            max_connections: 3,
+            per_address: 2,
+            ..Default::default()
+        };
+        let occupancy = Arc::new(Mutex::new(Occupancy::default()));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let first = take_slot(&occupancy, a, &config).unwrap();
+        let _second = take_slot(&occupancy, a, &config).unwrap();
+        assert!(take_slot(&occupancy, a, &config).is_none(), "a third from one address");
+        let _third = take_slot(&occupancy, b, &config).unwrap();
+        assert!(take_slot(&occupancy, b, &config).is_none(), "over the total");
+        drop(first);
+        assert!(
+            take_slot(&occupancy, a, &config).is_some(),
+            "a slot comes back when its connection ends"
+        );
+    }
+}
