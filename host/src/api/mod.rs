@@ -3,6 +3,7 @@
 
 mod appointments;
 mod auth;
+mod backup;
 mod clinics;
 mod error;
 mod extract;
@@ -134,6 +135,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::rollback))
         .routes(routes!(plugins::remove))
         .routes(routes!(metrics::render))
+        .routes(routes!(backup::backup))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     // Components are large: their route has its own body limit (and the token check).
     let install = OpenApiRouter::new()

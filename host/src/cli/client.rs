@@ -40,6 +40,20 @@ pub struct Client {
     token: String,
 }
 
+/// A refusal in the error envelope (or, from something that is not repbook, its first words).
+fn refused(status: reqwest::StatusCode, text: &str) -> CliError {
+    let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let error = &value["error"];
+    CliError::Refused {
+        status: status.as_u16(),
+        code: error["code"].as_str().unwrap_or("http_error").to_string(),
+        message: error["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| text.chars().take(300).collect()),
+    }
+}
+
 impl Client {
     pub fn new(base: &str, token: &str) -> Result<Self, CliError> {
         let base = url::Url::parse(base.trim_end_matches('/')).map_err(|e| {
@@ -110,16 +124,7 @@ impl Client {
             source,
         })?;
         if !status.is_success() {
-            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let error = &value["error"];
-            return Err(CliError::Refused {
-                status: status.as_u16(),
-                code: error["code"].as_str().unwrap_or("http_error").to_string(),
-                message: error["message"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| text.chars().take(300).collect()),
-            });
+            return Err(refused(status, &text));
         }
         let text = if text.trim().is_empty() { "null" } else { text.as_str() };
         serde_json::from_str(text).map_err(|e| CliError::Unreadable {
@@ -159,6 +164,29 @@ impl Client {
     pub async fn delete(&self, segments: &[&str]) -> Result<(), CliError> {
         let url = self.url(segments);
         self.send::<Value>(url.clone(), self.http.delete(url)).await.map(|_| ())
+    }
+
+    /// Fetches a binary answer (a backup), with the envelope's message on refusal.
+    pub async fn get_bytes(&self, segments: &[&str]) -> Result<Vec<u8>, CliError> {
+        let url = self.url(segments);
+        let shown = url.to_string();
+        let unreachable = |source| CliError::Unreachable {
+            url: shown.clone(),
+            source,
+        };
+        let response = self
+            .http
+            .get(url.clone())
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.map_err(unreachable)?;
+            return Err(refused(status, &text));
+        }
+        Ok(response.bytes().await.map_err(unreachable)?.to_vec())
     }
 
     /// Sends raw bytes (a component) as `application/wasm`.

@@ -113,6 +113,15 @@ pub enum Command {
         #[arg(long)]
         clinic: Option<String>,
     },
+    /// Write a consistent backup of the running server's store to FILE (made private, 0600).
+    Backup {
+        #[command(flatten)]
+        client: ClientArgs,
+        file: PathBuf,
+    },
+    /// Replace the data dir's store with a backup; the server must be stopped. The store it replaces is
+    /// kept beside it as store.replaced-<time>.
+    Restore { file: PathBuf },
     /// The server's settings: `repbook.toml` in the data dir, REPBOOK_* variables and flags.
     Config {
         #[command(subcommand)]
@@ -171,6 +180,10 @@ pub struct ServeArgs {
     /// API token to require (default: the data dir's token file, created on first start).
     #[arg(long, env = "REPBOOK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Start on a store older than what it last acknowledged (after a damage, knowingly): the writes after
+    /// it are gone. Without it, such a store is refused.
+    #[arg(long, env = "REPBOOK_ACCEPT_OLDER_STORE")]
+    pub accept_older_store: bool,
     /// Accept an API token shorter than 32 characters (throwaway test setups only).
     #[arg(long, env = "REPBOOK_INSECURE_TOKEN")]
     pub insecure_token: bool,
@@ -827,6 +840,7 @@ pub async fn run(parsed: Parsed) -> ExitCode {
             store: crate::store::StoreOptions {
                 background_flush: (args.store_flush_every_ms > 0)
                     .then(|| Duration::from_millis(args.store_flush_every_ms)),
+                accept_older: args.accept_older_store,
             },
             connections: args.connections.config(),
             tls: args.connections.tls(),
@@ -837,6 +851,8 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         .map_err(CliError::Local),
         Command::Demo(args) => demo::run(data_dir, args).await.map_err(CliError::Local),
         Command::Config { .. } => config_result.unwrap_or(Ok(())),
+        Command::Backup { client, file } => commands::backup(&data_dir, &client, &file).await,
+        Command::Restore { file } => commands::restore(&data_dir, &file),
         Command::Doctor { client, clinic } => match commands::doctor(&data_dir, &client, clinic).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(1),

@@ -43,7 +43,12 @@ impl Drop for Writing {
 }
 
 impl GroupCommit {
-    pub fn start(db: sled::Db, path: PathBuf) -> Result<Self, StoreError> {
+    /// `generation` is what the store holds now; each flush makes the next one durable and then marks it.
+    pub fn start(db: sled::Db, meta: sled::Tree, generation: u64, path: PathBuf) -> Result<Self, StoreError> {
+        let mut mark = super::integrity::MarkWriter::open(&super::integrity::mark_path(&path))?;
+        // The mark follows the store from the first moment (also when an older store was accepted).
+        mark.write(generation).map_err(StoreError::Flush)?;
+        let mut generation = generation;
         let (requests, incoming) = mpsc::channel::<Waiter>();
         let flushes = Arc::new(AtomicU64::new(0));
         let counter = flushes.clone();
@@ -64,11 +69,24 @@ impl GroupCommit {
                     }
                     waiters.extend(incoming.try_iter());
                     let started = std::time::Instant::now();
-                    let result = db.flush().map(|_| ()).map_err(|e| e.to_string()).and_then(|()| {
-                        File::open(&log)
-                            .and_then(|f| f.sync_data())
-                            .map_err(|e| format!("fsync {}: {e}", log.display()))
-                    });
+                    let next = generation + 1;
+                    let result = meta
+                        .insert(super::integrity::GENERATION_KEY, &next.to_be_bytes())
+                        .and_then(|_| db.flush())
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| {
+                            File::open(&log)
+                                .and_then(|f| f.sync_data())
+                                .map_err(|e| format!("fsync {}: {e}", log.display()))
+                        });
+                    if result.is_ok() {
+                        generation = next;
+                        // A mark that lags is harmless (it only weakens the next start's check).
+                        if let Err(error) = mark.write(next) {
+                            tracing::warn!(%error, "cannot update the store's high-water mark");
+                        }
+                    }
                     counter.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(
                         writers = waiters.len(),

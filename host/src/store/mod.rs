@@ -6,9 +6,11 @@
 //! cross-record rules (no overlapping bookings, one practitioner per AHPRA number) hold.
 
 mod appointments;
+pub mod backup;
 mod codec;
 mod error;
 mod group_commit;
+pub mod integrity;
 mod keys;
 mod outbox;
 mod plugins;
@@ -66,12 +68,16 @@ pub struct StoreOptions {
     /// sled's own background flush, a safety net under the durability waits every write does anyway;
     /// `None` leaves persistence to those waits alone (the durability tests use that to prove them).
     pub background_flush: Option<std::time::Duration>,
+    /// Open a store older than its high-water mark (`--accept-older-store`): the operator knows writes
+    /// after it are gone.
+    pub accept_older: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             background_flush: Some(std::time::Duration::from_millis(500)),
+            accept_older: false,
         }
     }
 }
@@ -96,11 +102,20 @@ impl Store {
             .cache_capacity(64 << 20)
             .flush_every_ms(options.background_flush.map(|d| d.as_millis().max(1) as u64))
             .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
+            .map_err(|source| match source {
+                sled::Error::Corruption { .. } | sled::Error::Unsupported(_) | sled::Error::ReportableBug(_) => {
+                    StoreError::Damaged {
+                        path: path.clone(),
+                        detail: source.to_string(),
+                    }
+                }
+                source => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         let meta = db.open_tree("meta")?;
+        let generation = integrity::check(&path, &meta, options.accept_older)?;
         schema::migrate(&db, &meta)?;
         let store = Store {
             clinics: db.open_tree("clinics")?,
@@ -119,14 +134,14 @@ impl Store {
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,
             plugin_active: db.open_tree("plugin_active")?,
-            commits: GroupCommit::start(db.clone(), path.clone())?,
+            commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
             meta,
             db,
             path,
         };
-        tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store open");
+        tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), generation, "store open");
         Ok(store)
     }
 
