@@ -344,3 +344,79 @@ async fn plugin_install_list_activate_rollback_through_the_binary() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[tokio::test]
+async fn cache_machine_code_overwritten_in_a_compiled_file_is_compiled_again_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path()).await;
+    let installed = cli(
+        dir.path(),
+        &["plugin", "install", component_path("echo").to_str().unwrap()],
+    );
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    server.terminate(Duration::from_secs(20));
+
+    // int3 over the middle of every compiled file: run as it is, the server dies of SIGTRAP at start.
+    let cache = dir.path().join("wasm-cache");
+    let mut damaged = 0;
+    let mut damaged_files = Vec::new();
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cwasm") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            let end = (middle + 64 * 1024).min(bytes.len());
+            bytes[middle..end].fill(0xCC);
+            std::fs::write(&path, &bytes).unwrap();
+            damaged += 1;
+            damaged_files.push((path, bytes));
+        }
+    }
+    assert!(damaged > 0, "no compiled file in {}", cache.display());
+
+    let log = dir.path().join("server.log");
+    let server = Server::start_logged(dir.path(), &[], Some(&log)).await;
+    let (status, plugins) = server.get("/api/v1/plugins").await;
+    assert_eq!(status, 200, "{plugins}");
+    assert_eq!(plugins["plugins"][0]["active_version"], "1.0.0", "{plugins}");
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("digest check"), "the recompile is logged: {said}");
+    for (path, bytes) in damaged_files {
+        assert_ne!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{} was compiled again",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn cache_a_damaged_stored_component_is_refused_at_start_and_said_until_installed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (registry, store) = plugin_registry(dir.path(), limits(2000), false).await;
+        registry.install(&component("echo")).await.unwrap();
+        // The stored bytes rot under their record.
+        let record = store.plugin_record("echo", "1.0.0").unwrap().unwrap();
+        let mut rotten = component("echo");
+        let middle = rotten.len() / 2;
+        rotten[middle] ^= 0x55;
+        store.save_plugin(&record, &rotten).unwrap();
+        store.durable().await.unwrap();
+    }
+    let (registry, _) = plugin_registry(dir.path(), limits(2000), false).await;
+    let refused = registry.get("echo").map(|_| ()).unwrap_err();
+    assert!(matches!(refused, PluginError::Unloadable { .. }), "{refused}");
+    let said = refused.to_string();
+    assert!(said.contains("damaged") && said.contains("install"), "{said}");
+
+    // Installing the same build again repairs it, without a restart.
+    let again = registry.install(&component("echo")).await.unwrap();
+    assert!(again.already_installed);
+    assert_eq!(registry.get("echo").unwrap().version, "1.0.0");
+}

@@ -18,6 +18,7 @@ impl From<PluginError> for ApiError {
     fn from(error: PluginError) -> Self {
         let (status, code) = match &error {
             PluginError::NotInstalled(_) => (StatusCode::NOT_FOUND, "plugin_not_installed"),
+            PluginError::Unloadable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "plugin_unloadable"),
             PluginError::UnknownVersion { .. } => (StatusCode::NOT_FOUND, "plugin_version_not_found"),
             PluginError::Compile(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_component"),
             PluginError::Incompatible(_) => (StatusCode::UNPROCESSABLE_ENTITY, "incompatible_component"),

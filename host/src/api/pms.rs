@@ -17,7 +17,7 @@ impl From<SyncError> for ApiError {
         let code = error.code();
         let status = match &error {
             SyncError::NotConfigured(_) | SyncError::PractitionerNotMapped(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            SyncError::NoConnector(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SyncError::NoConnector { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SyncError::NotValidated(_) => StatusCode::CONFLICT,
             SyncError::SwitchRefused(_) => StatusCode::SERVICE_UNAVAILABLE,
             SyncError::Connector(failure) => match failure {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{
@@ -113,19 +114,28 @@ impl PluginEngine {
     }
 
     /// The component for `bytes`, from the compiled cache when this engine compiled it before.
-    /// Only files this host wrote are deserialised (the cache dir is inside the data dir).
+    /// Compiled files are machine code that runs without further checks, so each is loaded only when its
+    /// SHA-256 matches the digest written beside it when it was compiled; otherwise it is compiled again
+    /// from the component (a damaged cache costs a compile, never a crash).
     pub async fn component(&self, bytes: &[u8], sha256: &str) -> Result<Component, PluginError> {
         let path = self.cache_dir.join(format!("{sha256}-{}.cwasm", self.compat_key));
-        if path.exists() {
-            // SAFETY: the file was produced by `precompile_component` of an engine with the same
-            // compatibility hash, and written by this host into its own data dir.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(component) => {
-                    self.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(component);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, path = %path.display(), "discarding unreadable compiled component")
+        let digest_path = path.with_extension("cwasm.sha256");
+        if let Ok(compiled) = std::fs::read(&path) {
+            let expected = std::fs::read_to_string(&digest_path).unwrap_or_default();
+            let found = format!("{:x}", Sha256::digest(&compiled));
+            if expected.trim() != found {
+                tracing::warn!(path = %path.display(), "compiled component fails its digest check; compiling it again");
+            } else {
+                // SAFETY: these bytes are, digest for digest, what `precompile_component` of an engine with
+                // the same compatibility hash produced and this host wrote into its own data dir.
+                match unsafe { Component::deserialize(&self.engine, &compiled) } {
+                    Ok(component) => {
+                        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(component);
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, path = %path.display(), "discarding unreadable compiled component")
+                    }
                 }
             }
         }
@@ -142,9 +152,14 @@ impl PluginEngine {
             millis = started.elapsed().as_millis() as u64,
             "compiled component"
         );
+        // The file first, its digest last: a crash in between leaves a file without a digest, which is
+        // compiled again next time.
         let temp = path.with_extension("tmp");
+        let digest_temp = path.with_extension("sha256.tmp");
         std::fs::write(&temp, &compiled)
             .and_then(|_| std::fs::rename(&temp, &path))
+            .and_then(|_| std::fs::write(&digest_temp, format!("{:x}\n", Sha256::digest(&compiled))))
+            .and_then(|_| std::fs::rename(&digest_temp, &digest_path))
             .map_err(|e| PluginError::Cache(format!("cannot write {}: {e}", path.display())))?;
         // SAFETY: these bytes were just produced by `precompile_component` on this engine.
         unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| PluginError::Compile(format!("{e:#}")))

@@ -29,6 +29,11 @@ use crate::store::StoreError;
 pub enum PluginError {
     #[error("no plugin named '{0}' is installed; install one with `repbook plugin install FILE.wasm`")]
     NotInstalled(String),
+    #[error(
+        "connector '{name}' is installed but cannot load: {reason}. Install the component again \
+         (`repbook plugin install FILE.wasm`) or roll back to another version"
+    )]
+    Unloadable { name: String, reason: String },
     #[error("plugin {name} has no version {version}; `repbook plugin list` shows the installed ones")]
     UnknownVersion { name: String, version: String },
     #[error("the file is not a usable WebAssembly component: {0}")]

@@ -56,6 +56,8 @@ pub struct Registry {
     store: Arc<Store>,
     active: RwLock<HashMap<String, Arc<LoadedPlugin>>>,
     loaded: RwLock<HashMap<(String, String), Arc<LoadedPlugin>>>,
+    /// Active versions that failed to load at start, and why: the clinics using them say so.
+    unloadable: RwLock<HashMap<String, String>>,
     /// One install/activate/rollback at a time, so the stored activation and the in-memory one agree.
     changes: tokio::sync::Mutex<()>,
 }
@@ -86,6 +88,7 @@ impl Registry {
             store,
             active: RwLock::new(HashMap::new()),
             loaded: RwLock::new(HashMap::new()),
+            unloadable: RwLock::new(HashMap::new()),
             changes: tokio::sync::Mutex::new(()),
         };
         for (name, activation) in registry.store.plugin_activations()? {
@@ -99,7 +102,12 @@ impl Registry {
                         .insert(name, plugin);
                 }
                 Err(error) => {
-                    tracing::error!(plugin = %name, %version, %error, "cannot load plugin; it stays inactive")
+                    tracing::error!(plugin = %name, %version, %error, "cannot load plugin; it stays inactive");
+                    registry
+                        .unloadable
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name, format!("version {version}: {error}"));
                 }
             }
         }
@@ -110,6 +118,14 @@ impl Registry {
         &self.runtime
     }
 
+    fn make_active(&self, name: &str, plugin: Arc<LoadedPlugin>) {
+        self.unloadable.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.active
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), plugin);
+    }
+
     /// The active version of `name`, for one call.
     pub fn get(&self, name: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
         self.active
@@ -117,7 +133,15 @@ impl Registry {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
-            .ok_or_else(|| PluginError::NotInstalled(name.to_string()))
+            .ok_or_else(
+                || match self.unloadable.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+                    Some(reason) => PluginError::Unloadable {
+                        name: name.to_string(),
+                        reason: reason.clone(),
+                    },
+                    None => PluginError::NotInstalled(name.to_string()),
+                },
+            )
     }
 
     async fn load_version(&self, name: &str, version: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
@@ -127,6 +151,13 @@ impl Registry {
         }
         let record = self.record(name, version)?;
         let bytes = self.store.plugin_bytes(&record.sha256)?;
+        let found = format!("{:x}", Sha256::digest(&bytes));
+        if found != record.sha256 {
+            return Err(PluginError::Invalid(format!(
+                "the stored component is damaged: its SHA-256 is {found}, it was installed as {}",
+                record.sha256
+            )));
+        }
         let plugin = Arc::new(LoadedPlugin::load(self.runtime.clone(), &bytes, &record.sha256).await?);
         if plugin.name != name || plugin.version != version {
             return Err(PluginError::Invalid(format!(
@@ -187,6 +218,19 @@ impl Registry {
                 )));
             }
             let active = self.store.plugin_activation(&name)?.active.as_deref() == Some(version.as_str());
+            // The same build again is how a damaged stored copy is repaired.
+            let intact = self
+                .store
+                .plugin_bytes(&sha256)
+                .is_ok_and(|stored| format!("{:x}", Sha256::digest(&stored)) == sha256);
+            if !intact {
+                self.store.save_plugin(&existing, bytes)?;
+                self.store.durable().await?;
+                tracing::warn!(plugin = %name, %version, "the stored component was damaged; stored again from this install");
+                if active {
+                    self.make_active(&name, Arc::new(plugin));
+                }
+            }
             return Ok(InstallOutcome {
                 name,
                 version,
@@ -216,10 +260,7 @@ impl Registry {
         if activated {
             activation.active = Some(version.clone());
             self.store.set_plugin_activation(&name, &activation)?;
-            self.active
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(name.clone(), plugin);
+            self.make_active(&name, plugin);
         }
         self.store.durable().await?;
         tracing::info!(plugin = %name, %version, %sha256, activated, "plugin installed");
@@ -276,10 +317,7 @@ impl Registry {
         self.store.set_plugin_activation(name, &activation)?;
         self.store.durable().await?;
         let label = plugin.label();
-        self.active
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), plugin);
+        self.make_active(name, plugin);
         tracing::info!(plugin = %label, "plugin version active");
         Ok(())
     }

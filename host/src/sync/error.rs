@@ -9,8 +9,9 @@ use crate::store::StoreError;
 pub enum SyncError {
     #[error("{0}")]
     NotConfigured(String),
-    #[error("no PMS connector named '{0}' is installed; install it with `repbook plugin install FILE.wasm`")]
-    NoConnector(String),
+    /// The clinic's connector is not installed, or is installed but cannot load (the reason says which).
+    #[error("{reason}")]
+    NoConnector { name: String, reason: String },
     #[error("{0}")]
     NotValidated(String),
     #[error("{0}")]
@@ -30,13 +31,25 @@ impl From<CallError> for SyncError {
     fn from(error: CallError) -> Self {
         match error {
             CallError::Connector(failure) => SyncError::Connector(failure),
-            CallError::Runtime(PluginError::NotInstalled(name)) => SyncError::NoConnector(name),
+            CallError::Runtime(error @ PluginError::NotInstalled(_)) => SyncError::no_connector(error),
             CallError::Runtime(other) => SyncError::Plugin(other),
         }
     }
 }
 
 impl SyncError {
+    /// Why the clinic's connector cannot be called, from the registry's own answer.
+    pub fn no_connector(error: PluginError) -> SyncError {
+        let name = match &error {
+            PluginError::NotInstalled(name) | PluginError::Unloadable { name, .. } => name.clone(),
+            _ => String::new(),
+        };
+        SyncError::NoConnector {
+            name,
+            reason: error.to_string(),
+        }
+    }
+
     /// Whether a later attempt can succeed without a person changing anything.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -53,7 +66,7 @@ impl SyncError {
     pub fn code(&self) -> &'static str {
         match self {
             SyncError::NotConfigured(_) => "pms_not_configured",
-            SyncError::NoConnector(_) => "no_connector",
+            SyncError::NoConnector { .. } => "no_connector",
             SyncError::NotValidated(_) => "site_not_validated",
             SyncError::PractitionerNotMapped(_) => "practitioner_not_mapped",
             SyncError::SwitchRefused(_) => "switch_refused",

@@ -162,9 +162,7 @@ impl SyncEngine {
                 clinic.id
             ))
         })?;
-        self.plugins
-            .get(name)
-            .map_err(|_| SyncError::NoConnector(name.to_string()))
+        self.plugins.get(name).map_err(SyncError::no_connector)
     }
 
     /// The context a connector call gets for this clinic.

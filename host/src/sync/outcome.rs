@@ -88,7 +88,7 @@ fn nothing_written(result: &Result<Delivered, SyncError>) -> bool {
         Ok(_) => true,
         Err(SyncError::Connector(failure)) => failure.nothing_written(),
         // Failures before the connector was called (no connector, not mapped, store) send nothing.
-        Err(SyncError::NotConfigured(_) | SyncError::NoConnector(_) | SyncError::NotValidated(_)) => true,
+        Err(SyncError::NotConfigured(_) | SyncError::NoConnector { .. } | SyncError::NotValidated(_)) => true,
         Err(SyncError::PractitionerNotMapped(_) | SyncError::SwitchRefused(_)) => true,
         // A plugin that trapped or timed out may have sent a request first.
         Err(SyncError::Plugin(_) | SyncError::Store(_)) => false,

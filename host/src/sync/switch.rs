@@ -127,7 +127,7 @@ impl SyncEngine {
                 "the clinic already sends via {to}; change its settings with PUT /pms instead"
             )));
         }
-        let new_plugin = self.plugins.get(&to).map_err(|_| SyncError::NoConnector(to.clone()))?;
+        let new_plugin = self.plugins.get(&to).map_err(SyncError::no_connector)?;
         let future = future_booked(self, &clinic)?;
         let held = held_by(&future, from.as_deref());
 
