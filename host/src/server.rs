@@ -186,8 +186,35 @@ pub async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     let running = start(config).await?;
     println!("repbook listening on {scheme}://{}", running.addr);
-    shutdown_signal().await;
-    running.stop().await
+    let store = running.state.store.clone();
+    tokio::select! {
+        () = shutdown_signal() => running.stop().await,
+        reason = store_failure(&store) => {
+            // /healthz has said 503 since the failure; give monitors a moment to see it, then stop
+            // (what was acknowledged is on disk) and exit non-zero, so the supervisor restarts repbook,
+            // which reopens the store once the disk has room again.
+            tokio::time::sleep(FAULT_GRACE).await;
+            let _ = running.stop().await;
+            anyhow::bail!(
+                "stopped because the store cannot write ({reason}); free disk space or fix the disk, then \
+                 start repbook again (systemd does so by itself)"
+            )
+        }
+    }
+}
+
+/// How long a server whose store failed keeps answering (503 on /healthz) before it exits.
+const FAULT_GRACE: Duration = Duration::from_secs(3);
+
+/// Resolves with the reason once the store's disk failed a write.
+async fn store_failure(store: &Store) -> String {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        if let Err(reason) = store.health() {
+            return reason;
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -92,6 +92,15 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, code, error.to_string())
             }
             StoreError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            // The disk refused a write: the client must not take this request as done.
+            StoreError::Flush(_) | StoreError::Sled(sled::Error::Io(_)) => {
+                tracing::error!(%error, "write not made durable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the server's disk cannot take writes right now, so this was not saved; try again in a minute",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -85,9 +85,17 @@ impl utoipa::Modify for Security {
 }
 
 #[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "operations", summary = "Liveness", security(()),
-    responses((status = 200, description = "Done", body = String, content_type = "text/plain")))]
-async fn healthz() -> &'static str {
-    "ok\n"
+    responses((status = 200, description = "Done", body = String, content_type = "text/plain"),
+        (status = 503, description = "The store cannot write; the server is about to exit for its supervisor to restart it", body = crate::api::error::ErrorBody)))]
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.health().map_err(|reason| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "store_failed",
+            format!("the store cannot write ({reason}); repbook stops so that its supervisor restarts it once the disk has room"),
+        )
+    })?;
+    Ok("ok\n")
 }
 
 #[utoipa::path(operation_id = "openapi", get, path = "/api/v1/openapi.json", tag = "operations", summary = "This document (OpenAPI 3.1)",

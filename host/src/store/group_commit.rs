@@ -44,7 +44,13 @@ impl Drop for Writing {
 
 impl GroupCommit {
     /// `generation` is what the store holds now; each flush makes the next one durable and then marks it.
-    pub fn start(db: sled::Db, meta: sled::Tree, generation: u64, path: PathBuf) -> Result<Self, StoreError> {
+    pub fn start(
+        db: sled::Db,
+        meta: sled::Tree,
+        generation: u64,
+        path: PathBuf,
+        fault: super::Fault,
+    ) -> Result<Self, StoreError> {
         let mut mark = super::integrity::MarkWriter::open(&super::integrity::mark_path(&path))?;
         // The mark follows the store from the first moment (also when an older store was accepted).
         mark.write(generation).map_err(StoreError::Flush)?;
@@ -80,6 +86,9 @@ impl GroupCommit {
                                 .and_then(|f| f.sync_data())
                                 .map_err(|e| format!("fsync {}: {e}", log.display()))
                         });
+                    if let Err(error) = &result {
+                        fault.record(error);
+                    }
                     if result.is_ok() {
                         generation = next;
                         // A mark that lags is harmless (it only weakens the next start's check).

@@ -60,6 +60,27 @@ pub struct Store {
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
     outbox_signal: Arc<tokio::sync::Notify>,
     path: PathBuf,
+    fault: Fault,
+}
+
+/// The first write failure of the disk under the store (no space, an I/O error). sled stops writing for
+/// good after one (every later write fails with the same error until the store is opened again), so the
+/// server reports it on `/healthz` and stops for its supervisor to restart it, which is what recovers.
+#[derive(Clone, Default)]
+pub struct Fault(Arc<Mutex<Option<String>>>);
+
+impl Fault {
+    pub fn record(&self, error: &dyn std::fmt::Display) {
+        let mut fault = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if fault.is_none() {
+            tracing::error!(%error, "the store cannot write");
+            *fault = Some(error.to_string());
+        }
+    }
+
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// How the store is opened.
@@ -115,6 +136,7 @@ impl Store {
                 },
             })?;
         let meta = db.open_tree("meta")?;
+        let fault = Fault::default();
         let generation = integrity::check(&path, &meta, options.accept_older)?;
         schema::migrate(&db, &meta)?;
         let store = Store {
@@ -134,12 +156,13 @@ impl Store {
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,
             plugin_active: db.open_tree("plugin_active")?,
-            commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone())?,
+            commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
             meta,
             db,
             path,
+            fault,
         };
         tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), generation, "store open");
         Ok(store)
@@ -148,6 +171,19 @@ impl Store {
     /// Waits until everything written before this call is on disk. Concurrent callers share one flush.
     pub async fn durable(&self) -> Result<(), StoreError> {
         self.commits.wait().await
+    }
+
+    /// `Err(reason)` once the disk under the store failed a write. Also asks sled, which keeps the first
+    /// I/O error of its background writes and refuses every write after it.
+    pub fn health(&self) -> Result<(), String> {
+        if let Some(reason) = self.fault.get() {
+            return Err(reason);
+        }
+        if let Err(error) = self.db.flush() {
+            self.fault.record(&error);
+            return Err(error.to_string());
+        }
+        Ok(())
     }
 
     /// Woken after each commit that queued something for the PMS.
