@@ -98,6 +98,16 @@ async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>) {
 pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     check_exposure(&config)?;
     let tls = config.tls.as_ref().map(listener::tls_acceptor).transpose()?;
+    let mut connections = config.connections.clone();
+    let room = listener::connection_room();
+    if connections.max_connections > room {
+        tracing::warn!(
+            asked = connections.max_connections,
+            room,
+            "the open-file limit leaves room for fewer connections than --max-connections; raise LimitNOFILE"
+        );
+        connections.max_connections = room;
+    }
     crate::secure::private_umask();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
@@ -145,7 +155,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         let _ = stopped.await;
     };
     let https = tls.is_some();
-    let http = tokio::spawn(listener::serve(listener, app, config.connections, tls, stop));
+    let http = tokio::spawn(listener::serve(listener, app, connections, tls, stop));
     tracing::info!(%addr, https, "serving");
     Ok(Running {
         addr,

@@ -112,6 +112,11 @@ impl Server {
         }
     }
 
+    /// The server's process id (for /proc readings).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
     /// SIGKILL: no shutdown code runs, exactly like a crash or power cut of the process.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

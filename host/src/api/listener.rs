@@ -51,6 +51,40 @@ impl Default for ConnectionConfig {
     }
 }
 
+/// Descriptors kept for the store, the log, PMS calls and the like, beyond client connections.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft open-file limit to the hard one (systemd gives services a soft 1024) and returns the
+/// number of client connections that fit under it.
+#[cfg(unix)]
+pub fn connection_room() -> usize {
+    // SAFETY: getrlimit/setrlimit with a struct this function owns.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return usize::MAX;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+            }
+        }
+        limit.rlim_cur.saturating_sub(RESERVED_DESCRIPTORS).max(1) as usize
+    }
+}
+
+#[cfg(not(unix))]
+pub fn connection_room() -> usize {
+    usize::MAX
+}
+
 /// The certificate chain and key that turn the listener into HTTPS.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
@@ -147,6 +181,21 @@ fn client_addr(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]
 struct Occupancy {
     total: usize,
     by_address: HashMap<IpAddr, usize>,
+    /// The most connections open since memory was last handed back.
+    peak: usize,
+}
+
+/// Past this many open connections, a fall to a quarter of the peak hands freed memory back.
+const TRIM_AFTER_PEAK: usize = 256;
+
+/// Hands the allocator's free pages back to the system. glibc keeps what thousands of connections freed
+/// (in per-thread arenas) for reuse; after a flood that would leave the server at its peak size for good.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own heaps to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 struct Slot {
@@ -164,6 +213,12 @@ impl Drop for Slot {
                 occupancy.by_address.remove(&self.addr);
             }
         }
+        if occupancy.peak >= TRIM_AFTER_PEAK && occupancy.total <= occupancy.peak / 4 {
+            occupancy.peak = occupancy.total;
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn_blocking(release_freed_memory);
+            }
+        }
     }
 }
 
@@ -178,6 +233,7 @@ fn take_slot(occupancy: &Arc<Mutex<Occupancy>>, addr: IpAddr, config: &Connectio
     }
     *count += 1;
     guard.total += 1;
+    guard.peak = guard.peak.max(guard.total);
     Some(Slot {
         occupancy: occupancy.clone(),
         addr,
