@@ -15,22 +15,8 @@ use super::model::{AppointmentList, AppointmentQuery, AppointmentView, ResendVie
 use crate::domain::{Appointment, Clinic, MoveRequest, NewAppointment};
 use crate::store::{AppointmentFilter, Store, StoreError};
 
-/// Dates a query may name, the same for every bound: far enough for any real diary, near enough that every
-/// day of it exists in every zone.
-const FIRST_DATE: Date = jiff::civil::date(2000, 1, 1);
-const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
-
-fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
-    let invalid = |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message);
-    let date: Date = text
-        .parse()
-        .map_err(|_| invalid(format!("{field} '{text}' is not a date; write YYYY-MM-DD")))?;
-    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
-        return Err(invalid(format!(
-            "{field} {date} is outside the dates repbook lists ({FIRST_DATE} to {LAST_DATE})"
-        )));
-    }
-    Ok(date)
+fn parse_date(field: &'static str, text: &str) -> Result<Date, ApiError> {
+    Ok(crate::domain::parse_date(field, text)?)
 }
 
 /// Appointments per page when the query does not say, and the most it may ask for.
@@ -111,8 +97,8 @@ pub async fn list(
     };
     let to = match &query.to {
         Some(text) => {
-            // LAST_DATE is far from the end of jiff's range: its next day always exists.
-            let next = parse_date("to", text)?.tomorrow().unwrap_or(LAST_DATE);
+            // The last date repbook takes is far from the end of jiff's range: its next day exists.
+            let next = parse_date("to", text)?.tomorrow().unwrap_or(crate::domain::LAST_DATE);
             Some(start_of_day(&clinic, next)?)
         }
         None => None,

@@ -169,8 +169,16 @@ pub async fn envelope(request: axum::extract::Request, next: axum::middleware::N
         )
         .into_response();
     }
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of that body is never read: the connection cannot carry another request, and a client
+        // that is told so does not try.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

@@ -112,6 +112,18 @@ impl PmsSettings {
     pub fn apply(&mut self, update: PmsSettingsUpdate) -> Result<(), DomainError> {
         if let Some(connector) = update.connector {
             let connector = require_text("connector", &connector, 64)?;
+            let plugin_name = connector
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !plugin_name {
+                return Err(DomainError::Invalid {
+                    field: "connector",
+                    message: format!(
+                        "connector '{connector}' is not a plugin name (lower-case letters, digits and '-', e.g. halo-bp); \
+                         `repbook plugin list` shows the installed ones"
+                    ),
+                });
+            }
             if self.connector.as_deref() != Some(connector.as_str()) {
                 self.forget_site();
             }

@@ -22,8 +22,8 @@ pub use local_time::{
     LocalStart, local_parts, parse_local_start, resolve_local_start, resolve_local_start_first, rfc3339_in, time_zone,
 };
 pub use published::{
-    BookingLink, BookingRules, ClosedDate, NewBookingLink, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime,
-    VisitorCategory, parse_date, parse_weekday, weekday_name,
+    BookingLink, BookingRules, ClosedDate, FIRST_DATE, LAST_DATE, NewBookingLink, NewCategory, NewClosedDate,
+    NewPublishedTime, PublishedTime, VisitorCategory, parse_date, parse_weekday, weekday_name,
 };
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};

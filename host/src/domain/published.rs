@@ -135,11 +135,23 @@ fn parse_time(field: &'static str, text: &str) -> Result<Time, DomainError> {
     Time::new(h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 0, 0).map_err(|_| bad())
 }
 
+/// Dates anything may name, the same for every field and query: far enough for any real diary, near
+/// enough that every day of it (and the day after) exists in every zone.
+pub const FIRST_DATE: Date = jiff::civil::date(2000, 1, 1);
+pub const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
 pub fn parse_date(field: &'static str, text: &str) -> Result<Date, DomainError> {
-    text.trim().parse().map_err(|_| DomainError::Invalid {
+    let date: Date = text.trim().parse().map_err(|_| DomainError::Invalid {
         field,
         message: format!("{field} '{text}' is not a date; write YYYY-MM-DD"),
-    })
+    })?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(DomainError::Invalid {
+            field,
+            message: format!("{field} {date} is outside the dates repbook takes ({FIRST_DATE} to {LAST_DATE})"),
+        });
+    }
+    Ok(date)
 }
 
 impl PublishedTime {
@@ -227,6 +239,7 @@ pub struct NewClosedDate {
 
 impl ClosedDate {
     pub fn create(clinic_id: String, new: NewClosedDate) -> Result<Self, DomainError> {
+        super::refuse_controls("reason", &new.reason, false)?;
         let reason = new.reason.trim();
         if reason.chars().count() > 200 {
             return Err(DomainError::Invalid {
