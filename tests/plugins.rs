@@ -14,7 +14,7 @@ use support::{Listener, Server, cli, component, component_path, plugin_registry}
 fn limits(guest_ms: u64) -> SandboxLimits {
     SandboxLimits {
         guest_time: Duration::from_millis(guest_ms),
-        // Far beyond the guest budget, so a stop can only come from the guest-CPU bound.
+        // Far beyond the guest budget, so a stop can only come from the guest-time bound.
         wall_time: Duration::from_secs(60),
         ..Default::default()
     }
@@ -56,7 +56,7 @@ async fn spin_stops_at_its_deadline_while_other_calls_keep_being_served() {
         matches!(
             error,
             CallError::Runtime(PluginError::Deadline {
-                bound: DeadlineKind::GuestCpu,
+                bound: DeadlineKind::GuestTime,
                 ..
             })
         ),

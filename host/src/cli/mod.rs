@@ -311,7 +311,8 @@ pub struct PluginArgs {
     /// Memory limit per plugin call, MiB.
     #[arg(long, env = "REPBOOK_PLUGIN_MEMORY_MIB", default_value_t = 64)]
     pub plugin_memory_mib: usize,
-    /// Guest CPU time per plugin call, milliseconds (time waiting for the PMS does not count).
+    /// Time per plugin call spent running guest code, milliseconds (waiting for the PMS does not count;
+    /// on a machine short of cores, waiting for one does).
     #[arg(long, env = "REPBOOK_PLUGIN_TIME_MS", default_value_t = 2000)]
     pub plugin_time_ms: u64,
 }

@@ -191,7 +191,7 @@ impl LoadedPlugin {
             if *trap == wasmtime::Trap::Interrupt {
                 return PluginError::Deadline {
                     plugin: self.label(),
-                    bound: DeadlineKind::GuestCpu,
+                    bound: DeadlineKind::GuestTime,
                     budget_ms: limits.guest_time.as_millis() as u64,
                     elapsed_ms: started.elapsed().as_millis() as u64,
                 };

@@ -24,7 +24,7 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct SandboxLimits {
     /// Linear memory a guest may grow to.
     pub memory_bytes: usize,
-    /// Guest CPU time per call, excluding time spent in host imports (HTTP).
+    /// Wall-clock time per call spent in guest code, excluding time spent in host imports (HTTP).
     pub guest_time: Duration,
     /// Wall-clock bound on a whole call, HTTP included.
     pub wall_time: Duration,

@@ -66,8 +66,9 @@ pub enum PluginError {
 /// Which bound stopped a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeadlineKind {
-    /// The guest's own CPU time (time waiting in host calls does not count).
-    GuestCpu,
+    /// Wall-clock time spent running guest code: waiting in host calls (the PMS) does not count; on a
+    /// machine short of cores, waiting for one does (it is not the kernel's CPU-time accounting).
+    GuestTime,
     /// The whole call's wall-clock time, waiting for the PMS included.
     WallClock,
 }
@@ -75,7 +76,7 @@ pub enum DeadlineKind {
 impl std::fmt::Display for DeadlineKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            DeadlineKind::GuestCpu => "CPU time budget",
+            DeadlineKind::GuestTime => "guest-time budget",
             DeadlineKind::WallClock => "wall-clock bound",
         })
     }

@@ -1,6 +1,6 @@
 //! What a guest can touch: the per-call host state and the host side of the connector's imports
 //! (`http`, `log`, `site-cache`). WASI is linked with an empty context (no files, env, args, sockets).
-//! Time spent inside host imports is tracked so the guest's CPU budget is not charged for a slow PMS.
+//! Time spent inside host imports is tracked so the guest-time budget is not charged for a slow PMS.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
