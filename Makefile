@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-data
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: demo test test-deps plugins bench build fmt install install-service
+.PHONY: demo test test-deps plugins bench build fmt install install-service fuzz
 
 build:
 	$(CARGO) build --workspace
@@ -26,6 +26,18 @@ test: plugins test-deps
 
 bench: plugins
 	$(CARGO) bench --workspace
+
+# Fuzzing on the nightly toolchain (cargo-fuzz, installed here if missing), FUZZ_SECONDS per target; never
+# part of `make test`. Targets: request bodies, local-time parsing, store records and backups, Halo answers
+# as halo-bp decodes them (natively), and the simulator's T-SQL parser. Crashes land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = request_body local_time store_record halo_answer sim_sql
+fuzz:
+	rustup toolchain install nightly --profile minimal
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for target in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 # The seed's whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.
 demo: build plugins

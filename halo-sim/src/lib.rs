@@ -15,6 +15,15 @@ mod sql;
 mod state;
 mod tsql;
 
+/// For `make fuzz` (fuzz/): T-SQL text as integrators send it, through the simulator's parser.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub fn sql_batch(text: &str) {
+        let _ = crate::tsql::parse_batch(text);
+        let _ = crate::tsql::parse_procedure_name(text);
+    }
+}
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

@@ -9,6 +9,8 @@ pub mod booking;
 pub mod cli;
 pub mod doctor;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod plugins;
 pub mod secure;

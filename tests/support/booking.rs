@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 
 use super::Server;
 
-/// Public-route limits high enough for suites that send many requests from one loopback address; the
-/// suite that tests the limits sets its own.
-pub const ROOMY_LIMITS: [(&str, &str); 3] = [
+/// Public-route and per-address connection limits high enough for suites that send many requests at once
+/// from one loopback address (hundreds of concurrent reps); the suites that test the limits set their own.
+pub const ROOMY_LIMITS: [(&str, &str); 4] = [
     ("REPBOOK_PUBLIC_READS_PER_MINUTE", "100000"),
     ("REPBOOK_PUBLIC_WRITES_PER_MINUTE", "100000"),
     ("REPBOOK_PUBLIC_PER_LINK_PER_MINUTE", "100000"),
+    ("REPBOOK_CONNECTIONS_PER_ADDRESS", "100000"),
 ];
 
 /// A GET or POST on a public route, without the admin token, as a rep's browser sends it.

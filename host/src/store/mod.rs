@@ -7,7 +7,7 @@
 
 mod appointments;
 pub mod backup;
-mod codec;
+pub(crate) mod codec;
 mod error;
 mod group_commit;
 pub mod integrity;

@@ -14,6 +14,9 @@ use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsPla
 use crate::plugins::ConnectorFailure;
 use crate::plugins::contract::LocalAppointment;
 
+/// How long a Resend waits for a delivery of the same appointment that is already running.
+const RESEND_WAITS_FOR_IN_FLIGHT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What was attempted, for recording: the version sent and where it asked the PMS to put it.
 struct Sent {
     version: u64,
@@ -270,7 +273,8 @@ impl SyncEngine {
     }
 
     /// Resend: queue the appointment again (also un-parks it) and deliver it now, looking at what the PMS
-    /// holds first. `None` when a delivery of it is already in flight.
+    /// holds first. `None` when the PMS cannot take it now, or a delivery of it was still in flight after
+    /// waiting `RESEND_WAITS_FOR_IN_FLIGHT` (it stays queued either way).
     pub async fn resend(&self, appointment_id: &str) -> Result<(Appointment, Option<Delivered>), SyncError> {
         let appointment = self.store.appointment(appointment_id)?;
         let clinic = self.store.clinic(&appointment.clinic_id)?;
@@ -282,8 +286,15 @@ impl SyncEngine {
         if !clinic.pms.is_active() {
             return Err(SyncError::NotConfigured("switch the clinic's PMS sync on first".into()));
         }
-        // Claimed before it is queued, so the worker (woken by the queueing) leaves it to this call.
-        let claimed = !self.stopping() && self.scheduler().claim(&clinic.id, appointment_id);
+        // Claimed before it is queued, so the worker (woken by the queueing) leaves it to this call. When the
+        // worker is delivering it right now (say, sent by itself after a doctor was mapped), a person who
+        // pressed Resend waits for that delivery and then gets their own, not a "try later".
+        let mut claimed = !self.stopping() && self.scheduler().claim(&clinic.id, appointment_id);
+        let waiting_until = tokio::time::Instant::now() + RESEND_WAITS_FOR_IN_FLIGHT;
+        while !claimed && !self.stopping() && tokio::time::Instant::now() < waiting_until {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            claimed = self.scheduler().claim(&clinic.id, appointment_id);
+        }
         let queued = self.queue_again(&clinic.id, appointment_id).await;
         if !claimed {
             queued?;
