@@ -373,3 +373,45 @@ async fn a_move_onto_another_appointment_of_the_same_doctor_is_refused() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn appointment_lists_page_with_a_cursor_in_start_order_without_gaps_or_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let clinic = server.create_clinic("Harbour GP", "Australia/Sydney", "NSW").await;
+    let doctor = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
+    let day = support::local_date_in("Australia/Sydney", 5);
+    let mut booked = Vec::new();
+    // Booked out of order, listed in start order.
+    for hour in [15, 9, 12, 10, 16, 11, 14] {
+        let (status, body) = server.book(&clinic, &doctor, &format!("{day}T{hour:02}:00"), 15).await;
+        assert_eq!(status, 201, "{body}");
+        booked.push((hour, body["id"].as_str().unwrap().to_string()));
+    }
+    booked.sort();
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("/api/v1/clinics/{clinic}/appointments?limit=3");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let (status, page) = server.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let items = page["appointments"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        listed.extend(items.iter().map(|a| a["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(listed, booked.into_iter().map(|(_, id)| id).collect::<Vec<_>>());
+    let (status, body) = server
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?limit=0"))
+        .await;
+    assert_eq!(status, 422, "{body}");
+}

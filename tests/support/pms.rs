@@ -181,13 +181,29 @@ pub async fn wait_drained(server: &Server, clinic: &str, limit: Duration) -> Val
     }
 }
 
+/// Every appointment of a clinic from 2000 on, following the list's pages.
+pub async fn all_appointments(server: &Server, clinic: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/v1/clinics/{clinic}/appointments?from=2000-01-01&limit=1000");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let (status, page) = server.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        all.extend(page["appointments"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return all,
+        }
+    }
+}
+
 /// Asserts Bp holds exactly repbook's truth for a clinic: each booked appointment once, at its latest
 /// date, time and length, for the right doctor; nothing live for cancelled or unknown references.
 pub async fn assert_bp_matches(server: &Server, sim_url: &str, clinic: &ClinicSetup) -> usize {
-    let (_, ours) = server
-        .get(&format!("/api/v1/clinics/{}/appointments?from=2000-01-01", clinic.id))
-        .await;
-    let ours = ours["appointments"].as_array().unwrap().clone();
+    let ours = all_appointments(server, &clinic.id).await;
     let bp = sim_get(sim_url, &format!("/_sim/sites/{}/appointments", clinic.site_id)).await["appointments"]
         .as_array()
         .unwrap()
