@@ -33,7 +33,7 @@ bench: plugins
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = request_body local_time store_record halo_answer sim_sql
 fuzz:
-	rustup toolchain install nightly --profile minimal
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for target in $(FUZZ_TARGETS); do \
 		$(CARGO) +nightly fuzz run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
