@@ -29,14 +29,17 @@ bench: plugins
 
 # Fuzzing on the nightly toolchain (cargo-fuzz, installed here if missing), FUZZ_SECONDS per target; never
 # part of `make test`. Targets: request bodies, local-time parsing, store records and backups, Halo answers
-# as halo-bp decodes them (natively), and the simulator's T-SQL parser. Crashes land in fuzz/artifacts/.
+# as halo-bp decodes them (natively), and the simulator's T-SQL parser, from the seeds in fuzz/seeds/.
+# Crashes land in fuzz/artifacts/; each one found becomes a unit test where the code is.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = request_body local_time store_record halo_answer sim_sql
 fuzz:
 	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for target in $(FUZZ_TARGETS); do \
-		$(CARGO) +nightly fuzz run --sanitizer none $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+		mkdir -p fuzz/corpus/$$target; \
+		$(CARGO) +nightly fuzz run --sanitizer none $$target fuzz/corpus/$$target fuzz/seeds/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
 # The seed's whole flow locally: Halo + Bp simulator, the halo-bp connector, a demo clinic, the server.

@@ -13,23 +13,6 @@ mod halo;
 mod query;
 mod settings;
 
-/// For `make fuzz` (fuzz/): a Halo Cloud answer, as bytes off the wire, through the decoding every query
-/// result goes through. Not part of the connector.
-#[doc(hidden)]
-pub mod fuzzing {
-    pub fn halo_answer(bytes: &[u8]) {
-        let Ok(answer) = serde_json::from_slice::<serde_json::Value>(bytes) else { return };
-        let _ = crate::query::query_error(&answer);
-        if let Ok(result) = crate::query::decode_result(&answer) {
-            for row in &result.rows {
-                let _ = crate::query::int_of(row, &["RecordID", "USERID", "id"]);
-                let _ = crate::query::text_of(row, &["Reason", "SURNAME"]);
-                let _ = crate::query::date_of(row, &["AppointmentDate", "WHEN"]);
-            }
-        }
-    }
-}
-
 use exports::repbook::pms::connector::Guest;
 use repbook::pms::site_cache;
 use repbook::pms::types::*;

@@ -1,0 +1,1 @@
+EXEC BP_GetFreeAppointments @userid=2000000564, @startdate='2027-03-01', @enddate='2027-03-07'
