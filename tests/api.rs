@@ -415,3 +415,21 @@ async fn appointment_lists_page_with_a_cursor_in_start_order_without_gaps_or_rep
         .await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn pages_and_assets_count_against_the_read_quota_and_health_checks_never_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_PUBLIC_READS_PER_MINUTE", "5")]).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+    for path in ["/", "/assets/style.css", "/assets/admin.js", "/assets/style.css", "/"] {
+        assert_eq!(get(path).await.unwrap().status(), 200, "{path}");
+    }
+    let refused = get("/assets/style.css").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    for _ in 0..20 {
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    }
+}

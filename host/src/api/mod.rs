@@ -165,11 +165,19 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(public::swap))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
-    let open = OpenApiRouter::new()
-        .routes(routes!(healthz))
+    // The admin page's shell and the static assets need no token; they count against the per-address read
+    // quota like the rep's pages. Health checks are never limited.
+    let static_pages = OpenApiRouter::new()
         .routes(routes!(pages::admin_page))
-        .routes(routes!(pages::asset));
-    admin.merge(install).merge(session).merge(rep).merge(open)
+        .routes(routes!(pages::asset))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
+    let open = OpenApiRouter::new().routes(routes!(healthz));
+    admin
+        .merge(install)
+        .merge(session)
+        .merge(rep)
+        .merge(static_pages)
+        .merge(open)
 }
 
 pub fn router(state: AppState) -> Router {

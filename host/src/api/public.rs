@@ -105,7 +105,13 @@ pub async fn limit(
     if by_address.check_key(&ip).is_err() {
         return too_many();
     }
-    let capability = request.uri().path().split('/').nth(2).unwrap_or_default().to_string();
+    // Only `/book/{link}/...` and `/manage/{token}/...` carry a capability; pages and assets count per
+    // address only.
+    let mut segments = request.uri().path().split('/').skip(1);
+    let capability = match (segments.next(), segments.next()) {
+        (Some("book" | "manage"), Some(capability)) => capability.to_string(),
+        _ => String::new(),
+    };
     if !capability.is_empty() && limits.per_capability.check_key(&capability).is_err() {
         return too_many();
     }
