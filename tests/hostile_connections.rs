@@ -1,6 +1,7 @@
 //! Slow clients cannot starve the server: 5,000 connections that never finish their headers, from one
-//! address and then spread over a hundred, while `/healthz` and a real API call keep answering; each
-//! stalled connection is closed by the header timeout, and the server's memory comes back down after.
+//! address and then spread over a hundred (filling the server, which then closes the longest idle ones),
+//! while `/healthz` and a real API call keep answering; each stalled connection is closed by the header
+//! timeout, and the server's memory comes back down after.
 
 mod support;
 
@@ -110,7 +111,16 @@ async fn hostile_slowloris_5000_stalled_connections_never_starve_healthz_and_mem
         "this test holds {STALLED} sockets; the open-file limit is {limit}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_with_env(dir.path(), &[("REPBOOK_HEADER_TIMEOUT_SECS", "2")]).await;
+    // Room for 2,000 connections: the spread attack fills the server, which then closes the connections
+    // idle the longest to let the probes in.
+    let mut server = Server::start_with_env(
+        dir.path(),
+        &[
+            ("REPBOOK_HEADER_TIMEOUT_SECS", "2"),
+            ("REPBOOK_MAX_CONNECTIONS", "2000"),
+        ],
+    )
+    .await;
     let pid = server.pid();
     let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
     let baseline = probe(&server, 10).await;
@@ -129,7 +139,7 @@ async fn hostile_slowloris_5000_stalled_connections_never_starve_healthz_and_mem
     let still_open = all_closed_within(streams, Duration::from_secs(6)).await;
     assert_eq!(still_open, 0, "stalled connections outlived the 2 s header timeout");
 
-    // A hundred addresses, 50 each: every one is under the per-address cap and all are held at once.
+    // A hundred addresses, 50 each: every one is under the per-address cap; together they fill the server.
     let mut streams = Vec::new();
     for i in 0..STALLED {
         let source = Ipv4Addr::new(127, 0, 1, 1 + (i % 100) as u8);
@@ -147,18 +157,23 @@ async fn hostile_slowloris_5000_stalled_connections_never_starve_healthz_and_mem
     let after = probe(&server, 10).await;
     let rss_after = rss_kib(pid);
     let (_, metrics) = server.get("/metrics").await;
-    let refused = metrics
-        .as_str()
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("repbook_connections_refused_total "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
+    let counter = |name: &str| {
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let refused = counter("repbook_connections_refused_total");
+    let evicted = counter("repbook_connections_evicted_total");
     assert!(
         refused >= (STALLED - 64) as u64,
         "per-address cap: only {refused} refused"
     );
+    assert!(evicted > 0, "the full server never made room");
     println!(
         "healthz p50/max: idle {:?}/{:?}; 5000 stalled from one address {:?}/{:?}; 5000 from 100 addresses {:?}/{:?}; after {:?}/{:?}",
         baseline[baseline.len() / 2],
@@ -171,7 +186,7 @@ async fn hostile_slowloris_5000_stalled_connections_never_starve_healthz_and_mem
         after[after.len() - 1]
     );
     println!(
-        "server RSS: before {rss_before} KiB, one-address attack {rss_one} KiB, spread attack peak {rss_peak} KiB, after {rss_after} KiB; {refused} connections refused on accept"
+        "server RSS: before {rss_before} KiB, one-address attack {rss_one} KiB, spread attack peak {rss_peak} KiB, after {rss_after} KiB; {refused} connections refused on accept, {evicted} idle ones closed to make room"
     );
     // Memory follows the connections: what 5,000 held connections took is given back.
     assert!(

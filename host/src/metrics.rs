@@ -49,8 +49,10 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(String, String, &'static str), Histogram>>,
     /// (connector, export, outcome) -> duration.
     plugin_calls: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
-    /// Connections closed on accept: over the total or per-address cap.
+    /// Connections closed on accept: over the per-address cap, or the server full of busy connections.
     refused_connections: std::sync::atomic::AtomicU64,
+    /// Idle connections closed to make room for a new one on a full server.
+    evicted_connections: std::sync::atomic::AtomicU64,
 }
 
 pub fn global() -> &'static Metrics {
@@ -90,7 +92,17 @@ impl Metrics {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    pub fn count_evicted_connection(&self) {
+        self.evicted_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP repbook_connections_evicted_total Idle connections closed to make room on a full server.\n# TYPE repbook_connections_evicted_total counter\nrepbook_connections_evicted_total {}",
+            self.evicted_connections.load(std::sync::atomic::Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP repbook_connections_refused_total Connections closed on accept: over the total or per-address cap.\n# TYPE repbook_connections_refused_total counter\nrepbook_connections_refused_total {}",

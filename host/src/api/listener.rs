@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -27,7 +27,8 @@ use tower::ServiceExt as _;
 /// What a connection may take from the server.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
-    /// Open connections in all; more are closed as soon as they are accepted.
+    /// Open connections in all; at the cap, a new one replaces the connection idle the longest (or, when
+    /// every one is busy with a request, is closed at once).
     pub max_connections: usize,
     /// Open connections per client address (trusted proxies excepted).
     pub per_address: usize,
@@ -183,6 +184,52 @@ struct Occupancy {
     by_address: HashMap<IpAddr, usize>,
     /// The most connections open since memory was last handed back.
     peak: usize,
+    /// Every open connection's activity, so a full server can close the one idle the longest.
+    open: HashMap<u64, Arc<Activity>>,
+    next_id: u64,
+}
+
+/// What the listener knows of a connection: whether a request is in flight, since when it has been idle
+/// (from its accept, for one that never finished its headers), and how to close it.
+struct Activity {
+    in_flight: std::sync::atomic::AtomicUsize,
+    idle_since: Mutex<Instant>,
+    closing: std::sync::atomic::AtomicBool,
+    close: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            in_flight: Default::default(),
+            idle_since: Mutex::new(Instant::now()),
+            closing: Default::default(),
+            close: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn idle(&self) -> Option<Instant> {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.in_flight.load(SeqCst) == 0 && !self.closing.load(SeqCst))
+            .then(|| *self.idle_since.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// A request in flight on a connection; its end makes the connection idle again.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        *self.0.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Past this many open connections, a fall to a quarter of the peak hands freed memory back.
@@ -201,11 +248,14 @@ fn release_freed_memory() {
 struct Slot {
     occupancy: Arc<Mutex<Occupancy>>,
     addr: IpAddr,
+    id: u64,
+    activity: Arc<Activity>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut occupancy = self.occupancy.lock().unwrap_or_else(|p| p.into_inner());
+        occupancy.open.remove(&self.id);
         occupancy.total -= 1;
         if let Some(count) = occupancy.by_address.get_mut(&self.addr) {
             *count -= 1;
@@ -222,21 +272,39 @@ impl Drop for Slot {
     }
 }
 
+/// A slot for a new connection from `addr`, or `None` when it must be closed at once: its address holds
+/// its share already, or the server is full and every open connection is busy with a request. A full
+/// server with idle connections (a slowloris holds many, spread over addresses) closes the one idle the
+/// longest to make room, so a health check or a real client always gets in.
 fn take_slot(occupancy: &Arc<Mutex<Occupancy>>, addr: IpAddr, config: &ConnectionConfig) -> Option<Slot> {
     let mut guard = occupancy.lock().unwrap_or_else(|p| p.into_inner());
+    let from_address = guard.by_address.get(&addr).copied().unwrap_or(0);
+    if from_address >= config.per_address && !config.trusted_proxies.contains(&addr) {
+        return None;
+    }
     if guard.total >= config.max_connections {
-        return None;
+        let victim = guard
+            .open
+            .values()
+            .filter_map(|a| a.idle().map(|since| (since, a)))
+            .min_by_key(|(since, _)| *since)
+            .map(|(_, a)| a.clone())?;
+        victim.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        victim.close.notify_one();
+        crate::metrics::global().count_evicted_connection();
     }
-    let count = guard.by_address.entry(addr).or_default();
-    if *count >= config.per_address && !config.trusted_proxies.contains(&addr) {
-        return None;
-    }
-    *count += 1;
+    *guard.by_address.entry(addr).or_default() += 1;
     guard.total += 1;
     guard.peak = guard.peak.max(guard.total);
+    let id = guard.next_id;
+    guard.next_id += 1;
+    let activity = Arc::new(Activity::new());
+    guard.open.insert(id, activity.clone());
     Some(Slot {
         occupancy: occupancy.clone(),
         addr,
+        id,
+        activity,
     })
 }
 
@@ -325,10 +393,13 @@ fn connection(
 ) -> impl Future<Output = ()> + Send + 'static {
     let watcher = graceful.watcher();
     async move {
+        let activity = slot.activity.clone();
         let _slot = slot;
         let service = {
             let config = config.clone();
+            let activity = activity.clone();
             hyper::service::service_fn(move |request: axum::http::Request<Incoming>| {
+                let in_flight = InFlight::begin(&activity);
                 let client = ClientAddr(client_addr(peer.ip(), request.headers(), &config.trusted_proxies));
                 let limit = config.body_timeout;
                 let mut request = request.map(|inner| {
@@ -340,7 +411,12 @@ fn connection(
                 });
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.extensions_mut().insert(client);
-                app.clone().oneshot(request)
+                let answer = app.clone().oneshot(request);
+                async move {
+                    let response = answer.await;
+                    drop(in_flight);
+                    response
+                }
             })
         };
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -349,21 +425,29 @@ fn connection(
             // More than the 100 hyper allows, so that the router (not hyper's bare 431) answers up to its own
             // limit with the error envelope.
             .max_headers(256);
-        match tls {
-            None => {
-                let _ = watcher
-                    .watch(http.serve_connection(TokioIo::new(stream), service))
-                    .await;
-            }
-            Some(acceptor) => match tokio::time::timeout(config.header_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
+        // A full server may close this connection for a newer one while it sits idle.
+        let evicted = activity.close.notified();
+        let served = async {
+            match tls {
+                None => {
                     let _ = watcher
                         .watch(http.serve_connection(TokioIo::new(stream), service))
                         .await;
                 }
-                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            },
+                Some(acceptor) => match tokio::time::timeout(config.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            }
+        };
+        tokio::select! {
+            () = served => {}
+            () = evicted => tracing::debug!(%peer, "idle connection closed to make room"),
         }
     }
 }
@@ -402,7 +486,7 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_capped_in_all_and_per_address_and_given_back() {
+    fn slots_are_capped_per_address_and_a_full_server_closes_its_longest_idle_connection() {
         let config = ConnectionConfig {
             max_connections: 3,
             per_address: 2,
@@ -411,12 +495,27 @@ mod tests {
         let occupancy = Arc::new(Mutex::new(Occupancy::default()));
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
-        let first = take_slot(&occupancy, a, &config).unwrap();
-        let _second = take_slot(&occupancy, a, &config).unwrap();
+        let c: IpAddr = "192.0.2.3".parse().unwrap();
+        let oldest = take_slot(&occupancy, a, &config).unwrap();
+        let busy = take_slot(&occupancy, a, &config).unwrap();
         assert!(take_slot(&occupancy, a, &config).is_none(), "a third from one address");
-        let _third = take_slot(&occupancy, b, &config).unwrap();
-        assert!(take_slot(&occupancy, b, &config).is_none(), "over the total");
-        drop(first);
+        let third = take_slot(&occupancy, b, &config).unwrap();
+        let _request = InFlight::begin(&busy.activity);
+
+        // Full: the newcomer gets in, and the connection idle the longest (not the busy one) is told to close.
+        let newcomer = take_slot(&occupancy, c, &config).unwrap();
+        assert!(oldest.activity.closing.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(!busy.activity.closing.load(std::sync::atomic::Ordering::SeqCst));
+        drop(oldest);
+
+        // Full of busy connections, and the one closing already counted: nobody else gets in.
+        let _others = [InFlight::begin(&third.activity), InFlight::begin(&newcomer.activity)];
+        assert!(
+            take_slot(&occupancy, c, &config).is_none(),
+            "every open connection is busy"
+        );
+        drop(_others);
+        drop(third);
         assert!(
             take_slot(&occupancy, a, &config).is_some(),
             "a slot comes back when its connection ends"
