@@ -480,11 +480,13 @@ async fn rep_booking_rules_open_bookings_per_rep_company_interval_daily_cap_and_
     .await;
     assert_eq!(status, 201, "another link has its own cap: {max}");
 
-    // Cut-offs: cancel and swap close this many hours before the visit (10 days > 3 days away).
+    // Cut-offs: cancel and swap close this many hours before the visit. 12 days: Max's visit is 10 local
+    // days away, so its cut-off has passed at any hour of the day (10 days exactly would not be, before
+    // 09:30 in Adelaide).
     set_rules(
         &server,
         &c.id,
-        json!({"cancel_cutoff_hours": 240, "swap_cutoff_hours": 240}),
+        json!({"cancel_cutoff_hours": 288, "swap_cutoff_hours": 288}),
     )
     .await;
     let (_, lee_list) = server
