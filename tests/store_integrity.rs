@@ -61,6 +61,18 @@ fn db_file(dir: &Path) -> std::path::PathBuf {
     dir.join("store").join("db")
 }
 
+/// Cuts sled's log file to `to(its length)` bytes, as a crash of the disk or a careless copy would.
+fn truncate_store(dir: &Path, to: impl FnOnce(u64) -> u64) {
+    let file = db_file(dir);
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(to(len))
+        .unwrap();
+}
+
 fn assert_says_what_to_do(stderr: &str) {
     assert!(
         stderr.contains("repbook restore") && stderr.contains("nothing was changed"),
@@ -86,12 +98,7 @@ async fn count_appointments(server: &Server) -> usize {
 async fn store_integrity_a_store_truncated_to_zero_bytes_is_refused_not_served_empty() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path(), 10).await;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(db_file(dir.path()))
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate_store(dir.path(), |_| 0);
     let stderr = refused_start(dir.path());
     assert_says_what_to_do(&stderr);
 }
@@ -100,14 +107,7 @@ async fn store_integrity_a_store_truncated_to_zero_bytes_is_refused_not_served_e
 async fn store_integrity_a_store_truncated_to_half_is_refused_not_served_older() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path(), 120).await;
-    let file = db_file(dir.path());
-    let len = std::fs::metadata(&file).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    truncate_store(dir.path(), |len| len / 2);
     let stderr = refused_start(dir.path());
     assert_says_what_to_do(&stderr);
 }
@@ -217,12 +217,7 @@ async fn store_integrity_a_backup_taken_during_bookings_restores_everything_ackn
     server.terminate(Duration::from_secs(20));
 
     // The disk then loses the store; the backup brings back what it held.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(db_file(dir.path()))
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate_store(dir.path(), |_| 0);
     assert_says_what_to_do(&refused_start(dir.path()));
     let restored = cli(dir.path(), &["restore", backup.to_str().unwrap()]);
     assert!(
@@ -276,12 +271,7 @@ async fn store_integrity_a_damaged_backup_file_is_refused_and_the_store_left_alo
 async fn store_integrity_accept_older_store_starts_knowingly_on_what_is_left() {
     let dir = tempfile::tempdir().unwrap();
     populated(dir.path(), 10).await;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(db_file(dir.path()))
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate_store(dir.path(), |_| 0);
     refused_start(dir.path());
     let server = Server::start_with_env(dir.path(), &[("REPBOOK_ACCEPT_OLDER_STORE", "true")]).await;
     assert_eq!(count_appointments(&server).await, 0);

@@ -173,12 +173,15 @@ impl Store {
         self.commits.wait().await
     }
 
-    /// `Err(reason)` once the disk under the store failed a write. Also asks sled, which keeps the first
-    /// I/O error of its background writes and refuses every write after it.
+    /// `Err(reason)` once the disk under the store failed a write (cheap: for every `/healthz`).
     pub fn health(&self) -> Result<(), String> {
-        if let Some(reason) = self.fault.get() {
-            return Err(reason);
-        }
+        self.fault.get().map_or(Ok(()), Err)
+    }
+
+    /// Like `health`, and also asks sled, which keeps the first I/O error of its background writes and
+    /// refuses every write after it (a flush: for the server's once-a-second watch, not per request).
+    pub fn probe(&self) -> Result<(), String> {
+        self.health()?;
         if let Err(error) = self.db.flush() {
             self.fault.record(&error);
             return Err(error.to_string());
