@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{BIN, Server, local_date_in};
+use support::{BIN, Server, listening_addr, local_date_in};
 
 /// `repbook serve` whose files may not grow past `limit` bytes.
 fn serve_with_file_limit(dir: &std::path::Path, limit: u64) -> std::process::Child {
@@ -40,24 +40,6 @@ fn serve_with_file_limit(dir: &std::path::Path, limit: u64) -> std::process::Chi
     command.spawn().expect("spawn repbook serve")
 }
 
-async fn wait_for_addr(dir: &std::path::Path, child: &mut std::process::Child) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-            panic!("the server exited at start ({status}): {stderr}");
-        }
-        if let Ok(addr) = std::fs::read_to_string(dir.join("server.addr")) {
-            if !addr.trim().is_empty() {
-                return format!("http://{}", addr.trim());
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn disk_full_refuses_the_write_reports_unhealthy_exits_and_keeps_every_acknowledged_booking() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +56,7 @@ async fn disk_full_refuses_the_write_reports_unhealthy_exits_and_keeps_every_ack
     // sled's log grows in 512 KiB segments: room for the current one and one more, then the disk is full.
     const SEGMENT: u64 = 512 * 1024;
     let mut child = serve_with_file_limit(dir.path(), (store_bytes / SEGMENT + 2) * SEGMENT + 64 * 1024);
-    let base = wait_for_addr(dir.path(), &mut child).await;
+    let base = format!("http://{}", listening_addr(dir.path(), &mut child).await);
     let token = std::fs::read_to_string(dir.path().join("token"))
         .unwrap()
         .trim()

@@ -5,24 +5,20 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use support::booking::{clinic, link, publish, rep, weekday};
-use support::{BIN, Server, local_date_in};
+use support::{BIN, Server, listening_addr, local_date_in};
 
-/// The port a server started on port 0 wrote to its data dir.
-async fn wait_for_port(data: &std::path::Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(data.join("server.addr")) {
-            if !addr.trim().is_empty() {
-                return addr.trim().rsplit(':').next().unwrap().to_string();
-            }
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The port a server started on port 0 listens on.
+async fn listening_port(data: &std::path::Path, child: &mut std::process::Child) -> String {
+    listening_addr(data, child)
+        .await
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -52,7 +48,7 @@ async fn exposure_public_without_tls_warns_and_https_serves_with_the_given_certi
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let port = wait_for_port(&data).await;
+    let port = listening_port(&data, &mut public).await;
     let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
     let _ = Command::new("kill").args(["-TERM", &public.id().to_string()]).status();
@@ -79,7 +75,7 @@ async fn exposure_public_without_tls_warns_and_https_serves_with_the_given_certi
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let port = wait_for_port(&data).await;
+    let port = listening_port(&data, &mut child).await;
     let trusting = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())

@@ -221,7 +221,7 @@ async fn store_failure(store: &Store) -> String {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;
-        if let Err(reason) = store.probe() {
+        if let Err(reason) = store.health() {
             return reason;
         }
     }

@@ -54,17 +54,8 @@ impl Server {
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().expect("spawn repbook serve");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-                if !addr.trim().is_empty() {
-                    break addr.trim().to_string();
-                }
-            }
-            assert!(Instant::now() < deadline, "repbook serve did not start within 30 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let mut child = command.spawn().expect("spawn repbook serve");
+        let addr = listening_addr(data_dir, &mut child).await;
         let token = env
             .iter()
             .find(|(k, _)| *k == "REPBOOK_TOKEN")
@@ -189,6 +180,28 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The address a server started on port 0 wrote to its data dir (`server.addr`), once it listens. Panics
+/// when the server exits first, with its standard error when that was piped, or after 30 s.
+pub async fn listening_addr(data_dir: &Path, child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut stderr = String::new();
+            if let Some(pipe) = child.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(pipe, &mut stderr);
+            }
+            panic!("repbook serve exited at start ({status}): {stderr}");
+        }
+        if let Ok(addr) = std::fs::read_to_string(data_dir.join("server.addr")) {
+            if !addr.trim().is_empty() {
+                return addr.trim().to_string();
+            }
+        }
+        assert!(Instant::now() < deadline, "repbook serve did not start within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -173,15 +173,13 @@ impl Store {
         self.commits.wait().await
     }
 
-    /// `Err(reason)` once the disk under the store failed a write (cheap: for every `/healthz`).
+    /// `Err(reason)` once the disk under the store failed a write. Also asks sled, which keeps the first
+    /// I/O error of its background writes and refuses every write after it: a write can fail there without
+    /// ever reaching a group flush. (A flush with nothing dirty costs no I/O.)
     pub fn health(&self) -> Result<(), String> {
-        self.fault.get().map_or(Ok(()), Err)
-    }
-
-    /// Like `health`, and also asks sled, which keeps the first I/O error of its background writes and
-    /// refuses every write after it (a flush: for the server's once-a-second watch, not per request).
-    pub fn probe(&self) -> Result<(), String> {
-        self.health()?;
+        if let Some(reason) = self.fault.get() {
+            return Err(reason);
+        }
         if let Err(error) = self.db.flush() {
             self.fault.record(&error);
             return Err(error.to_string());
