@@ -1,7 +1,7 @@
 //! The systemd unit in deploy/: `systemd-analyze verify` accepts it without a single warning (when this
 //! machine has systemd-analyze), and it keeps the hardening and restart policy the README promises.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -3,7 +3,6 @@
 //! and its outbox entry is found again. The store's background flush is off here, so nothing but the
 //! durability wait before each 2xx can have saved them: remove that wait and this test loses writes.
 
-mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::sync::Arc;
 use repbook::domain::{AppointmentStatus, PmsSyncState};
 use repbook::store::Store;
 use serde_json::{Value, json};
-use support::{Server, local_date_in};
+use crate::support::{Server, local_date_in};
 
 const CLIENTS: usize = 16;
 const PER_CLIENT: usize = 32;

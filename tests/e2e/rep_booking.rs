@@ -2,15 +2,15 @@
 //! swaps, manage links, ICS files, abuse limits. Every test runs the real binary on its own data dir and
 //! talks to it over loopback HTTP as a rep's browser and the clinic's staff would.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::booking::*;
-use support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
-use support::{Server, local_date_in};
+use crate::support::booking::*;
+use crate::support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
+use crate::support::{Server, local_date_in};
 
 async fn server() -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

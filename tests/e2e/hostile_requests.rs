@@ -5,15 +5,14 @@
 //! expected status, every refusal speaks the error envelope (pages answer with the HTML not-found page),
 //! and the store's content afterwards is byte-for-byte what it was before.
 
-mod support;
 
 use std::path::Path;
 
 use repbook::store::backup::read_backup;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::booking::{ROOMY_LIMITS, book, clinic, link, publish, rep, weekday};
-use support::{Server, cli, local_date_in};
+use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, publish, rep, weekday};
+use crate::support::{Server, cli, local_date_in};
 
 #[derive(Clone, Copy)]
 enum Auth {

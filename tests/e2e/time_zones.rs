@@ -1,9 +1,8 @@
 //! Clinic-local times through the real binary: DST gaps and folds in Sydney, Adelaide's +10:30 and Lord
 //! Howe's half-hour shift, stored with the right instant and local date/seconds.
 
-mod support;
 
-use support::{Server, next_transitions};
+use crate::support::{Server, next_transitions};
 
 #[tokio::test]
 async fn sydney_dst_gap_refused_and_fold_needs_an_offset() {

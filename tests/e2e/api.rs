@@ -1,10 +1,10 @@
 //! The HTTP API end to end through the real binary: the clinic → staff → booking lifecycle, and the error
 //! envelope for each kind of bad request.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
-use support::{Server, local_date_in};
+use crate::support::{Server, local_date_in};
 
 const ZONE: &str = "Australia/Adelaide";
 

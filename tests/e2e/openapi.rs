@@ -3,12 +3,12 @@
 //! every schema it references is defined, and an independent validator (Python's openapi-spec-validator)
 //! accepts it as OpenAPI 3.1.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
 use serde_json::Value;
-use support::Server;
+use crate::support::Server;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 

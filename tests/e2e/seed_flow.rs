@@ -4,13 +4,13 @@
 //! discloses it, mapping by hand where it does not), sync, resend, move and cancel, time zones landing on
 //! the right Bp day, fault classes, hostile rep names. The simulator's command log shows what was sent.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::pms::{adds_of, ready_clinic, seed, set_faults, sim_get, sim_log};
-use support::{Server, local_date_in, next_transitions};
+use crate::support::pms::{adds_of, ready_clinic, seed, set_faults, sim_get, sim_log};
+use crate::support::{Server, local_date_in, next_transitions};
 
 const SITE: &str = "12345";
 

@@ -5,14 +5,14 @@
 //! and saying since when it was not checked. Also: 0.1.0 and 0.2.0 components side by side, and a hot swap
 //! between a 0.1.0 and a 0.2.0 version of one connector (`wit_versions_`).
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::booking::{ROOMY_LIMITS, link, public_get, publish, slots, weekday};
-use support::pms::{self, ready_clinic, set_faults};
-use support::{Server, component, local_date_in};
+use crate::support::booking::{ROOMY_LIMITS, link, public_get, publish, slots, weekday};
+use crate::support::pms::{self, ready_clinic, set_faults};
+use crate::support::{Server, component, local_date_in};
 
 const FAST_DIARY: [(&str, &str); 2] = [
     ("REPBOOK_AVAILABILITY_TTL_SECS", "1"),

@@ -1,13 +1,13 @@
 //! The sync scheduler keeps each site's state to itself: a site that recovers from an outage does not
 //! cut short another site's Retry-After, and a commit wakes the worker without any other event.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::local_date_in;
-use support::pms::{ready_clinic, seed, set_faults, sim_get, start, wait_drained};
+use crate::support::local_date_in;
+use crate::support::pms::{ready_clinic, seed, set_faults, sim_get, start, wait_drained};
 
 async fn wait_synced(server: &support::Server, id: &str, limit: Duration) -> Duration {
     let started = Instant::now();

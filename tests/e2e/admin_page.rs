@@ -4,17 +4,17 @@
 //! times, create a link, book through it as a rep, approve, see it synced, resend, cancel. axe-core checks
 //! each tab; each is saved under target/browser-screenshots/admin-*.png.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::Server;
-use support::booking::{ROOMY_LIMITS, weekday};
-use support::browser::Browser;
-use support::local_date_in;
-use support::pms::{sim_get, wait_drained, weekday_sessions};
+use crate::support::Server;
+use crate::support::booking::{ROOMY_LIMITS, weekday};
+use crate::support::browser::Browser;
+use crate::support::local_date_in;
+use crate::support::pms::{sim_get, wait_drained, weekday_sessions};
 
 /// One Bp site whose integrator login may read USERS (so AHPRA numbers can be matched); Dr Ben Okafor's
 /// number was mistyped in Bp.

@@ -4,7 +4,7 @@
 //! acknowledged request asked for; at the end repbook and Bp both match that model exactly.
 //! Each test prints its seed; `CHAOS_SEED=n cargo test -- chaos` replays one.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,8 +12,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use support::Server;
-use support::pms::{ClinicSetup, install_halo_bp, ready_clinic, seed, set_faults, sim_get, wait_drained};
+use crate::support::Server;
+use crate::support::pms::{ClinicSetup, install_halo_bp, ready_clinic, seed, set_faults, sim_get, wait_drained};
 
 const CLINICS: usize = 5;
 const OPERATIONS: usize = 300;

@@ -3,12 +3,11 @@
 //! while `/healthz` and a real API call keep answering; each stalled connection is closed by the header
 //! timeout, and the server's memory comes back down after.
 
-mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use support::Server;
+use crate::support::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 

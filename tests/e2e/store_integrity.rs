@@ -2,14 +2,14 @@
 //! empty state; ordinary stops (SIGTERM, kill -9) never trip the check; a backup taken while bookings are
 //! being made restores everything acknowledged before it.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Server, cli, local_date_in};
+use crate::support::{Server, cli, local_date_in};
 
 /// A data dir with a clinic, a doctor and `n` booked appointments, stopped cleanly.
 async fn populated(dir: &Path, n: usize) -> Vec<String> {

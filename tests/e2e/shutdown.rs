@@ -1,13 +1,13 @@
 //! A graceful stop: SIGTERM with deliveries in flight lets them finish within the drain bound and exits 0;
 //! what cannot finish in time stays queued and, after a restart, reaches Bp exactly once.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::pms::{adds_of, assert_bp_matches, ready_clinic, seed, set_faults, sim_log, wait_drained};
-use support::{Server, local_date_in};
+use crate::support::pms::{adds_of, assert_bp_matches, ready_clinic, seed, set_faults, sim_log, wait_drained};
+use crate::support::{Server, local_date_in};
 
 const SITE: &str = "20001";
 

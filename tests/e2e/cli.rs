@@ -1,10 +1,10 @@
 //! The CLI as a client of a running server: the same clinic → staff → booking lifecycle, tables for people,
 //! `--json` for scripts, and the server's message with a non-zero exit code on errors.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
-use support::{Server, cli, local_date_in};
+use crate::support::{Server, cli, local_date_in};
 
 fn json_of(output: &std::process::Output) -> Value {
     assert!(

@@ -3,15 +3,14 @@
 //! then reaches halo-sim's Bp; the pages on a phone. axe-core checks every page state the rep sees, and each
 //! is saved as a screenshot under target/browser-screenshots/.
 
-mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::booking::*;
-use support::browser::Browser;
-use support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
-use support::{Server, local_date_in};
+use crate::support::booking::*;
+use crate::support::browser::Browser;
+use crate::support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
+use crate::support::{Server, local_date_in};
 
 const ENTER: &str = "\u{e007}";
 

@@ -2,14 +2,13 @@
 //! with a warning), connector secrets come from a file or standard input instead of the command line and
 //! are never answered back, and a short API token is refused.
 
-mod support;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{BIN, Server, cli};
+use crate::support::{BIN, Server, cli};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777

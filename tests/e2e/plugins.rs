@@ -2,14 +2,13 @@
 //! credential injection, hot swap under load, the compiled-component cache, and the install/activate/
 //! rollback surface through the real binary.
 
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use repbook::plugins::{CallContext, CallError, DeadlineKind, PluginError, SandboxLimits};
-use support::{Listener, Server, cli, component, component_path, plugin_registry};
+use crate::support::{Listener, Server, cli, component, component_path, plugin_registry};
 
 fn limits(guest_ms: u64) -> SandboxLimits {
     SandboxLimits {

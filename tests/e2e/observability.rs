@@ -2,14 +2,13 @@
 //! response, latency per route template and connector call durations in /metrics, and never a secret or a
 //! capability in either.
 
-mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::booking::{ROOMY_LIMITS, book, link, publish, rep, weekday};
-use support::pms::{install_halo_bp, ready_clinic, seed, wait_drained};
-use support::{Server, local_date_in};
+use crate::support::booking::{ROOMY_LIMITS, book, link, publish, rep, weekday};
+use crate::support::pms::{install_halo_bp, ready_clinic, seed, wait_drained};
+use crate::support::{Server, local_date_in};
 
 #[tokio::test]
 async fn logs_and_metrics_carry_request_ids_and_never_a_secret() {

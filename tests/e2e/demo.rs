@@ -1,7 +1,7 @@
 //! `repbook demo`: starts the simulator, installs halo-bp, prepares the demo clinic and serves, honouring
 //! REPBOOK_TOKEN and printing its base URL; SIGTERM stops it cleanly.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

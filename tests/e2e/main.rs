@@ -1,0 +1,36 @@
+//! The end-to-end suites: the real `repbook` binary, real components, real sled files, real HTTP on
+//! loopback, a real browser and real servers (Radicale), with halo-sim the only stand-in.
+//!
+//! One test binary, one module per suite: every suite links wasmtime and the whole host once instead of 27
+//! times (matklad's "one `tests/it/main.rs`"). A test is still selected by its name, whatever the module:
+//! `cargo test -p repbook --test e2e rep_booking` runs the rep-booking suite, `... hostile_` the hostile ones.
+
+mod support;
+
+mod admin_page;
+mod api;
+mod browser;
+mod caldav;
+mod chaos;
+mod cli;
+mod demo;
+mod deploy;
+mod disk_faults;
+mod durability;
+mod exposure;
+mod hostile_connections;
+mod hostile_requests;
+mod observability;
+mod openapi;
+mod outage;
+mod plugin_memory;
+mod plugins;
+mod pms_availability;
+mod reconcile;
+mod rep_booking;
+mod scheduler;
+mod secrets;
+mod seed_flow;
+mod shutdown;
+mod store_integrity;
+mod time_zones;
