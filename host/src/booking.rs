@@ -119,6 +119,8 @@ pub fn slot_range(
 pub struct Bookings {
     store: Arc<Store>,
     availability: Arc<Availability>,
+    /// Tests only: how long a booking holds its claim before writing it, to make races deterministic.
+    claim_delay: std::time::Duration,
 }
 
 /// Open slots, and how far the PMS diaries they were checked against can be trusted.
@@ -134,7 +136,17 @@ pub struct Offer {
 
 impl Bookings {
     pub fn new(store: Arc<Store>, availability: Arc<Availability>) -> Bookings {
-        Bookings { store, availability }
+        Bookings {
+            store,
+            availability,
+            claim_delay: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Widens the window between a booking's claim of its slot and its write (tests of the clinic lock).
+    pub fn with_claim_delay(mut self, delay: std::time::Duration) -> Bookings {
+        self.claim_delay = delay;
+        self
     }
 
     /// A live link and its clinic.
@@ -367,6 +379,9 @@ impl Bookings {
                 None,
             )?;
             self.check_rules(&clinic, &request.rep, &slot, now, None)?;
+            if !self.claim_delay.is_zero() {
+                tokio::time::sleep(self.claim_delay).await;
+            }
             let end = slot.end();
             let booking = LinkBooking {
                 placement: Placement {

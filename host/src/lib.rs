@@ -7,6 +7,7 @@ pub mod api;
 pub mod availability;
 pub mod booking;
 pub mod cli;
+pub mod clock;
 pub mod doctor;
 pub mod domain;
 #[doc(hidden)]

@@ -15,6 +15,7 @@ use crate::api::listener::{self, ConnectionConfig, TlsFiles};
 use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
 use crate::booking::Bookings;
+use crate::clock::Clock;
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
@@ -45,6 +46,12 @@ pub struct ServerConfig {
     pub public: bool,
     /// Accept an API token shorter than 32 characters (`--insecure-token`).
     pub insecure_token: bool,
+    /// How often expired requests are let go and rate-limit keys forgotten.
+    pub housekeeping_every: Duration,
+    /// Tests only: a file whose seconds move the booking rules' clock.
+    pub test_clock_file: Option<PathBuf>,
+    /// Tests only: how long a rep booking holds its claim before writing it.
+    pub test_claim_delay: Duration,
 }
 
 /// Listening beyond this machine exposes the admin API and sign-in to the network: only on purpose.
@@ -81,13 +88,13 @@ pub struct Running {
     drain: Duration,
 }
 
-/// Once a minute: lets go of the approval requests nobody decided on in time (their slots are already
-/// free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
-async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>) {
-    let mut every = tokio::time::interval(Duration::from_secs(60));
+/// Once a minute (by default): lets go of the approval requests nobody decided on in time (their slots are
+/// already free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
+async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>, clock: Clock, every: Duration) {
+    let mut every = tokio::time::interval(every);
     loop {
         every.tick().await;
-        if let Err(error) = bookings.expire_requests(jiff::Timestamp::now()).await {
+        if let Err(error) = bookings.expire_requests(clock.now()).await {
             tracing::warn!(%error, "cannot expire old requests");
         }
         limits.retain_recent();
@@ -135,9 +142,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         config.availability,
     ));
     let diaries = tokio::spawn(availability.clone().run());
-    let bookings = Arc::new(Bookings::new(store.clone(), availability.clone()));
+    let clock = match config.test_clock_file.clone() {
+        Some(file) => Clock::offset_by_file(file),
+        None => Clock::system(),
+    };
+    let bookings = Arc::new(Bookings::new(store.clone(), availability.clone()).with_claim_delay(config.test_claim_delay));
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
-    let housekeeping = tokio::spawn(housekeeping(bookings.clone(), public_limits.clone()));
+    let housekeeping = tokio::spawn(housekeeping(
+        bookings.clone(),
+        public_limits.clone(),
+        clock.clone(),
+        config.housekeeping_every,
+    ));
     let state = AppState {
         store,
         plugins,
@@ -146,6 +162,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         public_limits,
         sessions: Default::default(),
         availability,
+        clock,
         token: token.into(),
         data_dir: Arc::new(config.data_dir.clone()),
     };

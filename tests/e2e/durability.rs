@@ -224,3 +224,76 @@ async fn durability_every_acknowledged_change_waited_for_its_flush() {
         );
     }
 }
+
+/// The same promise on the rep's side and the approval queue: a booking through a link, a swap and a
+/// cancel through the manage link, and staff approving a request are each acknowledged only after a flush
+/// that started after them.
+#[tokio::test]
+async fn durability_every_acknowledged_rep_change_waited_for_its_flush() {
+    use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, public_post, publish, rep, weekday};
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = ROOMY_LIMITS.to_vec();
+    env.push(("REPBOOK_STORE_FLUSH_EVERY_MS", "0"));
+    let server = Server::start_with_env(dir.path(), &env).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    let day = local_date_in("Australia/Sydney", 9);
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "09:00", "end": "11:00", "slot_minutes": 15, "practitioner_id": c.ana}),
+    )
+    .await;
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "14:00", "end": "15:00", "slot_minutes": 15,
+               "practitioner_id": c.ben, "approval_required": true}),
+    )
+    .await;
+    let url = link(&server, &c.id, "All reps", &[]).await;
+    for n in 0..4 {
+        let before = flushes(&server).await;
+        let (status, booked) = book(
+            &server,
+            &url,
+            &format!("{day}T09:{:02}", n * 15),
+            Some(&c.ana),
+            rep("Rep", &format!("Company {n}"), &format!("rep{n}@x.test")),
+        )
+        .await;
+        assert_eq!(status, 201, "{booked}");
+        assert!(flushes(&server).await > before, "rep booking {n} was acknowledged without a flush");
+        let manage = booked["manage_url"].as_str().unwrap().to_string();
+
+        let before = flushes(&server).await;
+        let (status, swapped) = public_post(
+            &server,
+            &format!("{manage}/swap"),
+            json!({"start": format!("{day}T10:{:02}", n * 15), "practitioner_id": c.ana}),
+        )
+        .await;
+        assert_eq!(status, 200, "{swapped}");
+        assert!(flushes(&server).await > before, "swap {n} was acknowledged without a flush");
+
+        let before = flushes(&server).await;
+        let (status, cancelled) = public_post(&server, &format!("{manage}/cancel"), json!({})).await;
+        assert_eq!(status, 200, "{cancelled}");
+        assert!(flushes(&server).await > before, "rep cancel {n} was acknowledged without a flush");
+
+        let (status, requested) = book(
+            &server,
+            &url,
+            &format!("{day}T14:{:02}", n * 15),
+            Some(&c.ben),
+            rep("Rep", &format!("Other {n}"), &format!("other{n}@x.test")),
+        )
+        .await;
+        assert_eq!(status, 201, "{requested}");
+        assert_eq!(requested["status"], "requested");
+        let id = requested["appointment"]["reference"].as_str().unwrap();
+        let before = flushes(&server).await;
+        let (status, approved) = server.post(&format!("/api/v1/appointments/{id}/approve"), json!({})).await;
+        assert_eq!(status, 200, "{approved}");
+        assert!(flushes(&server).await > before, "approval {n} was acknowledged without a flush");
+    }
+}

@@ -28,6 +28,7 @@ mod plugins;
 mod pms_availability;
 mod reconcile;
 mod rep_booking;
+mod rep_guards;
 mod scheduler;
 mod secrets;
 mod seed_flow;

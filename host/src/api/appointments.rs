@@ -93,7 +93,7 @@ pub async fn list(
     let clinic = state.store.clinic(&clinic_id)?;
     let from = match &query.from {
         Some(text) => start_of_day(&clinic, parse_date("from", text)?)?,
-        None => Timestamp::now(),
+        None => state.clock.now(),
     };
     let to = match &query.to {
         Some(text) => {
@@ -152,7 +152,7 @@ pub async fn book(
     JsonBody(new): JsonBody<NewAppointment>,
 ) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
     let clinic = state.store.clinic(&clinic_id)?;
-    let appointment = state.store.book_appointment(&clinic, new, Timestamp::now()).await?;
+    let appointment = state.store.book_appointment(&clinic, new, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(view(&state.store, &clinic, &appointment)?)))
 }
 
@@ -187,7 +187,7 @@ pub async fn reschedule(
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
     let moved = state
         .store
-        .move_appointment(&clinic, &id, change, Timestamp::now())
+        .move_appointment(&clinic, &id, change, state.clock.now())
         .await?;
     Ok(Json(view(&state.store, &clinic, &moved)?))
 }
@@ -202,7 +202,7 @@ pub async fn reschedule(
 )]
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
-    let cancelled = state.store.cancel_appointment(&clinic, &id, Timestamp::now()).await?;
+    let cancelled = state.store.cancel_appointment(&clinic, &id, state.clock.now()).await?;
     Ok(Json(view(&state.store, &clinic, &cancelled)?))
 }
 

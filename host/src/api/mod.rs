@@ -48,6 +48,8 @@ pub struct AppState {
     pub public_limits: Arc<public::PublicLimits>,
     pub sessions: Arc<session::Sessions>,
     pub availability: Arc<crate::availability::Availability>,
+    /// "Now" for the booking rules (movable in tests).
+    pub clock: crate::clock::Clock,
     pub token: Arc<str>,
     /// For `doctor`'s free-space check.
     pub data_dir: Arc<std::path::PathBuf>,

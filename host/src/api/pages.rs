@@ -103,7 +103,7 @@ pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) 
     security(())
 )]
 pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.bookings.managed(&token, Timestamp::now()) {
+    match state.bookings.managed(&token, state.clock.now()) {
         Ok(_) => page(MANAGE_PAGE),
         Err(_) => not_found_page(),
     }

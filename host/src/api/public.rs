@@ -346,7 +346,7 @@ pub async fn slots(
     Path(link): Path<String>,
     QueryParams(query): QueryParams<RangeQuery>,
 ) -> Result<Json<SlotList>, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let (link, clinic) = state.bookings.link(&link)?;
     let (first, last) = range(&clinic, &query, now)?;
     let offer = state.bookings.slots(&link, &clinic, first, last, now)?;
@@ -368,7 +368,7 @@ pub async fn book(
     Path(link): Path<String>,
     JsonBody(request): JsonBody<BookingRequest>,
 ) -> Result<(StatusCode, Json<Booked>), ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let (appointment, token) = state.bookings.book(&link, request, now).await?;
     let clinic = state.store.clinic(&appointment.clinic_id)?;
     Ok((
@@ -391,7 +391,7 @@ pub async fn book(
     security(())
 )]
 pub async fn booking(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let (appointment, clinic) = state.bookings.managed(&token, now)?;
     Ok(Json(rep_booking(&state.bookings, &clinic, &appointment, &token, now)?))
 }
@@ -410,7 +410,7 @@ pub async fn swap_slots(
     Path(token): Path<String>,
     QueryParams(query): QueryParams<RangeQuery>,
 ) -> Result<Json<SlotList>, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let (appointment, clinic) = state.bookings.managed(&token, now)?;
     let (first, last) = range(&clinic, &query, now)?;
     let offer = state.bookings.swap_slots(&appointment, &clinic, first, last, now)?;
@@ -427,7 +427,7 @@ pub async fn swap_slots(
     security(())
 )]
 pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let cancelled = state.bookings.cancel(&token, now).await?;
     let clinic = state.store.clinic(&cancelled.clinic_id)?;
     Ok(Json(rep_booking(&state.bookings, &clinic, &cancelled, &token, now)?))
@@ -448,7 +448,7 @@ pub async fn swap(
     Path(token): Path<String>,
     JsonBody(request): JsonBody<SwapRequest>,
 ) -> Result<Json<RepBooking>, ApiError> {
-    let now = Timestamp::now();
+    let now = state.clock.now();
     let swapped = state.bookings.swap(&token, request, now).await?;
     let clinic = state.store.clinic(&swapped.clinic_id)?;
     Ok(Json(rep_booking(&state.bookings, &clinic, &swapped, &token, now)?))
@@ -464,7 +464,7 @@ pub async fn swap(
     security(())
 )]
 pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
-    let (appointment, clinic) = state.bookings.managed(&token, Timestamp::now())?;
+    let (appointment, clinic) = state.bookings.managed(&token, state.clock.now())?;
     let with = match &appointment.practitioner_id {
         Some(id) => state.bookings.names(&clinic)?.get(id).cloned().unwrap_or_default(),
         None => "the clinic".into(),

@@ -442,7 +442,7 @@ pub async fn revoke_link(
 )]
 pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
-    let approved = state.store.approve_request(&clinic, &id, Timestamp::now()).await?;
+    let approved = state.store.approve_request(&clinic, &id, state.clock.now()).await?;
     Ok(Json(view(&state.store, &clinic, &approved)?))
 }
 
@@ -456,6 +456,6 @@ pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> R
 )]
 pub async fn decline(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
     let clinic = state.store.clinic(&state.store.appointment(&id)?.clinic_id)?;
-    let declined = state.store.decline_request(&clinic, &id, Timestamp::now()).await?;
+    let declined = state.store.decline_request(&clinic, &id, state.clock.now()).await?;
     Ok(Json(view(&state.store, &clinic, &declined)?))
 }

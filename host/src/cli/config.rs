@@ -42,7 +42,7 @@ pub fn known_keys(command: &Command) -> Vec<String> {
         .map(|serve| {
             serve
                 .get_arguments()
-                .filter(|a| a.get_long().is_some())
+                .filter(|a| a.get_long().is_some() && !a.is_hide_set())
                 .map(|a| a.get_id().to_string())
                 .collect()
         })

@@ -48,6 +48,9 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         tls: None,
         public: false,
         insecure_token: false,
+        housekeeping_every: std::time::Duration::from_secs(60),
+        test_clock_file: None,
+        test_claim_delay: std::time::Duration::ZERO,
     };
     let running = server::start(config).await?;
     let state = &running.state;

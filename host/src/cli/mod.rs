@@ -210,6 +210,23 @@ pub struct ServeArgs {
     pub availability_refresh_secs: u64,
     #[command(flatten)]
     pub connections: ConnectionArgs,
+    /// How often requests nobody decided on are let go and rate-limit keys forgotten, milliseconds.
+    #[arg(long, env = "REPBOOK_HOUSEKEEPING_MS", default_value_t = 60_000)]
+    pub housekeeping_ms: u64,
+    #[command(flatten)]
+    pub test_hooks: TestHookArgs,
+}
+
+/// Hooks for the end-to-end suites only (hidden from `--help` and from repbook.toml): they move the clock
+/// the booking rules read and widen a race window, so tests of time and of races are deterministic.
+#[derive(Debug, Args)]
+pub struct TestHookArgs {
+    /// Add the seconds written in this file to the clock the booking rules read.
+    #[arg(long, env = "REPBOOK_TEST_CLOCK_FILE", hide = true)]
+    pub test_clock_file: Option<PathBuf>,
+    /// Hold a rep booking's claimed slot this long before writing it, milliseconds.
+    #[arg(long, env = "REPBOOK_TEST_CLAIM_DELAY_MS", hide = true, default_value_t = 0)]
+    pub test_claim_delay_ms: u64,
 }
 
 /// Who may hold a connection, for how long, and how the server is reached.
@@ -847,6 +864,9 @@ pub async fn run(parsed: Parsed) -> ExitCode {
             tls: args.connections.tls(),
             public: args.connections.public,
             insecure_token: args.insecure_token,
+            housekeeping_every: Duration::from_millis(args.housekeeping_ms.max(10)),
+            test_clock_file: args.test_hooks.test_clock_file,
+            test_claim_delay: Duration::from_millis(args.test_hooks.test_claim_delay_ms),
         })
         .await
         .map_err(CliError::Local),

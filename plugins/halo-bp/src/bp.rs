@@ -522,4 +522,128 @@ mod tests {
         assert_eq!(gaps(&mut vec![(32_400, 43_200), (46_800, 61_200)]), vec![(0, 32_400), (43_200, 46_800), (61_200, 86_400)]);
         assert_eq!(gaps(&mut vec![(0, 86_400)]), vec![]);
     }
+
+    /// A Halo that answers Bp's procedures from a list of live records (each with its reason text) and
+    /// records every command it was sent, in order.
+    struct FakeBp {
+        live: Vec<(i64, &'static str)>,
+        commands: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl FakeBp {
+        fn new(live: Vec<(i64, &'static str)>) -> FakeBp {
+            FakeBp { live, commands: Default::default() }
+        }
+
+        fn commands(&self) -> Vec<String> {
+            self.commands.borrow().clone()
+        }
+    }
+
+    fn answer(rows: serde_json::Value) -> crate::repbook::pms::http::Response {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(rows.to_string());
+        let body = serde_json::json!({"status": "successful", "result": {"data": data}});
+        crate::repbook::pms::http::Response { status: 200, headers: vec![], body: body.to_string().into_bytes() }
+    }
+
+    impl crate::halo::Transport for FakeBp {
+        fn send(&self, request: &crate::repbook::pms::http::Request) -> Result<crate::repbook::pms::http::Response, crate::repbook::pms::http::HttpError> {
+            let body: serde_json::Value = serde_json::from_slice(request.body.as_deref().unwrap_or_default()).unwrap();
+            let text = body["command"]["text"].as_str().unwrap_or_default().to_string();
+            self.commands.borrow_mut().push(text.clone());
+            let param = |name: &str| {
+                body["command"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).map(|p| p["value"].as_str().unwrap().to_string())
+            };
+            let rows = if text.ends_with("BP_GetPatientAppointments") {
+                serde_json::Value::Array(
+                    self.live
+                        .iter()
+                        .map(|(id, _)| serde_json::json!({"RecordID": id, "AppointmentDate": "2027-03-02T00:00:00", "AppointmentTime": 45_000, "AppointmentType": 126}))
+                        .collect(),
+                )
+            } else if text.ends_with("BP_GetAppointmentDetails") {
+                let id: i64 = param("@aptid").unwrap().parse().unwrap();
+                let reason = self.live.iter().find(|(r, _)| *r == id).map(|(_, reason)| *reason).unwrap_or_default();
+                serde_json::json!([{"AppointmentDate": "2027-03-02T00:00:00", "AppointmentTime": 45_000, "AppointmentType": 126, "Description": reason}])
+            } else if text.contains("BP_AddAppointmentEx") {
+                serde_json::json!([{"AppointmentId": 9001}])
+            } else {
+                serde_json::json!([{"SlotTaken": 0}])
+            };
+            Ok(answer(rows))
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            base_url: "http://127.0.0.1:9".into(),
+            site_id: Some("12345".into()),
+            pairing_code: None,
+            location_id: Some(1),
+            rep_visit_type_code: Some(126),
+            reason_tag: "[REP]".into(),
+            patient_id: 0,
+            ahpra_column: None,
+            read_tables: false,
+            cached_guid: Some("guid".into()),
+        }
+    }
+
+    fn appointment(known: PmsKnowledge) -> Appointment {
+        Appointment {
+            reference: "01JREF".into(),
+            practitioner_user_id: 2_000_000_564,
+            date: day(2027, 3, 2),
+            start_seconds: 45_000,
+            duration_seconds: 1_200,
+            rep_name: "Jane Citizen".into(),
+            rep_company: "Acme Pharma".into(),
+            rep_email: "jane@acme.test".into(),
+            notes: String::new(),
+            known,
+        }
+    }
+
+    fn adds(commands: &[String]) -> usize {
+        commands.iter().filter(|c| c.contains("BP_AddAppointmentEx")).count()
+    }
+
+    #[test]
+    fn an_uncertain_push_looks_for_its_reference_before_it_writes_and_finds_the_earlier_record() {
+        let settings = settings();
+        // An earlier attempt's answer was lost: Bp holds record 7001 with this appointment's reference.
+        let bp = FakeBp::new(vec![(7001, "[REP] Jane Citizen (Acme Pharma) - repbook ref 01JREF")]);
+        let halo = Halo::with_transport(&settings, &bp);
+        let outcome = push(&halo, "guid", &settings, &appointment(PmsKnowledge::Uncertain(None))).unwrap();
+        let commands = bp.commands();
+        assert!(commands[0].ends_with("BP_GetPatientAppointments"), "it looks first: {commands:?}");
+        assert_eq!(adds(&commands), 0, "no second Bp appointment: {commands:?}");
+        assert_eq!(outcome.pms_id, "7001");
+    }
+
+    #[test]
+    fn an_uncertain_push_adds_only_after_looking_and_finding_nothing() {
+        let settings = settings();
+        // A live record at the same slot, but someone else's: not this appointment.
+        let bp = FakeBp::new(vec![(7002, "[REP] Other Rep (Globex) - repbook ref 01JOTHER")]);
+        let halo = Halo::with_transport(&settings, &bp);
+        let outcome = push(&halo, "guid", &settings, &appointment(PmsKnowledge::Uncertain(None))).unwrap();
+        let commands = bp.commands();
+        assert!(commands[0].ends_with("BP_GetPatientAppointments"), "{commands:?}");
+        assert!(commands.iter().any(|c| c.ends_with("BP_GetAppointmentDetails")), "{commands:?}");
+        assert!(commands.last().unwrap().contains("BP_AddAppointmentEx"), "{commands:?}");
+        assert_eq!(adds(&commands), 1);
+        assert_eq!((outcome.pms_id.as_str(), outcome.action), ("9001", PushAction::Created));
+    }
+
+    #[test]
+    fn a_push_never_sent_before_adds_in_one_round_trip() {
+        let settings = settings();
+        let bp = FakeBp::new(vec![]);
+        let halo = Halo::with_transport(&settings, &bp);
+        push(&halo, "guid", &settings, &appointment(PmsKnowledge::NeverSent)).unwrap();
+        assert_eq!(bp.commands().len(), 1);
+        assert_eq!(adds(&bp.commands()), 1);
+    }
 }

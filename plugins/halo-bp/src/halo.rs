@@ -158,13 +158,34 @@ fn retry_after_ms(headers: &[(String, String)]) -> Option<u32> {
         .map(|seconds| (seconds * 1000.0).clamp(0.0, 3_600_000.0) as u32)
 }
 
+/// Where Halo's requests go: the host's `http.send` in the component; a fake that records and answers in
+/// the connector's own unit tests (natively, where there is no host to import from).
+pub trait Transport {
+    fn send(&self, request: &http::Request) -> Result<http::Response, http::HttpError>;
+}
+
+/// The host's `http.send` import.
+pub struct HostHttp;
+
+impl Transport for HostHttp {
+    fn send(&self, request: &http::Request) -> Result<http::Response, http::HttpError> {
+        http::send(request)
+    }
+}
+
 pub struct Halo<'a> {
     settings: &'a Settings,
+    transport: &'a dyn Transport,
 }
 
 impl<'a> Halo<'a> {
     pub fn new(settings: &'a Settings) -> Halo<'a> {
-        Halo { settings }
+        Halo { settings, transport: &HostHttp }
+    }
+
+    #[cfg(test)]
+    pub fn with_transport(settings: &'a Settings, transport: &'a dyn Transport) -> Halo<'a> {
+        Halo { settings, transport }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, HaloError> {
@@ -176,7 +197,7 @@ impl<'a> Halo<'a> {
             // Halo answers immediate queries within 30 s or gives 504 itself.
             timeout_ms: Some(35_000),
         };
-        let response = http::send(&request).map_err(HaloError::Http)?;
+        let response = self.transport.send(&request).map_err(HaloError::Http)?;
         let parsed: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         // A failed query comes back as an executionFailed object (400, and some app-level errors with 200).
         if parsed.get("errorDetails").is_some() {

@@ -142,6 +142,17 @@ impl Server {
         self.call(reqwest::Method::PATCH, path, Some(body)).await
     }
 
+    /// Moves the clock of a server started with `clock_env` forward by `by` (it reads its file every 50 ms).
+    pub async fn move_clock(&self, by: Duration) {
+        let file = clock_file(&self.data_dir);
+        let now: i64 = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        std::fs::write(&file, (now + by.as_secs() as i64).to_string()).expect("write the test clock");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     pub async fn create_clinic(&self, name: &str, zone: &str, state: &str) -> String {
         let (status, body) = self
             .post(
@@ -203,6 +214,25 @@ pub async fn listening_addr(data_dir: &Path, child: &mut Child) -> String {
         assert!(Instant::now() < deadline, "repbook serve did not start within 30 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The file whose seconds move a test server's clock (see `clock_env`).
+pub fn clock_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("test-clock")
+}
+
+/// The environment that gives a server a clock `Server::move_clock` moves, and housekeeping (request
+/// expiry) every 200 ms instead of every minute.
+pub fn clock_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("REPBOOK_TEST_CLOCK_FILE", clock_file(data_dir).display().to_string()),
+        ("REPBOOK_HOUSEKEEPING_MS", "200".to_string()),
+    ]
+}
+
+/// `(key, value)` pairs as `start_with_env` takes them.
+pub fn env_refs(env: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// Runs the CLI against a data dir and returns its output.
