@@ -52,7 +52,7 @@ fmt:
 # A release build of the binary and the connector components, for a clinic server or a VM:
 #   make install [PREFIX=/usr/local] [DESTDIR=]   then   make install-service (systemd)
 install: plugins
-	$(CARGO) build --release -p repbook
+	$(CARGO) build --release -p repbook --no-default-features
 	install -D -m 0755 target/release/repbook $(DESTDIR)$(PREFIX)/bin/repbook
 	install -d $(DESTDIR)$(PREFIX)/lib/repbook/plugins
 	install -m 0644 plugins/target/wasm32-wasip2/release/*.wasm $(DESTDIR)$(PREFIX)/lib/repbook/plugins/

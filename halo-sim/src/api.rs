@@ -68,25 +68,25 @@ fn now() -> String {
 
 /// The gateway's checks: the subscription key, then the integrator-wide IP allowlist and call quota
 /// (the latter two are faults set on any site, since they concern the integrator, not a site).
-fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
+fn authorise(sim: &Sim, headers: &HeaderMap) -> Result<(), Box<Response>> {
     match headers.get("ocp-apim-subscription-key").and_then(|v| v.to_str().ok()) {
         None => {
-            return Err(nested(
+            return Err(Box::new(nested(
                 StatusCode::UNAUTHORIZED,
                 "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
-            ));
+            )));
         }
         Some(key) if sim.keys.iter().any(|k| k == key) => {}
-        Some(_) => return Err(nested(StatusCode::UNAUTHORIZED, "Subscription Key Invalid")),
+        Some(_) => return Err(Box::new(nested(StatusCode::UNAUTHORIZED, "Subscription Key Invalid"))),
     }
     if sim.faults.values().any(|f| f.ip_not_allowed) {
-        return Err(nested(StatusCode::FORBIDDEN, "Caller Ip Not Allowed"));
+        return Err(Box::new(nested(StatusCode::FORBIDDEN, "Caller Ip Not Allowed")));
     }
     if sim.faults.values().any(|f| f.quota_exceeded) {
-        return Err(nested(
+        return Err(Box::new(nested(
             StatusCode::FORBIDDEN,
             "Out of call volume quota. Quota will be replenished in 00:10:00.",
-        ));
+        )));
     }
     Ok(())
 }
@@ -119,16 +119,16 @@ fn site_json(sim: &Sim, site: &Site) -> Value {
 }
 
 /// The two query parameters getSites and pair-site both require.
-fn site_query(query: &HashMap<String, String>) -> Result<(&String, &String), Response> {
+fn site_query(query: &HashMap<String, String>) -> Result<(&String, &String), Box<Response>> {
     match (
         query.get("practiceManagementSiteId"),
         query.get("practiceManagementName"),
     ) {
         (Some(site_id), Some(pms)) => Ok((site_id, pms)),
-        _ => Err(nested(
+        _ => Err(Box::new(nested(
             StatusCode::BAD_REQUEST,
             "Required parameters 'practiceManagementSiteId' and 'practiceManagementName' are missing",
-        )),
+        ))),
     }
 }
 
@@ -141,11 +141,11 @@ async fn get_sites(
 ) -> Response {
     let sim = lock(&sim);
     if let Err(denied) = authorise(&sim, &headers) {
-        return denied;
+        return *denied;
     }
     let (site_id, pms) = match site_query(&query) {
         Ok(pair) => pair,
-        Err(missing) => return missing,
+        Err(missing) => return *missing,
     };
     if !PMS_NAMES.contains(&pms.as_str()) {
         return nested(
@@ -188,7 +188,7 @@ fn find<'a>(sim: &'a Sim, guid: &str) -> Lookup<'a> {
 async fn get_site(State(sim): State<Shared>, headers: HeaderMap, Path(guid): Path<String>) -> Response {
     let mut sim = lock(&sim);
     if let Err(denied) = authorise(&sim, &headers) {
-        return denied;
+        return *denied;
     }
     let site_id = match find(&sim, &guid) {
         Lookup::Current(site) => site.seed.site_id.clone(),
@@ -210,11 +210,11 @@ async fn pair_site(
 ) -> Response {
     let mut sim = lock(&sim);
     if let Err(denied) = authorise(&sim, &headers) {
-        return denied;
+        return *denied;
     }
     let (site_id, pms) = match site_query(&query) {
         Ok(pair) => pair,
-        Err(missing) => return missing,
+        Err(missing) => return *missing,
     };
     if pms != "Best Practice" {
         return nested(StatusCode::NOT_FOUND, "Site not found");
@@ -472,7 +472,7 @@ async fn immediate_query(
     {
         let sim = lock(&shared);
         if let Err(denied) = authorise(&sim, &headers) {
-            return denied;
+            return *denied;
         }
     }
     let request: QueryBody = match serde_json::from_slice(&body) {

@@ -215,10 +215,10 @@ impl Batch<'_> {
         }
         let mut rows = Vec::new();
         for row in &table {
-            if let Some(condition) = filter {
-                if !self.test(condition, Some(row))? {
-                    continue;
-                }
+            if let Some(condition) = filter
+                && !self.test(condition, Some(row))?
+            {
+                continue;
             }
             rows.push(row.clone());
         }
@@ -252,11 +252,12 @@ impl Batch<'_> {
             })
             .collect::<Result<Vec<Row>, SqlError>>()?;
         // A column that does not exist is an error even when no row matched.
-        if projected.is_empty() && !star {
-            if let Some(first) = table.first() {
-                for item in items {
-                    self.eval(&item.expr, Some(first))?;
-                }
+        if projected.is_empty()
+            && !star
+            && let Some(first) = table.first()
+        {
+            for item in items {
+                self.eval(&item.expr, Some(first))?;
             }
         }
         self.result_set(projected);

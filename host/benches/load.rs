@@ -4,8 +4,7 @@
 //! at its peak and after, and checks afterwards that every acknowledged write is in repbook as acknowledged
 //! and in Bp exactly once. Run with `make bench` or `cargo bench --bench load`.
 
-#[path = "../../tests/support/mod.rs"]
-#[allow(dead_code)]
+#[path = "../../tests/e2e/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};

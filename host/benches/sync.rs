@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use repbook::app::{App, AppError, Availability};
+use repbook::clock::Clock;
 use repbook::domain::{
     Clinic, NewAppointment, NewClinic, NewPractitioner, PmsSettingsUpdate, Practitioner, Rep, new_id,
 };
@@ -65,6 +67,16 @@ async fn main() {
         ..Default::default()
     };
     let engine = SyncEngine::new(store.clone(), registry.clone(), config.clone());
+    // The workflows that book and move, as a server runs them (the diary cache stays empty: no time is
+    // published, so nothing reads it).
+    let app = App::new(
+        store.clone(),
+        registry.clone(),
+        engine.clone(),
+        Arc::new(Availability::new(store.clone(), registry.clone(), Default::default())),
+        Clock::system(),
+        dir.path().to_path_buf(),
+    );
 
     let mut clinics = Vec::new();
     for n in 0..SITES {
@@ -83,7 +95,7 @@ async fn main() {
         let update: PmsSettingsUpdate = serde_json::from_value(json!({"connector": "halo-bp", "enabled": true, "site_id": format!("{}", 30001 + n),
             "location_id": 1, "settings": {"base_url": sim.url(), "subscription_key": "k", "rep_visit_type_code": "126"}})).unwrap();
         store
-            .update_clinic(&clinic.id, |c| Ok(c.pms.apply(update)?))
+            .update_clinic(&clinic.id, |c| Ok::<_, AppError>(c.pms.apply(update)?))
             .await
             .unwrap();
         engine.validate(&clinic.id).await.unwrap();
@@ -98,7 +110,7 @@ async fn main() {
             },
         )
         .unwrap();
-        store.add_practitioner(&doctor).unwrap();
+        store.put_practitioner(&doctor).unwrap();
         // These sites do not disclose AHPRA numbers: the doctor is mapped by hand.
         engine.map_staff(&clinic.id, &doctor.id, Some(1)).await.unwrap();
         clinics.push((store.clinic(&clinic.id).unwrap(), doctor.id));
@@ -112,7 +124,7 @@ async fn main() {
     // Single changes, on a site with nothing else to do.
     let singles_engine = SyncEngine::new(store.clone(), registry.clone(), config.clone());
     tokio::spawn(singles_engine.clone().run());
-    singles(&store, &sim, &clinics[0]).await;
+    singles(&app, &store, &sim, &clinics[0]).await;
     singles_engine.stop(Duration::from_secs(5)).await;
 
     // Throughput: book everything first, then let a fresh worker drain it.
@@ -139,7 +151,7 @@ async fn main() {
                 duration_minutes: Some(15),
                 notes: String::new(),
             };
-            store.book_appointment(clinic, new, Timestamp::now()).await.unwrap();
+            app.book(&clinic.id, new).await.unwrap();
         }
     }
     let engine = SyncEngine::new(store.clone(), registry, config);
@@ -171,8 +183,7 @@ fn site_requests(sim: &halo_sim::SimServer, site: &str) -> u64 {
 async fn until_synced(store: &Store, id: &str, version: u64) -> Duration {
     let started = Instant::now();
     loop {
-        let appointment = store.appointment(id).unwrap();
-        if appointment.pms.synced_version == Some(version) {
+        if store.pms_record(id).unwrap().status.synced_version == Some(version) {
             return started.elapsed();
         }
         tokio::time::sleep(Duration::from_micros(500)).await;
@@ -193,7 +204,7 @@ fn report(label: &str, mut times: Vec<Duration>, requests: u64) {
 }
 
 /// The first clinic's site: book SINGLES appointments one at a time, then move each once.
-async fn singles(store: &Arc<Store>, sim: &halo_sim::SimServer, (clinic, doctor): &(Clinic, String)) {
+async fn singles(app: &App, store: &Arc<Store>, sim: &halo_sim::SimServer, (clinic, doctor): &(Clinic, String)) {
     let site = clinic.pms.site_id.clone().unwrap();
     println!("single changes on an idle worker, {LATENCY_MS} ms per Halo request:");
     let next_year = Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).year() + 1;
@@ -213,7 +224,8 @@ async fn singles(store: &Arc<Store>, sim: &halo_sim::SimServer, (clinic, doctor)
             duration_minutes: Some(15),
             notes: String::new(),
         };
-        let appointment = store.book_appointment(clinic, new, Timestamp::now()).await.unwrap();
+        let (_, booked_now) = app.book(&clinic.id, new).await.unwrap();
+        let appointment = booked_now.appointment;
         times.push(until_synced(store, &appointment.id, 1).await);
         booked.push(appointment);
     }
@@ -225,10 +237,8 @@ async fn singles(store: &Arc<Store>, sim: &halo_sim::SimServer, (clinic, doctor)
             start: Some(format!("{next_year}-11-{:02}T{:02}:30", 1 + k / 8, 9 + k % 8)),
             duration_minutes: None,
         };
-        let moved = store
-            .move_appointment(clinic, &appointment.id, change, Timestamp::now())
-            .await
-            .unwrap();
+        let (_, moved) = app.move_appointment(&appointment.id, change).await.unwrap();
+        let moved = moved.appointment;
         times.push(until_synced(store, &moved.id, moved.version).await);
     }
     report(

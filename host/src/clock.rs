@@ -17,6 +17,9 @@ const TEST_CLOCK_POLL: Duration = Duration::from_millis(50);
 pub struct Clock {
     /// Seconds added to the system clock; always 0 outside tests.
     offset: Arc<AtomicI64>,
+    /// Unit tests: the time it reads, exactly.
+    #[cfg(test)]
+    fixed: Arc<std::sync::Mutex<Option<Timestamp>>>,
 }
 
 impl Clock {
@@ -45,9 +48,28 @@ impl Clock {
     }
 
     pub fn now(&self) -> Timestamp {
+        #[cfg(test)]
+        if let Some(fixed) = *self.fixed.lock().unwrap_or_else(|p| p.into_inner()) {
+            return fixed;
+        }
         let offset = self.offset.load(Ordering::Relaxed);
         Timestamp::now()
             .checked_add(SignedDuration::from_secs(offset))
             .unwrap_or_else(|_| Timestamp::now())
+    }
+}
+
+#[cfg(test)]
+impl Clock {
+    /// A clock that reads exactly `at` until it is set again, for unit tests of time-bound rules.
+    pub fn at(at: Timestamp) -> Clock {
+        let clock = Clock::default();
+        clock.set(at);
+        clock
+    }
+
+    /// Makes this clock (and every copy of it) read `at`.
+    pub fn set(&self, at: Timestamp) {
+        *self.fixed.lock().unwrap_or_else(|p| p.into_inner()) = Some(at);
     }
 }

@@ -43,8 +43,8 @@ pub fn request_body(bytes: &[u8]) {
     if let Ok(update) = serde_json::from_slice::<PmsSettingsUpdate>(bytes) {
         let _ = clinic.pms.apply(update);
     }
-    let _ = serde_json::from_slice::<crate::booking::BookingRequest>(bytes);
-    let _ = serde_json::from_slice::<crate::booking::SwapRequest>(bytes);
+    let _ = serde_json::from_slice::<crate::app::BookingRequest>(bytes);
+    let _ = serde_json::from_slice::<crate::app::SwapRequest>(bytes);
     let _ = serde_json::from_slice::<crate::api::model::AppointmentQuery>(bytes);
 }
 

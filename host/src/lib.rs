@@ -4,12 +4,11 @@
 //! the shared measurements, `secure` the data dir's privacy, and `server` wires them together.
 
 pub mod api;
-pub mod availability;
-pub mod booking;
+pub mod app;
 pub mod cli;
 pub mod clock;
-pub mod doctor;
 pub mod domain;
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;

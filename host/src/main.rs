@@ -17,6 +17,7 @@ async fn main() -> ExitCode {
     let parsed = repbook::cli::parse();
     let (default_level, format) = match &parsed.cli.command {
         Command::Serve(args) => ("info", args.log_format),
+        #[cfg(feature = "demo")]
         Command::Demo(_) => ("info", LogFormat::Text),
         _ => ("warn", LogFormat::Text),
     };

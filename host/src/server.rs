@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::api::listener::{self, ConnectionConfig, TlsFiles};
 use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
-use crate::booking::Bookings;
+use crate::app::{App, Availability, AvailabilityConfig};
 use crate::clock::Clock;
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
@@ -37,7 +37,7 @@ pub struct ServerConfig {
     /// Rate limits of the rep's public routes.
     pub public_limits: PublicLimitConfig,
     /// How long the doctors' diaries from the PMS are trusted, and how often they are refreshed.
-    pub availability: crate::availability::AvailabilityConfig,
+    pub availability: AvailabilityConfig,
     /// What each connection may take: timeouts, caps, trusted proxies.
     pub connections: ConnectionConfig,
     /// HTTPS instead of HTTP.
@@ -90,11 +90,11 @@ pub struct Running {
 
 /// Once a minute (by default): lets go of the approval requests nobody decided on in time (their slots are
 /// already free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
-async fn housekeeping(bookings: Arc<Bookings>, limits: Arc<PublicLimits>, clock: Clock, every: Duration) {
+async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration) {
     let mut every = tokio::time::interval(every);
     loop {
         every.tick().await;
-        if let Err(error) = bookings.expire_requests(clock.now()).await {
+        if let Err(error) = app.expire_requests().await {
             tracing::warn!(%error, "cannot expire old requests");
         }
         limits.retain_recent();
@@ -136,35 +136,37 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
         .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
-    let availability = Arc::new(crate::availability::Availability::new(
-        store.clone(),
-        plugins.clone(),
-        config.availability,
-    ));
+    let availability = Arc::new(Availability::new(store.clone(), plugins.clone(), config.availability));
     let diaries = tokio::spawn(availability.clone().run());
     let clock = match config.test_clock_file.clone() {
         Some(file) => Clock::offset_by_file(file),
         None => Clock::system(),
     };
-    let bookings = Arc::new(Bookings::new(store.clone(), availability.clone()).with_claim_delay(config.test_claim_delay));
+    let app = Arc::new(
+        App::new(
+            store.clone(),
+            plugins.clone(),
+            sync.clone(),
+            availability,
+            clock,
+            config.data_dir.clone(),
+        )
+        .with_claim_delay(config.test_claim_delay),
+    );
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
     let housekeeping = tokio::spawn(housekeeping(
-        bookings.clone(),
+        app.clone(),
         public_limits.clone(),
-        clock.clone(),
         config.housekeeping_every,
     ));
     let state = AppState {
-        store,
-        plugins,
+        app,
         sync,
-        bookings,
+        plugins,
+        store,
         public_limits,
         sessions: Default::default(),
-        availability,
-        clock,
         token: token.into(),
-        data_dir: Arc::new(config.data_dir.clone()),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(state.clone());

@@ -1,25 +1,13 @@
 // The rep's pages: /book/<link> (choose an open time, give your details, book) and /manage/<token> (see,
 // change or cancel one visit). Every action is one API call; its error message is shown as it is. Times are
 // the clinic's wall-clock times (from `local_start`) with the zone named, whatever the browser's zone.
-"use strict";
+import { call } from "./api.js";
+import { wallClock } from "./words.js";
 
 const page = document.body.dataset.page;
 const capability = location.pathname.split("/")[2] || "";
 const $ = (id) => document.getElementById(id);
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-
-// "2026-12-01T12:30" -> { date: "Tuesday 1 December 2026", time: "12:30 pm" }, read as written.
-function wallClock(localStart) {
-  const [day, clock] = localStart.split("T");
-  const [y, m, d] = day.split("-").map(Number);
-  const [h, min] = clock.split(":").map(Number);
-  const weekday = DAYS[new Date(Date.UTC(y, m - 1, d)).getUTCDay()];
-  const hour12 = ((h + 11) % 12) + 1;
-  const time = `${hour12}:${String(min).padStart(2, "0")} ${h < 12 ? "am" : "pm"}`;
-  return { date: `${weekday} ${d} ${MONTHS[m - 1]} ${y}`, day, time };
-}
 
 function show(id, visible) {
   $(id).hidden = !visible;
@@ -41,30 +29,6 @@ function showError(message) {
   if (message) box.focus();
 }
 
-async function call(method, path, body) {
-  const options = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, options);
-  } catch (e) {
-    return { ok: false, message: "The clinic's booking service cannot be reached; check your connection and try again." };
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch (e) {
-    data = null;
-  }
-  if (!response.ok) {
-    const message = data && data.error && data.error.message ? data.error.message : `The request failed (HTTP ${response.status}).`;
-    return { ok: false, status: response.status, message };
-  }
-  return { ok: true, data };
-}
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);

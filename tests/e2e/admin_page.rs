@@ -9,12 +9,12 @@ use crate::support;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::Server;
 use crate::support::booking::{ROOMY_LIMITS, weekday};
 use crate::support::browser::Browser;
 use crate::support::local_date_in;
 use crate::support::pms::{sim_get, wait_drained, weekday_sessions};
+use serde_json::{Value, json};
 
 /// One Bp site whose integrator login may read USERS (so AHPRA numbers can be matched); Dr Ben Okafor's
 /// number was mistyped in Bp.

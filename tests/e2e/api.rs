@@ -3,8 +3,8 @@
 
 use crate::support;
 
-use serde_json::{Value, json};
 use crate::support::{Server, local_date_in};
+use serde_json::{Value, json};
 
 const ZONE: &str = "Australia/Adelaide";
 

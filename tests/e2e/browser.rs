@@ -3,14 +3,13 @@
 //! then reaches halo-sim's Bp; the pages on a phone. axe-core checks every page state the rep sees, and each
 //! is saved as a screenshot under target/browser-screenshots/.
 
-
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::booking::*;
 use crate::support::browser::Browser;
 use crate::support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
 use crate::support::{Server, local_date_in};
+use serde_json::{Value, json};
 
 const ENTER: &str = "\u{e007}";
 

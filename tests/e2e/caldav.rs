@@ -3,15 +3,14 @@
 //! in three zones, moves and cancels, an outage in the middle of a sync, and switching a clinic between
 //! halo-bp and caldav with the server running.
 
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_get, sim_log, wait_drained};
 use crate::support::radicale::{PASSWORD, Radicale, USER};
 use crate::support::{Server, local_date_in};
+use serde_json::{Value, json};
 
 const PRACTITIONERS: &str = "1|Dr Ana Ng|MED0001234567|ana@clinic.example; 2|Dr Ben Okafor|MED0007654321";
 

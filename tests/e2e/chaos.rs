@@ -9,11 +9,11 @@ use crate::support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::support::Server;
+use crate::support::pms::{ClinicSetup, install_halo_bp, ready_clinic, seed, set_faults, sim_get, wait_drained};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use crate::support::Server;
-use crate::support::pms::{ClinicSetup, install_halo_bp, ready_clinic, seed, set_faults, sim_get, wait_drained};
 
 const CLINICS: usize = 5;
 const OPERATIONS: usize = 300;

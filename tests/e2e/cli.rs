@@ -3,8 +3,8 @@
 
 use crate::support;
 
-use serde_json::Value;
 use crate::support::{Server, cli, local_date_in};
+use serde_json::Value;
 
 fn json_of(output: &std::process::Output) -> Value {
     assert!(
@@ -418,10 +418,9 @@ async fn cli_publishes_times_for_categories_makes_links_and_runs_the_approval_qu
             "revoke",
             "--clinic",
             &clinic,
-            &json_of(&cli(data, &["link", "list", "--clinic", &clinic, "--json"]))["links"][0]["id"]
+            json_of(&cli(data, &["link", "list", "--clinic", &clinic, "--json"]))["links"][0]["id"]
                 .as_str()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
         ],
     ));
     assert!(revoked.contains("Revoked"), "{revoked}");

@@ -3,13 +3,12 @@
 //! `/healthz` turns 503 with the reason, the process exits non-zero for its supervisor, and after the
 //! restart every booking that was acknowledged is there.
 
-
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::support::{BIN, Server, listening_addr, local_date_in};
+use serde_json::{Value, json};
 
 /// `repbook serve` whose files may not grow past `limit` bytes.
 fn serve_with_file_limit(dir: &std::path::Path, limit: u64) -> std::process::Child {

@@ -3,14 +3,13 @@
 //! and its outbox entry is found again. The store's background flush is off here, so nothing but the
 //! durability wait before each 2xx can have saved them: remove that wait and this test loses writes.
 
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::support::{Server, local_date_in};
 use repbook::domain::{AppointmentStatus, PmsSyncState};
 use repbook::store::Store;
 use serde_json::{Value, json};
-use crate::support::{Server, local_date_in};
 
 const CLIENTS: usize = 16;
 const PER_CLIENT: usize = 32;
@@ -137,13 +136,18 @@ async fn sigkill_after_last_ack_loses_no_booking_move_cancel_or_outbox_entry() {
             if queued.get(id) == Some(&ack.version) {
                 still_queued += 1;
             } else {
+                let record = store.pms_record(id).unwrap();
                 assert_eq!(
-                    appointment.pms.state,
+                    record.version, appointment.version,
+                    "{id}: the outcome is about its last change"
+                );
+                assert_eq!(
+                    record.status.state,
                     PmsSyncState::NotApplicable,
                     "outbox entry for {id} lost without an outcome"
                 );
                 assert!(
-                    appointment.pms.updated_at.is_some(),
+                    record.status.updated_at.is_some(),
                     "outbox entry for {id} lost without an outcome"
                 );
             }
@@ -262,7 +266,10 @@ async fn durability_every_acknowledged_rep_change_waited_for_its_flush() {
         )
         .await;
         assert_eq!(status, 201, "{booked}");
-        assert!(flushes(&server).await > before, "rep booking {n} was acknowledged without a flush");
+        assert!(
+            flushes(&server).await > before,
+            "rep booking {n} was acknowledged without a flush"
+        );
         let manage = booked["manage_url"].as_str().unwrap().to_string();
 
         let before = flushes(&server).await;
@@ -273,12 +280,18 @@ async fn durability_every_acknowledged_rep_change_waited_for_its_flush() {
         )
         .await;
         assert_eq!(status, 200, "{swapped}");
-        assert!(flushes(&server).await > before, "swap {n} was acknowledged without a flush");
+        assert!(
+            flushes(&server).await > before,
+            "swap {n} was acknowledged without a flush"
+        );
 
         let before = flushes(&server).await;
         let (status, cancelled) = public_post(&server, &format!("{manage}/cancel"), json!({})).await;
         assert_eq!(status, 200, "{cancelled}");
-        assert!(flushes(&server).await > before, "rep cancel {n} was acknowledged without a flush");
+        assert!(
+            flushes(&server).await > before,
+            "rep cancel {n} was acknowledged without a flush"
+        );
 
         let (status, requested) = book(
             &server,
@@ -292,8 +305,13 @@ async fn durability_every_acknowledged_rep_change_waited_for_its_flush() {
         assert_eq!(requested["status"], "requested");
         let id = requested["appointment"]["reference"].as_str().unwrap();
         let before = flushes(&server).await;
-        let (status, approved) = server.post(&format!("/api/v1/appointments/{id}/approve"), json!({})).await;
+        let (status, approved) = server
+            .post(&format!("/api/v1/appointments/{id}/approve"), json!({}))
+            .await;
         assert_eq!(status, 200, "{approved}");
-        assert!(flushes(&server).await > before, "approval {n} was acknowledged without a flush");
+        assert!(
+            flushes(&server).await > before,
+            "approval {n} was acknowledged without a flush"
+        );
     }
 }

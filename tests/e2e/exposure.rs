@@ -2,13 +2,12 @@
 //! `--tls-key`; behind a reverse proxy, the client address (which the rep routes' rate limits count) comes
 //! from `X-Forwarded-For` only when the proxy is listed in `--trusted-proxies`.
 
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::json;
 use crate::support::booking::{clinic, link, publish, rep, weekday};
 use crate::support::{BIN, Server, listening_addr, local_date_in};
+use serde_json::json;
 
 /// The port a server started on port 0 listens on.
 async fn listening_port(data: &std::path::Path, child: &mut std::process::Child) -> String {

@@ -3,7 +3,6 @@
 //! while `/healthz` and a real API call keep answering; each stalled connection is closed by the header
 //! timeout, and the server's memory comes back down after.
 
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -5,14 +5,13 @@
 //! expected status, every refusal speaks the error envelope (pages answer with the HTML not-found page),
 //! and the store's content afterwards is byte-for-byte what it was before.
 
-
 use std::path::Path;
 
+use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, publish, rep, weekday};
+use crate::support::{Server, cli, local_date_in};
 use repbook::store::backup::read_backup;
 use reqwest::Method;
 use serde_json::{Value, json};
-use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, publish, rep, weekday};
-use crate::support::{Server, cli, local_date_in};
 
 #[derive(Clone, Copy)]
 enum Auth {
@@ -65,11 +64,11 @@ async fn store_content(server: &Server) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>
         .collect()
 }
 
+/// Every tree of a store by name, with its keys and values.
+type Trees = [(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)];
+
 /// Which trees and keys differ, for the failure message.
-fn differences(
-    before: &[(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)],
-    after: &[(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)],
-) -> Vec<String> {
+fn differences(before: &Trees, after: &Trees) -> Vec<String> {
     let mut found = Vec::new();
     for (name, entries) in after {
         let old = before

@@ -2,13 +2,12 @@
 //! response, latency per route template and connector call durations in /metrics, and never a secret or a
 //! capability in either.
 
-
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::booking::{ROOMY_LIMITS, book, link, publish, rep, weekday};
 use crate::support::pms::{install_halo_bp, ready_clinic, seed, wait_drained};
 use crate::support::{Server, local_date_in};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn logs_and_metrics_carry_request_ids_and_never_a_secret() {

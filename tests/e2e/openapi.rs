@@ -7,8 +7,8 @@ use crate::support;
 
 use std::path::Path;
 
-use serde_json::Value;
 use crate::support::Server;
+use serde_json::Value;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 

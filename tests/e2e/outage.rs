@@ -2,12 +2,11 @@
 //! site's queue and probes its health with backoff instead of sending every item, so the requests the
 //! simulator receives stay under a stated bound; everything is delivered within 30 s of the site's return.
 
-
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use crate::support::local_date_in;
 use crate::support::pms::{assert_bp_matches, ready_clinic, seed, set_faults, site_requests, start, wait_drained};
+use serde_json::json;
 
 const OUTAGE: Duration = Duration::from_secs(120);
 /// Up to 3 failed deliveries (the pause threshold) plus one per concurrent slot, then probes at

@@ -1,13 +1,12 @@
 //! `hog` allocates without bound: the call fails at the memory limit and the host's resident memory stays
 //! within limit + 32 MiB. Alone in its test binary so no other test's allocations disturb the reading.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use repbook::plugins::{CallContext, CallError, PluginError, SandboxLimits};
 use crate::support::{component, plugin_registry};
+use repbook::plugins::{CallContext, CallError, PluginError, SandboxLimits};
 
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

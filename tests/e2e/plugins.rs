@@ -2,13 +2,12 @@
 //! credential injection, hot swap under load, the compiled-component cache, and the install/activate/
 //! rollback surface through the real binary.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use repbook::plugins::{CallContext, CallError, DeadlineKind, PluginError, SandboxLimits};
 use crate::support::{Listener, Server, cli, component, component_path, plugin_registry};
+use repbook::plugins::{CallContext, CallError, DeadlineKind, PluginError, SandboxLimits};
 
 fn limits(guest_ms: u64) -> SandboxLimits {
     SandboxLimits {

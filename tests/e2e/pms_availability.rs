@@ -9,10 +9,10 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::support::booking::{ROOMY_LIMITS, link, public_get, publish, slots, weekday};
 use crate::support::pms::{self, ready_clinic, set_faults};
 use crate::support::{Server, component, local_date_in};
+use serde_json::{Value, json};
 
 const FAST_DIARY: [(&str, &str); 2] = [
     ("REPBOOK_AVAILABILITY_TTL_SECS", "1"),

@@ -1,12 +1,11 @@
 //! Reconciliation: appointments deleted, moved and added behind repbook's back in Bp are reported and
 //! repaired; repbook's truth wins.
 
-
 use std::time::Duration;
 
-use serde_json::json;
 use crate::support::local_date_in;
 use crate::support::pms::{assert_bp_matches, ready_clinic, seed, sim_get, start, wait_drained};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_and_repairs_changes_made_behind_repbooks_back() {

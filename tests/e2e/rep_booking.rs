@@ -7,10 +7,10 @@ use crate::support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::booking::*;
 use crate::support::pms::{self, adds_of, assert_bp_matches, ready_clinic, sim_log, wait_drained};
 use crate::support::{Server, local_date_in};
+use serde_json::{Value, json};
 
 async fn server() -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

@@ -5,9 +5,9 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use crate::support::local_date_in;
 use crate::support::pms::{ready_clinic, seed, set_faults, sim_get, start, wait_drained};
+use serde_json::json;
 
 async fn wait_synced(server: &support::Server, id: &str, limit: Duration) -> Duration {
     let started = Instant::now();

@@ -2,7 +2,6 @@
 //! with a warning), connector secrets come from a file or standard input instead of the command line and
 //! are never answered back, and a short API token is refused.
 
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};

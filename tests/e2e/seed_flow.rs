@@ -8,9 +8,9 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::support::pms::{adds_of, ready_clinic, seed, set_faults, sim_get, sim_log};
 use crate::support::{Server, local_date_in, next_transitions};
+use serde_json::{Value, json};
 
 const SITE: &str = "12345";
 

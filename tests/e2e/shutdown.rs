@@ -5,9 +5,9 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use crate::support::pms::{adds_of, assert_bp_matches, ready_clinic, seed, set_faults, sim_log, wait_drained};
 use crate::support::{Server, local_date_in};
+use serde_json::json;
 
 const SITE: &str = "20001";
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use crate::support::{Server, cli, local_date_in};
+use serde_json::Value;
 
 /// A data dir with a clinic, a doctor and `n` booked appointments, stopped cleanly.
 async fn populated(dir: &Path, n: usize) -> Vec<String> {

@@ -1,7 +1,6 @@
 //! Clinic-local times through the real binary: DST gaps and folds in Sydney, Adelaide's +10:30 and Lord
 //! Howe's half-hour shift, stored with the right instant and local date/seconds.
 
-
 use crate::support::{Server, next_transitions};
 
 #[tokio::test]

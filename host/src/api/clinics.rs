@@ -8,8 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::model::{ClinicList, ClinicView};
-use crate::domain::{Clinic, ClinicUpdate, NewClinic, new_id};
-use crate::store::AppointmentFilter;
+use crate::domain::{ClinicUpdate, NewClinic};
 
 #[utoipa::path(operation_id = "clinics_create", 
     post,
@@ -23,9 +22,7 @@ pub async fn create(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewClinic>,
 ) -> Result<(StatusCode, Json<ClinicView>), ApiError> {
-    let clinic = Clinic::create(new_id(), new, jiff::Timestamp::now())?;
-    state.store.put_clinic(&clinic)?;
-    state.store.durable().await?;
+    let clinic = state.app.create_clinic(new).await?;
     Ok((StatusCode::CREATED, Json((&clinic).into())))
 }
 
@@ -37,7 +34,7 @@ pub async fn create(
     responses((status = 200, description = "Done", body = ClinicList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, ApiError> {
-    let clinics = state.store.clinics()?.iter().map(ClinicView::from).collect();
+    let clinics = state.app.clinics()?.iter().map(ClinicView::from).collect();
     Ok(Json(ClinicList { clinics }))
 }
 
@@ -50,7 +47,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, Api
     responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClinicView>, ApiError> {
-    Ok(Json((&state.store.clinic(&id)?).into()))
+    Ok(Json((&state.app.clinic(&id)?).into()))
 }
 
 #[utoipa::path(operation_id = "clinics_update", 
@@ -67,36 +64,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(change): JsonBody<ClinicUpdate>,
 ) -> Result<Json<ClinicView>, ApiError> {
-    let clinic = {
-        let _guard = state.store.lock_clinic(&id).await;
-        let mut clinic = state.store.clinic(&id)?;
-        if change
-            .timezone
-            .as_deref()
-            .is_some_and(|zone| zone.trim() != clinic.timezone)
-            && !state.store.appointments(&id, &AppointmentFilter::default())?.is_empty()
-        {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "timezone_locked",
-                "the clinic has appointments, whose local times were booked in its current zone; create a new clinic for another zone",
-            ));
-        }
-        if let Some(Some(practitioner)) = &change.clinic_visit_practitioner_id {
-            state.store.practitioner(&clinic.id, practitioner).map_err(|_| {
-                ApiError::from(crate::domain::DomainError::Invalid {
-                    field: "clinic_visit_practitioner_id",
-                    message: format!(
-                        "clinic_visit_practitioner_id '{practitioner}' is not a practitioner of this clinic; use the id of one of its staff"
-                    ),
-                })
-            })?;
-        }
-        clinic.update(&change)?;
-        state.store.put_clinic(&clinic)?;
-        clinic
-    };
-    state.store.durable().await?;
+    let clinic = state.app.update_clinic(&id, change).await?;
     Ok(Json((&clinic).into()))
 }
 
@@ -109,10 +77,6 @@ pub async fn update(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    {
-        let _guard = state.store.lock_clinic(&id).await;
-        state.store.delete_clinic(&id)?;
-    }
-    state.store.durable().await?;
+    state.app.delete_clinic(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

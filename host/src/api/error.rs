@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::app::AppError;
 use crate::domain::{DomainError, ErrorKind};
 use crate::store::StoreError;
 
@@ -78,10 +79,25 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::LinkNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", AppError::LinkNotFound.to_string())
+            }
+            AppError::LinkDailyCap(message) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "link_daily_cap", message),
+            AppError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
+            AppError::Domain(error) => error.into(),
+            AppError::Store(error) => error.into(),
+            AppError::Sync(error) => error.into(),
+            error @ AppError::Random(_) => ApiError::internal(error),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Domain(domain) => domain.into(),
             StoreError::NotFound { entity, .. } => {
                 let code = match entity {
                     "clinic" => "clinic_not_found",

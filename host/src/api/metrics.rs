@@ -38,13 +38,14 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
     );
     for clinic in &clinics {
         let appointments = state.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        let statuses = state.store.pms_statuses(&appointments, clinic.pms.is_active())?;
         for (label, wanted) in [
             ("pending", PmsSyncState::Pending),
             ("synced", PmsSyncState::Synced),
             ("needs_attention", PmsSyncState::NeedsAttention),
             ("not_applicable", PmsSyncState::NotApplicable),
         ] {
-            let n = appointments.iter().filter(|a| a.pms.state == wanted).count();
+            let n = statuses.iter().filter(|s| s.state == wanted).count();
             let _ = writeln!(
                 out,
                 "repbook_appointments{{clinic=\"{}\",pms_state=\"{label}\"}} {n}",
@@ -127,7 +128,10 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
             status.map(|s| s.in_flight).unwrap_or(0)
         );
     }
-    state.availability.render_metrics(&mut out, jiff::Timestamp::now());
+    state
+        .app
+        .availability()
+        .render_metrics(&mut out, jiff::Timestamp::now());
     crate::metrics::global().render(&mut out);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

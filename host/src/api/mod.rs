@@ -1,5 +1,6 @@
-//! The HTTP API: routes, auth, error mapping. Handlers stay thin: parse, call the store, domain or sync
-//! engine, map the error. Everything but `/healthz` needs the bearer token. `server` wires and runs it.
+//! The HTTP API: routes, auth, error mapping. Handlers stay thin: parse, call one workflow (`app`, or the
+//! sync engine for the PMS actions), map its answer. Everything but `/healthz`, the pages and the rep's
+//! capability routes needs the bearer token (or the admin page's session). `server` wires and runs it.
 
 mod appointments;
 mod auth;
@@ -8,6 +9,7 @@ mod clinics;
 mod error;
 mod extract;
 mod ics;
+pub mod links;
 pub mod listener;
 mod metrics;
 pub mod model;
@@ -16,9 +18,9 @@ mod pages;
 mod plugins;
 mod pms;
 pub mod public;
-pub mod published;
 pub mod session;
 mod staff;
+pub mod times;
 
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ use utoipa_axum::routes;
 pub use auth::{TOKEN_FILE, load_or_create_token};
 pub use error::ApiError;
 
+use crate::app::App;
 use crate::plugins::Registry;
 use crate::store::Store;
 use crate::sync::SyncEngine;
@@ -41,18 +44,16 @@ const PUBLIC_BODY_LIMIT_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<Store>,
-    pub plugins: Arc<Registry>,
+    /// The workflows every booking and setup route calls.
+    pub app: Arc<App>,
+    /// The PMS actions (validate, sync staff, sync status, reset...).
     pub sync: Arc<SyncEngine>,
-    pub bookings: Arc<crate::booking::Bookings>,
+    /// Connector installs and the operations routes (backup, health, metrics) reach these directly.
+    pub plugins: Arc<Registry>,
+    pub store: Arc<Store>,
     pub public_limits: Arc<public::PublicLimits>,
     pub sessions: Arc<session::Sessions>,
-    pub availability: Arc<crate::availability::Availability>,
-    /// "Now" for the booking rules (movable in tests).
-    pub clock: crate::clock::Clock,
     pub token: Arc<str>,
-    /// For `doctor`'s free-space check.
-    pub data_dir: Arc<std::path::PathBuf>,
 }
 
 /// The API's own description: every route below, with its bodies, generated from the handlers.
@@ -130,16 +131,16 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::show, appointments::reschedule))
         .routes(routes!(appointments::cancel))
         .routes(routes!(appointments::resend))
-        .routes(routes!(published::approve))
-        .routes(routes!(published::decline))
-        .routes(routes!(published::list_categories, published::add_category))
-        .routes(routes!(published::remove_category))
-        .routes(routes!(published::list_times, published::add_time))
-        .routes(routes!(published::remove_time))
-        .routes(routes!(published::list_closed, published::add_closed))
-        .routes(routes!(published::remove_closed))
-        .routes(routes!(published::list_links, published::create_link))
-        .routes(routes!(published::revoke_link))
+        .routes(routes!(appointments::approve))
+        .routes(routes!(appointments::decline))
+        .routes(routes!(times::list_categories, times::add_category))
+        .routes(routes!(times::remove_category))
+        .routes(routes!(times::list_times, times::add_time))
+        .routes(routes!(times::remove_time))
+        .routes(routes!(times::list_closed, times::add_closed))
+        .routes(routes!(times::remove_closed))
+        .routes(routes!(links::list_links, links::create_link))
+        .routes(routes!(links::revoke_link))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::activate))
         .routes(routes!(plugins::rollback))

@@ -131,7 +131,8 @@ pub struct AppointmentView {
 }
 
 impl AppointmentView {
-    pub fn new(appointment: &Appointment, clinic: &Clinic, practitioner_name: String) -> Self {
+    /// `pms` is where it stands with the PMS now (`Store::pms_statuses`).
+    pub fn new(appointment: &Appointment, clinic: &Clinic, practitioner_name: String, pms: PmsSyncStatus) -> Self {
         let tz = clinic.tz();
         let hours = appointment.local_seconds / 3600;
         let minutes = appointment.local_seconds % 3600 / 60;
@@ -151,7 +152,7 @@ impl AppointmentView {
             notes: appointment.notes.clone(),
             status: appointment.status,
             version: appointment.version,
-            pms: appointment.pms.clone(),
+            pms,
         }
     }
 }

@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use jiff::Timestamp;
 
 use super::AppState;
 use super::error::ApiError;
@@ -14,10 +13,44 @@ use super::error::ApiError;
 const BOOK_PAGE: &str = include_str!("../../web/book.html");
 const MANAGE_PAGE: &str = include_str!("../../web/manage.html");
 const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
-const REP_SCRIPT: &str = include_str!("../../web/rep.js");
-const STYLE: &str = include_str!("../../web/style.css");
 const ADMIN_PAGE: &str = include_str!("../../web/admin.html");
-const ADMIN_SCRIPT: &str = include_str!("../../web/admin.js");
+
+const SCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// Every asset under `/assets/`: the style sheet and the pages' ES modules (no build step; the browser
+/// loads each module by its relative import).
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        include_str!("../../web/style.css"),
+        "text/css; charset=utf-8",
+    ),
+    ("api.js", include_str!("../../web/api.js"), SCRIPT),
+    ("words.js", include_str!("../../web/words.js"), SCRIPT),
+    ("rep.js", include_str!("../../web/rep.js"), SCRIPT),
+    ("ui.js", include_str!("../../web/ui.js"), SCRIPT),
+    ("admin.js", include_str!("../../web/admin.js"), SCRIPT),
+    (
+        "admin-instructions.js",
+        include_str!("../../web/admin-instructions.js"),
+        SCRIPT,
+    ),
+    ("admin-clinic.js", include_str!("../../web/admin-clinic.js"), SCRIPT),
+    ("admin-staff.js", include_str!("../../web/admin-staff.js"), SCRIPT),
+    ("admin-times.js", include_str!("../../web/admin-times.js"), SCRIPT),
+    ("admin-requests.js", include_str!("../../web/admin-requests.js"), SCRIPT),
+    (
+        "admin-appointments.js",
+        include_str!("../../web/admin-appointments.js"),
+        SCRIPT,
+    ),
+    ("admin-sync.js", include_str!("../../web/admin-sync.js"), SCRIPT),
+    (
+        "admin-connectors.js",
+        include_str!("../../web/admin-connectors.js"),
+        SCRIPT,
+    ),
+];
 
 fn page(html: &'static str) -> Response {
     let mut response = Html(html).into_response();
@@ -48,13 +81,8 @@ fn not_found_page() -> Response {
     security(())
 )]
 pub async fn asset(Path(file): Path<String>) -> Response {
-    let (body, kind) = match file.as_str() {
-        "rep.js" => (REP_SCRIPT, "text/javascript; charset=utf-8"),
-        "style.css" => (STYLE, "text/css; charset=utf-8"),
-        "admin.js" => (ADMIN_SCRIPT, "text/javascript; charset=utf-8"),
-        _ => {
-            return ApiError::new(StatusCode::NOT_FOUND, "no_such_asset", "no such file").into_response();
-        }
+    let Some(&(_, body, kind)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+        return ApiError::new(StatusCode::NOT_FOUND, "no_such_asset", "no such file").into_response();
     };
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
@@ -87,7 +115,7 @@ pub async fn admin_page() -> Response {
     security(())
 )]
 pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) -> Response {
-    match state.bookings.link(&link) {
+    match state.app.link(&link) {
         Ok(_) => page(BOOK_PAGE),
         Err(_) => not_found_page(),
     }
@@ -103,7 +131,7 @@ pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) 
     security(())
 )]
 pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.bookings.managed(&token, state.clock.now()) {
+    match state.app.managed(&token) {
         Ok(_) => page(MANAGE_PAGE),
         Err(_) => not_found_page(),
     }

@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::model::{ClinicView, LocationList, Queued, ResetView};
-use crate::domain::{DomainError, PmsSettingsUpdate};
+use crate::domain::PmsSettingsUpdate;
 use crate::plugins::ConnectorFailure;
 use crate::sync::{ReconcileReport, SyncError, SyncStatus, Validation};
 
@@ -28,11 +28,12 @@ impl From<SyncError> for ApiError {
                 | ConnectorFailure::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             },
-            SyncError::Plugin(_) | SyncError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SyncError::Plugin(_) | SyncError::Store(_) | SyncError::Invalid(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         match error {
             SyncError::Plugin(inner) => inner.into(),
             SyncError::Store(inner) => inner.into(),
+            SyncError::Invalid(inner) => inner.into(),
             other => ApiError::new(status, code, other.to_string()),
         }
     }
@@ -50,35 +51,9 @@ impl From<SyncError> for ApiError {
 pub async fn set(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-    JsonBody(mut update): JsonBody<PmsSettingsUpdate>,
+    JsonBody(update): JsonBody<PmsSettingsUpdate>,
 ) -> Result<Json<ClinicView>, ApiError> {
-    // A location is chosen from the PMS's own list, so it is checked against that list and named from it.
-    if let Some(Some(location_id)) = update.location_id {
-        let locations = state.sync.locations(&clinic_id).await?;
-        let location = locations.iter().find(|l| l.id == location_id).ok_or_else(|| {
-            let known: Vec<String> = locations.iter().map(|l| format!("{} ({})", l.id, l.name)).collect();
-            ApiError::from(DomainError::Invalid {
-                field: "location_id",
-                message: format!(
-                    "location {location_id} is not one of the practice's locations: {}",
-                    known.join(", ")
-                ),
-            })
-        })?;
-        update.location_name = Some(location.name.clone());
-    }
-    let location_chosen = matches!(update.location_id, Some(Some(_)));
-    let (clinic, ()) = state
-        .store
-        .update_clinic(&clinic_id, |clinic| {
-            clinic.pms.apply(update)?;
-            Ok(())
-        })
-        .await?;
-    if location_chosen {
-        state.sync.send_what_was_waiting(&clinic.id).await;
-    }
-    Ok(Json((&clinic).into()))
+    Ok(Json((&state.app.set_pms(&clinic_id, update).await?).into()))
 }
 
 #[utoipa::path(operation_id = "pms_validate", 
@@ -194,19 +169,13 @@ pub async fn sync_status(
     tag = "sync",
     summary = "Check a clinic the way the seed troubleshoots: connector, site, online, location, staff, parked, clock, disk",
     params(("clinic" = String, Path, description = "Clinic id")),
-    responses((status = 200, description = "Done", body = crate::doctor::DoctorReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+    responses((status = 200, description = "Done", body = crate::app::DoctorReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn doctor(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<Json<crate::doctor::DoctorReport>, ApiError> {
-    let doctor = crate::doctor::Doctor {
-        store: state.store.clone(),
-        plugins: state.plugins.clone(),
-        sync: state.sync.clone(),
-        data_dir: (*state.data_dir).clone(),
-    };
-    Ok(Json(doctor.examine(&clinic_id).await?))
+) -> Result<Json<crate::app::DoctorReport>, ApiError> {
+    Ok(Json(state.app.doctor(&clinic_id).await?))
 }
 
 #[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
@@ -256,14 +225,13 @@ pub async fn switch(
     tag = "pms",
     summary = "When each doctor's PMS diary was last read, and the last error reading it",
     params(("clinic" = String, Path, description = "Clinic id")),
-    responses((status = 200, description = "Done", body = crate::availability::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+    responses((status = 200, description = "Done", body = crate::app::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn availability(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<Json<crate::availability::AvailabilityView>, ApiError> {
-    let clinic = state.store.clinic(&clinic_id)?;
-    Ok(Json(state.availability.view(&clinic)))
+) -> Result<Json<crate::app::AvailabilityView>, ApiError> {
+    Ok(Json(state.app.availability_view(&clinic_id)?))
 }
 
 #[utoipa::path(operation_id = "pms_refresh_availability",
@@ -272,13 +240,11 @@ pub async fn availability(
     tag = "pms",
     summary = "Read the stale days of the doctors' PMS diaries now",
     params(("clinic" = String, Path, description = "Clinic id")),
-    responses((status = 200, description = "Done", body = crate::availability::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+    responses((status = 200, description = "Done", body = crate::app::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn refresh_availability(
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
-) -> Result<Json<crate::availability::AvailabilityView>, ApiError> {
-    let clinic = state.store.clinic(&clinic_id)?;
-    state.availability.refresh_clinic(&clinic, jiff::Timestamp::now()).await;
-    Ok(Json(state.availability.view(&clinic)))
+) -> Result<Json<crate::app::AvailabilityView>, ApiError> {
+    Ok(Json(state.app.refresh_availability(&clinic_id).await?))
 }

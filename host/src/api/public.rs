@@ -18,8 +18,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
-use crate::booking::{BookingError, BookingRequest, Bookings, SwapRequest, slot_range};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, Rep, Slot, parse_date, rfc3339_in};
+use crate::app::{BookingRequest, Offer, RepVisit, SwapRequest};
+use crate::domain::{AppointmentStatus, Clinic, Rep, parse_date, rfc3339_in};
 
 /// Limits on the public routes: per client address and per capability (link or manage token).
 pub struct PublicLimits {
@@ -118,21 +118,6 @@ pub async fn limit(
     next.run(request).await
 }
 
-impl From<BookingError> for ApiError {
-    fn from(error: BookingError) -> Self {
-        match error {
-            BookingError::NotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", BookingError::NotFound.to_string())
-            }
-            BookingError::TooMany { message } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "link_daily_cap", message)
-            }
-            BookingError::Domain(e) => e.into(),
-            BookingError::Store(e) => e.into(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClinicSummary {
     pub name: String,
@@ -186,7 +171,7 @@ pub struct PmsCheck {
     pub note: Option<String>,
 }
 
-fn slot_list(bookings: &Bookings, clinic: &Clinic, offer: &crate::booking::Offer) -> Result<SlotList, ApiError> {
+fn slot_list(clinic: &Clinic, offer: &Offer) -> SlotList {
     let pms_check = offer.pms_checked.then(|| {
         let tz = clinic.tz();
         let note = (!offer.fresh).then(|| match offer.checked_since {
@@ -202,21 +187,21 @@ fn slot_list(bookings: &Bookings, clinic: &Clinic, offer: &crate::booking::Offer
             note,
         }
     });
-    Ok(SlotList {
-        slots: slot_views(bookings, clinic, &offer.slots)?,
+    SlotList {
+        slots: slot_views(clinic, offer),
         clinic: clinic.into(),
         pms_check,
-    })
+    }
 }
 
 fn zone_abbreviation(clinic: &Clinic, at: Timestamp) -> String {
     at.to_zoned_datetime(clinic.tz()).strftime("%Z").to_string()
 }
 
-fn slot_views(bookings: &Bookings, clinic: &Clinic, slots: &[Slot]) -> Result<Vec<SlotView>, ApiError> {
-    let names = bookings.names(clinic)?;
+fn slot_views(clinic: &Clinic, offer: &Offer) -> Vec<SlotView> {
     let tz = clinic.tz();
-    Ok(slots
+    offer
+        .slots
         .iter()
         .map(|slot| SlotView {
             start: rfc3339_in(slot.start, &tz),
@@ -226,12 +211,12 @@ fn slot_views(bookings: &Bookings, clinic: &Clinic, slots: &[Slot]) -> Result<Ve
             with: slot
                 .practitioner_id
                 .as_ref()
-                .map(|id| names.get(id).cloned().unwrap_or_default())
+                .map(|id| offer.names.get(id).cloned().unwrap_or_default())
                 .unwrap_or_else(|| "the clinic".into()),
             practitioner_id: slot.practitioner_id.clone(),
             approval_required: slot.approval_required,
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
@@ -246,14 +231,13 @@ pub struct RangeQuery {
     pub to: Option<String>,
 }
 
-fn range(
-    clinic: &Clinic,
-    query: &RangeQuery,
-    now: Timestamp,
-) -> Result<(jiff::civil::Date, jiff::civil::Date), ApiError> {
+/// The query's dates, as given (the workflow bounds them in the clinic's zone).
+type Range = (Option<jiff::civil::Date>, Option<jiff::civil::Date>);
+
+fn range(query: &RangeQuery) -> Result<Range, ApiError> {
     let from = query.from.as_deref().map(|d| parse_date("from", d)).transpose()?;
     let to = query.to.as_deref().map(|d| parse_date("to", d)).transpose()?;
-    Ok(slot_range(clinic, from, to, now)?)
+    Ok((from, to))
 }
 
 /// A booking as the rep sees it through the manage link.
@@ -277,13 +261,12 @@ pub struct RepBooking {
     pub ics_url: String,
 }
 
-fn rep_booking(
-    bookings: &Bookings,
-    clinic: &Clinic,
-    appointment: &Appointment,
-    token: &str,
-    now: Timestamp,
-) -> Result<RepBooking, ApiError> {
+fn rep_booking(visit: RepVisit, token: &str, now: Timestamp) -> RepBooking {
+    let RepVisit {
+        appointment,
+        clinic,
+        with,
+    } = visit;
     let tz = clinic.tz();
     let holds = matches!(
         appointment.status,
@@ -293,14 +276,10 @@ fn rep_booking(
         let until = appointment.start - jiff::SignedDuration::from_hours(hours as i64);
         (holds && until > now).then(|| rfc3339_in(until, &tz))
     };
-    let with = match &appointment.practitioner_id {
-        Some(id) => bookings.names(clinic)?.get(id).cloned().unwrap_or_default(),
-        None => "the clinic".into(),
-    };
-    Ok(RepBooking {
+    RepBooking {
         reference: appointment.reference.clone(),
         status: appointment.status,
-        clinic: clinic.into(),
+        clinic: (&clinic).into(),
         with,
         practitioner_id: appointment.practitioner_id.clone(),
         start: rfc3339_in(appointment.start, &tz),
@@ -310,7 +289,7 @@ fn rep_booking(
             appointment.local_seconds / 3600,
             appointment.local_seconds % 3600 / 60
         ),
-        zone: zone_abbreviation(clinic, appointment.start),
+        zone: zone_abbreviation(&clinic, appointment.start),
         minutes: appointment.duration_minutes,
         rep: appointment.rep.clone(),
         cancel_until: until(clinic.booking.cancel_cutoff_hours),
@@ -320,7 +299,7 @@ fn rep_booking(
             .filter(|_| appointment.status == AppointmentStatus::Requested)
             .map(|t| rfc3339_in(t, &tz)),
         ics_url: format!("/manage/{token}/booking.ics"),
-    })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -346,11 +325,9 @@ pub async fn slots(
     Path(link): Path<String>,
     QueryParams(query): QueryParams<RangeQuery>,
 ) -> Result<Json<SlotList>, ApiError> {
-    let now = state.clock.now();
-    let (link, clinic) = state.bookings.link(&link)?;
-    let (first, last) = range(&clinic, &query, now)?;
-    let offer = state.bookings.slots(&link, &clinic, first, last, now)?;
-    Ok(Json(slot_list(&state.bookings, &clinic, &offer)?))
+    let (from, to) = range(&query)?;
+    let (clinic, offer) = state.app.slots(&link, from, to)?;
+    Ok(Json(slot_list(&clinic, &offer)))
 }
 
 #[utoipa::path(operation_id = "public_book", 
@@ -368,15 +345,14 @@ pub async fn book(
     Path(link): Path<String>,
     JsonBody(request): JsonBody<BookingRequest>,
 ) -> Result<(StatusCode, Json<Booked>), ApiError> {
-    let now = state.clock.now();
-    let (appointment, token) = state.bookings.book(&link, request, now).await?;
-    let clinic = state.store.clinic(&appointment.clinic_id)?;
+    let booked = state.app.book_through_link(&link, request).await?;
+    let token = booked.manage_token;
     Ok((
         StatusCode::CREATED,
         Json(Booked {
-            status: appointment.status,
+            status: booked.visit.appointment.status,
             manage_url: format!("/manage/{token}"),
-            appointment: rep_booking(&state.bookings, &clinic, &appointment, &token, now)?,
+            appointment: rep_booking(booked.visit, &token, state.app.now()),
         }),
     ))
 }
@@ -391,9 +367,8 @@ pub async fn book(
     security(())
 )]
 pub async fn booking(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
-    let now = state.clock.now();
-    let (appointment, clinic) = state.bookings.managed(&token, now)?;
-    Ok(Json(rep_booking(&state.bookings, &clinic, &appointment, &token, now)?))
+    let visit = state.app.managed(&token)?;
+    Ok(Json(rep_booking(visit, &token, state.app.now())))
 }
 
 #[utoipa::path(operation_id = "public_swap_slots", 
@@ -410,11 +385,9 @@ pub async fn swap_slots(
     Path(token): Path<String>,
     QueryParams(query): QueryParams<RangeQuery>,
 ) -> Result<Json<SlotList>, ApiError> {
-    let now = state.clock.now();
-    let (appointment, clinic) = state.bookings.managed(&token, now)?;
-    let (first, last) = range(&clinic, &query, now)?;
-    let offer = state.bookings.swap_slots(&appointment, &clinic, first, last, now)?;
-    Ok(Json(slot_list(&state.bookings, &clinic, &offer)?))
+    let (from, to) = range(&query)?;
+    let (clinic, offer) = state.app.swap_slots(&token, from, to)?;
+    Ok(Json(slot_list(&clinic, &offer)))
 }
 
 #[utoipa::path(operation_id = "public_cancel", 
@@ -427,10 +400,8 @@ pub async fn swap_slots(
     security(())
 )]
 pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
-    let now = state.clock.now();
-    let cancelled = state.bookings.cancel(&token, now).await?;
-    let clinic = state.store.clinic(&cancelled.clinic_id)?;
-    Ok(Json(rep_booking(&state.bookings, &clinic, &cancelled, &token, now)?))
+    let cancelled = state.app.cancel_through_link(&token).await?;
+    Ok(Json(rep_booking(cancelled, &token, state.app.now())))
 }
 
 #[utoipa::path(operation_id = "public_swap", 
@@ -448,10 +419,8 @@ pub async fn swap(
     Path(token): Path<String>,
     JsonBody(request): JsonBody<SwapRequest>,
 ) -> Result<Json<RepBooking>, ApiError> {
-    let now = state.clock.now();
-    let swapped = state.bookings.swap(&token, request, now).await?;
-    let clinic = state.store.clinic(&swapped.clinic_id)?;
-    Ok(Json(rep_booking(&state.bookings, &clinic, &swapped, &token, now)?))
+    let swapped = state.app.swap(&token, request).await?;
+    Ok(Json(rep_booking(swapped, &token, state.app.now())))
 }
 
 #[utoipa::path(operation_id = "public_ics", 
@@ -464,12 +433,8 @@ pub async fn swap(
     security(())
 )]
 pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
-    let (appointment, clinic) = state.bookings.managed(&token, state.clock.now())?;
-    let with = match &appointment.practitioner_id {
-        Some(id) => state.bookings.names(&clinic)?.get(id).cloned().unwrap_or_default(),
-        None => "the clinic".into(),
-    };
-    let body = super::ics::calendar(&clinic, &appointment, &with);
+    let visit = state.app.managed(&token)?;
+    let body = super::ics::calendar(&visit.clinic, &visit.appointment, &visit.with);
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(

@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::listener::ClientAddr;
-use crate::booking::{digest, new_capability};
+use crate::app::{digest, new_capability};
 
 pub const COOKIE: &str = "repbook_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::model::{StaffList, StaffMapping, StaffSyncSummary, StaffSyncView};
-use crate::domain::{NewPractitioner, PmsLinkState, Practitioner, new_id};
+use crate::domain::{NewPractitioner, PmsLinkState, Practitioner};
 
 #[utoipa::path(operation_id = "staff_add", 
     post,
@@ -24,13 +24,7 @@ pub async fn add(
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPractitioner>,
 ) -> Result<(StatusCode, Json<Practitioner>), ApiError> {
-    let clinic = state.store.clinic(&clinic_id)?;
-    let practitioner = Practitioner::create(new_id(), clinic.id.clone(), new)?;
-    {
-        let _guard = state.store.lock_clinic(&clinic.id).await;
-        state.store.add_practitioner(&practitioner)?;
-    }
-    state.store.durable().await?;
+    let practitioner = state.app.add_practitioner(&clinic_id, new).await?;
     Ok((StatusCode::CREATED, Json(practitioner)))
 }
 
@@ -43,9 +37,8 @@ pub async fn add(
     responses((status = 200, description = "Done", body = StaffList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<StaffList>, ApiError> {
-    let clinic = state.store.clinic(&clinic_id)?;
     Ok(Json(StaffList {
-        staff: state.store.staff(&clinic.id)?,
+        staff: state.app.staff(&clinic_id)?,
     }))
 }
 

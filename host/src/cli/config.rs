@@ -6,9 +6,68 @@
 use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Command};
+use clap::{ArgMatches, Command, Subcommand};
+
+use super::client::CliError;
+use super::table;
 
 pub const CONFIG_FILE: &str = "repbook.toml";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The settings `repbook serve` would run with now, and where each comes from: flag, env (REPBOOK_*),
+    /// file (repbook.toml in the data dir) or default, in that order of precedence. Secrets are hidden.
+    Show {
+        #[command(flatten)]
+        serve: super::serve::ServeArgs,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints `config show`: every effective setting and where it came from.
+pub fn show(
+    parser: &Command,
+    matches: &ArgMatches,
+    file_keys: &[String],
+    data_dir: &Path,
+    json: bool,
+) -> Result<(), CliError> {
+    let Some(("config", config_matches)) = matches.subcommand() else {
+        return Ok(());
+    };
+    let Some(("show", show_matches)) = config_matches.subcommand() else {
+        return Ok(());
+    };
+    let mut settings = effective(parser, show_matches, file_keys);
+    // In the order `serve --help` lists them (a file's keys would otherwise come last).
+    let order = known_keys(parser);
+    settings.sort_by_key(|s| order.iter().position(|k| *k == s.key));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&settings).unwrap_or_default());
+    } else {
+        println!(
+            "{}",
+            table::printable(&format!(
+                "Precedence: flag > REPBOOK_* env > {} > default.",
+                data_dir.join(CONFIG_FILE).display()
+            ))
+        );
+        let rows: Vec<Vec<String>> = settings
+            .iter()
+            .map(|s| {
+                vec![
+                    s.key.clone(),
+                    s.value.clone().unwrap_or_else(|| "-".into()),
+                    s.source.to_string(),
+                ]
+            })
+            .collect();
+        table::print(&["KEY", "VALUE", "SOURCE"], &rows);
+    }
+    Ok(())
+}
 
 /// The subcommands whose arguments the file supplies defaults for.
 const CONFIGURED: [&[&str]; 2] = [&["serve"], &["config", "show"]];

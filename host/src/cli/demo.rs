@@ -6,10 +6,22 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::json;
 
-use super::DemoArgs;
 use crate::domain::{Clinic, NewClinic, NewPractitioner, PmsSettingsUpdate, Practitioner, new_id};
 use crate::plugins::PluginConfig;
 use crate::server::{self, ServerConfig};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, env = "REPBOOK_LISTEN", default_value = crate::server::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// API token to require (default: the data dir's token file).
+    #[arg(long, env = "REPBOOK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The halo-bp component to install (built by `make plugins`).
+    #[arg(long)]
+    pub component: Option<PathBuf>,
+}
 
 pub const DEMO_CLINIC: &str = "Harbour Medical Centre (demo)";
 
@@ -89,7 +101,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
                         ahpra: ahpra.into(),
                     },
                 )?;
-                store.add_practitioner(&doctor)?;
+                store.put_practitioner(&doctor)?;
             }
             publish_demo_times(store, &clinic)?;
             clinic
@@ -109,8 +121,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
     store
         .update_clinic(&clinic.id, |c| {
             c.pms.site_cache.clear();
-            c.pms.apply(update)?;
-            Ok(())
+            c.pms.apply(update).map_err(crate::app::AppError::from)
         })
         .await?;
 
@@ -206,7 +217,7 @@ fn publish_demo_times(store: &crate::store::Store, clinic: &Clinic) -> anyhow::R
         new_id(),
         clinic.id.clone(),
         link,
-        crate::booking::new_capability()?,
+        crate::app::new_capability()?,
         jiff::Timestamp::now(),
     )?)?;
     Ok(())

@@ -1,4 +1,5 @@
-//! Rep appointments: who visits whom and when, their lifecycle (book, move, cancel) and PMS sync state.
+//! Rep appointments: who visits whom and when, and their lifecycle (book, move, swap, approve, cancel).
+//! Where an appointment stands with the PMS is the sync path's record, apart (`pms_record`).
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -98,181 +99,6 @@ pub struct ManageAccess {
     pub expires_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PmsSyncState {
-    Pending,
-    Synced,
-    NeedsAttention,
-    NotApplicable,
-}
-
-/// Where the PMS holds an appointment, as the last successful push left it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PmsPlacement {
-    pub pms_id: String,
-    pub practitioner_user_id: i64,
-    #[schema(value_type = String, format = Date)]
-    pub date: Date,
-    pub start_seconds: u32,
-    pub duration_seconds: u32,
-}
-
-/// What the host knows about an appointment's record in the PMS (see the WIT `pms-knowledge`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PmsKnowledge {
-    /// No push ever started: the PMS cannot hold it.
-    NeverSent,
-    /// The last push succeeded with this placement; nothing sent since can have changed it.
-    Confirmed(PmsPlacement),
-    /// The PMS may hold something the host did not hear about: look before writing.
-    Uncertain { pms_id: Option<String> },
-}
-
-impl PmsKnowledge {
-    /// The PMS id, when one is known.
-    pub fn pms_id(&self) -> Option<&str> {
-        match self {
-            PmsKnowledge::NeverSent => None,
-            PmsKnowledge::Confirmed(placement) => Some(&placement.pms_id),
-            PmsKnowledge::Uncertain { pms_id } => pms_id.as_deref(),
-        }
-    }
-}
-
-/// Where the appointment stands in the PMS; written by the sync path, reset to pending by every change.
-/// `pms_id`, `ever_sent`, `in_doubt` and `confirmed` are what repbook knows about the PMS's record; only
-/// the sync path changes them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PmsSyncStatus {
-    pub state: PmsSyncState,
-    pub pms_id: Option<String>,
-    pub reason: Option<String>,
-    pub synced_version: Option<u64>,
-    pub attempts: u32,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub updated_at: Option<Timestamp>,
-    /// A push was attempted at least once, so the PMS may hold this appointment even without a PMS id.
-    #[serde(default)]
-    pub ever_sent: bool,
-    /// A push started and its outcome is not known yet (set durably before sending, cleared with the
-    /// outcome): the PMS may hold something repbook did not hear about.
-    #[serde(default)]
-    pub in_doubt: bool,
-    /// The placement the last successful push left in the PMS; `None` once repbook has reason to doubt it.
-    #[serde(default)]
-    pub confirmed: Option<PmsPlacement>,
-    /// The connector whose PMS the last successful delivery reached.
-    #[serde(default)]
-    pub delivered_by: Option<String>,
-    /// The connector the knowledge above is about (set when a push starts); a switch of connector clears it,
-    /// so a delivery still in flight to the old PMS cannot write its answer over the new PMS's state.
-    #[serde(default)]
-    pub sending_to: Option<String>,
-    /// Every connector a push of this appointment ever started with, and the id its PMS gave the record
-    /// when known: those PMSs may hold it (a switch back looks there first).
-    #[serde(default)]
-    pub held_by: Vec<HeldBy>,
-}
-
-/// A PMS that may hold a record of an appointment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct HeldBy {
-    pub connector: String,
-    pub pms_id: Option<String>,
-}
-
-impl PmsSyncStatus {
-    pub fn held_by(&self, connector: &str) -> Option<&HeldBy> {
-        self.held_by.iter().find(|h| h.connector == connector)
-    }
-
-    /// Notes that `connector`'s PMS may hold this appointment (with this id, when known).
-    pub fn note_held_by(&mut self, connector: &str, pms_id: Option<String>) {
-        match self.held_by.iter_mut().find(|h| h.connector == connector) {
-            Some(held) => {
-                if pms_id.is_some() {
-                    held.pms_id = pms_id;
-                }
-            }
-            None => self.held_by.push(HeldBy {
-                connector: connector.to_string(),
-                pms_id,
-            }),
-        }
-    }
-}
-
-impl PmsSyncStatus {
-    fn initial(pms_active: bool) -> Self {
-        PmsSyncStatus {
-            state: if pms_active {
-                PmsSyncState::Pending
-            } else {
-                PmsSyncState::NotApplicable
-            },
-            pms_id: None,
-            reason: None,
-            synced_version: None,
-            attempts: 0,
-            updated_at: None,
-            ever_sent: false,
-            in_doubt: false,
-            confirmed: None,
-            delivered_by: None,
-            sending_to: None,
-            held_by: Vec::new(),
-        }
-    }
-
-    /// Back to pending (or not applicable) after a local change, keeping what is known about the PMS record.
-    pub fn reset_for_change(&mut self, pms_active: bool) {
-        let fresh = PmsSyncStatus::initial(pms_active);
-        self.state = fresh.state;
-        self.reason = None;
-        self.synced_version = None;
-        self.attempts = 0;
-    }
-
-    /// What a push may assume about the PMS record, before it is marked as in doubt.
-    pub fn knowledge(&self) -> PmsKnowledge {
-        if !self.ever_sent {
-            PmsKnowledge::NeverSent
-        } else if let (false, Some(placement)) = (self.in_doubt, &self.confirmed) {
-            PmsKnowledge::Confirmed(placement.clone())
-        } else {
-            PmsKnowledge::Uncertain {
-                pms_id: self.pms_id.clone(),
-            }
-        }
-    }
-
-    /// Copies what the sync path learned about the PMS record from `other` (the stored record).
-    pub fn keep_knowledge_of(&mut self, other: &PmsSyncStatus) {
-        self.pms_id = other.pms_id.clone();
-        self.ever_sent = other.ever_sent;
-        self.in_doubt = other.in_doubt;
-        self.confirmed = other.confirmed.clone();
-        self.delivered_by = other.delivered_by.clone();
-        self.sending_to = other.sending_to.clone();
-        self.held_by = other.held_by.clone();
-    }
-
-    /// The clinic now sends to `connector`: what was known about the old PMS's record says nothing about the
-    /// new one. If `connector` ever held this appointment (a switch back), its record may still be there,
-    /// so the next push looks before it writes; otherwise it creates without looking.
-    pub fn switched_to(&mut self, connector: &str, pms_active: bool) {
-        let held = self.held_by(connector).cloned();
-        self.ever_sent = held.is_some();
-        self.in_doubt = self.ever_sent;
-        self.pms_id = held.and_then(|h| h.pms_id);
-        self.confirmed = None;
-        self.sending_to = None;
-        self.reset_for_change(pms_active);
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Appointment {
     pub id: String,
@@ -289,7 +115,6 @@ pub struct Appointment {
     pub notes: String,
     pub status: AppointmentStatus,
     pub version: u64,
-    pub pms: PmsSyncStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default = "staff_source")]
@@ -390,7 +215,6 @@ impl Appointment {
             notes: check_notes(&new.notes)?,
             status: AppointmentStatus::Booked,
             version: 1,
-            pms: PmsSyncStatus::initial(clinic.pms.is_active()),
             created_at: now,
             updated_at: now,
             source: BookingSource::Staff,
@@ -416,21 +240,13 @@ impl Appointment {
             });
         }
         let placement = booking.placement;
-        let (status, pms, expires) = if booking.approval_required {
+        let (status, expires) = if booking.approval_required {
             // Unanswered by the visit itself, a request is moot: it never outlives its slot.
             let expires = (now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64))
                 .min(placement.start.instant);
-            (
-                AppointmentStatus::Requested,
-                PmsSyncStatus::initial(false),
-                Some(expires),
-            )
+            (AppointmentStatus::Requested, Some(expires))
         } else {
-            (
-                AppointmentStatus::Booked,
-                PmsSyncStatus::initial(clinic.pms.is_active()),
-                None,
-            )
+            (AppointmentStatus::Booked, None)
         };
         Ok(Appointment {
             reference: id.clone(),
@@ -445,7 +261,6 @@ impl Appointment {
             notes: String::new(),
             status,
             version: 1,
-            pms,
             created_at: now,
             updated_at: now,
             source: BookingSource::Link {
@@ -471,7 +286,6 @@ impl Appointment {
     /// booked.
     pub fn swapped(
         &self,
-        clinic: &Clinic,
         placement: Placement,
         time_id: String,
         approval_required: bool,
@@ -502,24 +316,21 @@ impl Appointment {
         next.duration_minutes = check_duration("duration_minutes", placement.minutes)?;
         next.practitioner_id = placement.practitioner_id;
         next.time_id = Some(time_id);
-        next.touch(clinic, now);
-        if next.status == AppointmentStatus::Requested {
-            next.pms.state = PmsSyncState::NotApplicable;
-        }
+        next.touch(now);
         Ok(next)
     }
 
     /// The clinic approves a request: it becomes a booking (and goes to the PMS).
-    pub fn approved(&self, clinic: &Clinic, now: Timestamp) -> Result<Self, DomainError> {
-        self.decided(clinic, now, AppointmentStatus::Booked)
+    pub fn approved(&self, now: Timestamp) -> Result<Self, DomainError> {
+        self.decided(now, AppointmentStatus::Booked)
     }
 
     /// The clinic declines a request: its slot is free again.
-    pub fn declined(&self, clinic: &Clinic, now: Timestamp) -> Result<Self, DomainError> {
-        self.decided(clinic, now, AppointmentStatus::Declined)
+    pub fn declined(&self, now: Timestamp) -> Result<Self, DomainError> {
+        self.decided(now, AppointmentStatus::Declined)
     }
 
-    fn decided(&self, clinic: &Clinic, now: Timestamp, to: AppointmentStatus) -> Result<Self, DomainError> {
+    fn decided(&self, now: Timestamp, to: AppointmentStatus) -> Result<Self, DomainError> {
         if self.status != AppointmentStatus::Requested {
             return Err(DomainError::NotRequested {
                 id: self.id.clone(),
@@ -532,10 +343,7 @@ impl Appointment {
         let mut next = self.clone();
         next.status = to;
         next.request_expires_at = None;
-        next.touch(clinic, now);
-        if to != AppointmentStatus::Booked {
-            next.pms.state = PmsSyncState::NotApplicable;
-        }
+        next.touch(now);
         Ok(next)
     }
 
@@ -591,31 +399,26 @@ impl Appointment {
         if let Some(minutes) = change.duration_minutes {
             next.duration_minutes = check_duration("duration_minutes", minutes)?;
         }
-        next.touch(clinic, now);
+        next.touch(now);
         Ok(next)
     }
 
     /// Cancels a booking or a request. Returns `None` when it holds no slot any more (cancelled,
     /// declined, expired): cancelling twice changes nothing.
-    pub fn cancelled(&self, clinic: &Clinic, now: Timestamp) -> Option<Self> {
+    pub fn cancelled(&self, now: Timestamp) -> Option<Self> {
         if !matches!(self.status, AppointmentStatus::Booked | AppointmentStatus::Requested) {
             return None;
         }
-        let was_requested = self.status == AppointmentStatus::Requested;
         let mut next = self.clone();
         next.status = AppointmentStatus::Cancelled;
         next.request_expires_at = None;
-        next.touch(clinic, now);
-        if was_requested {
-            next.pms.state = PmsSyncState::NotApplicable;
-        }
+        next.touch(now);
         Some(next)
     }
 
-    fn touch(&mut self, clinic: &Clinic, now: Timestamp) {
+    fn touch(&mut self, now: Timestamp) {
         self.version += 1;
         self.updated_at = now;
-        self.pms.reset_for_change(clinic.pms.is_active());
     }
 
     pub fn end(&self) -> Timestamp {
@@ -731,8 +534,8 @@ mod tests {
             .unwrap();
         assert_eq!(moved.version, 2);
         assert_eq!(moved.local_date.to_string(), "2030-01-11");
-        let cancelled = moved.cancelled(&clinic(), now).unwrap();
-        assert!(cancelled.cancelled(&clinic(), now).is_none());
+        let cancelled = moved.cancelled(now).unwrap();
+        assert!(cancelled.cancelled(now).is_none());
         let err = cancelled.moved(
             &clinic(),
             MoveRequest {

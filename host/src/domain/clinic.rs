@@ -1,4 +1,5 @@
-//! A clinic: its identity, time zone, default appointment length and PMS settings.
+//! A clinic: its identity, time zone, default appointment length, PMS settings and the rules its rep
+//! bookings follow.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +7,6 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::local_time::time_zone;
-use super::published::BookingRules;
 use super::{DomainError, check_duration, require_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -298,6 +298,115 @@ impl Clinic {
         // Validated on create and update; a zone that vanished from the bundled database falls back to UTC
         // rather than making the clinic unreadable.
         time_zone(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+}
+
+/// How a clinic's bookings behave; fields of the clinic, changed with a PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct BookingRules {
+    /// Slots closer than this are not offered.
+    pub booking_lead_hours: u32,
+    /// Slots further ahead than this are not offered.
+    pub booking_horizon_days: u32,
+    /// Booked or requested future visits one rep (by email) may hold at this clinic.
+    pub max_open_bookings_per_rep: u32,
+    /// At most one visit per company per doctor within this many weeks; `None`: no such rule.
+    pub company_visit_interval_weeks: Option<u32>,
+    /// A rep may cancel up to this many hours before the visit.
+    pub cancel_cutoff_hours: u32,
+    /// A rep may swap to another time up to this many hours before the visit.
+    pub swap_cutoff_hours: u32,
+    /// An approval-required request holds its slot this long, then expires.
+    pub request_expiry_hours: u32,
+    /// Bookings one link may take per clinic-local day.
+    pub link_daily_cap: u32,
+    /// What reps should know (parking, where to wait); shown on the booking pages and in the ICS.
+    pub visiting_instructions: String,
+    /// Whose PMS appointment book receives visits with the whole clinic.
+    pub clinic_visit_practitioner_id: Option<String>,
+}
+
+impl Default for BookingRules {
+    fn default() -> Self {
+        BookingRules {
+            booking_lead_hours: 24,
+            booking_horizon_days: 56,
+            max_open_bookings_per_rep: 1,
+            company_visit_interval_weeks: None,
+            cancel_cutoff_hours: 24,
+            swap_cutoff_hours: 24,
+            request_expiry_hours: 72,
+            link_daily_cap: 20,
+            visiting_instructions: String::new(),
+            clinic_visit_practitioner_id: None,
+        }
+    }
+}
+
+fn in_range(
+    field: &'static str,
+    value: u32,
+    range: std::ops::RangeInclusive<u32>,
+    unit: &str,
+) -> Result<u32, DomainError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(DomainError::Invalid {
+            field,
+            message: format!(
+                "{field} is {value}; it must be {} to {} {unit}",
+                range.start(),
+                range.end()
+            ),
+        })
+    }
+}
+
+impl BookingRules {
+    pub fn apply(&mut self, update: &ClinicUpdate) -> Result<(), DomainError> {
+        if let Some(v) = update.booking_lead_hours {
+            self.booking_lead_hours = in_range("booking_lead_hours", v, 0..=24 * 60, "hours")?;
+        }
+        if let Some(v) = update.booking_horizon_days {
+            self.booking_horizon_days = in_range("booking_horizon_days", v, 1..=366, "days")?;
+        }
+        if let Some(v) = update.max_open_bookings_per_rep {
+            self.max_open_bookings_per_rep = in_range("max_open_bookings_per_rep", v, 1..=50, "bookings")?;
+        }
+        if let Some(v) = update.company_visit_interval_weeks {
+            self.company_visit_interval_weeks = v
+                .map(|w| in_range("company_visit_interval_weeks", w, 1..=52, "weeks"))
+                .transpose()?;
+        }
+        if let Some(v) = update.cancel_cutoff_hours {
+            self.cancel_cutoff_hours = in_range("cancel_cutoff_hours", v, 0..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.swap_cutoff_hours {
+            self.swap_cutoff_hours = in_range("swap_cutoff_hours", v, 0..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.request_expiry_hours {
+            self.request_expiry_hours = in_range("request_expiry_hours", v, 1..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.link_daily_cap {
+            self.link_daily_cap = in_range("link_daily_cap", v, 1..=1000, "bookings")?;
+        }
+        if let Some(text) = &update.visiting_instructions {
+            super::refuse_controls("visiting_instructions", text, true)?;
+            let text = text.trim();
+            if text.chars().count() > 2000 {
+                return Err(DomainError::Invalid {
+                    field: "visiting_instructions",
+                    message: "visiting_instructions is longer than 2000 characters".into(),
+                });
+            }
+            self.visiting_instructions = text.to_string();
+        }
+        if let Some(v) = &update.clinic_visit_practitioner_id {
+            self.clinic_visit_practitioner_id = v.clone().filter(|p| !p.trim().is_empty());
+        }
+        Ok(())
     }
 }
 

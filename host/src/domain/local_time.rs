@@ -1,4 +1,5 @@
-//! Clinic-local wall-clock times: parsing `YYYY-MM-DDTHH:MM[±HH:MM]` and resolving it in the clinic's zone.
+//! Clinic-local wall-clock times: parsing `YYYY-MM-DDTHH:MM[±HH:MM]` and resolving it in the clinic's zone,
+//! and the one rule for the dates anything may name.
 //!
 //! jiff owns every time-zone rule (DST gaps, folds, half-hour zones); this file only decides what to do
 //! with each case: a gap is refused, a fold needs the caller to pick an offset.
@@ -182,6 +183,25 @@ pub fn rfc3339_in(instant: Timestamp, tz: &TimeZone) -> String {
         .to_zoned_datetime(tz.clone())
         .strftime("%Y-%m-%dT%H:%M:%S%:z")
         .to_string()
+}
+
+/// Dates anything may name, the same for every field and query: far enough for any real diary, near
+/// enough that every day of it (and the day after) exists in every zone.
+pub const FIRST_DATE: Date = jiff::civil::date(2000, 1, 1);
+pub const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
+
+pub fn parse_date(field: &'static str, text: &str) -> Result<Date, DomainError> {
+    let date: Date = text.trim().parse().map_err(|_| DomainError::Invalid {
+        field,
+        message: format!("{field} '{text}' is not a date; write YYYY-MM-DD"),
+    })?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(DomainError::Invalid {
+            field,
+            message: format!("{field} {date} is outside the dates repbook takes ({FIRST_DATE} to {LAST_DATE})"),
+        });
+    }
+    Ok(date)
 }
 
 #[cfg(test)]

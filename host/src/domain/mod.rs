@@ -4,30 +4,35 @@
 //! [`DomainError`] whose message tells a person what to fix; callers pass "now" in so the rules stay testable.
 
 mod appointment;
+mod booking_link;
 mod clinic;
 mod error;
 mod local_time;
-mod published;
+mod pms_record;
 mod slots;
 mod staff;
 mod staff_match;
+mod times;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, BookingSource, HeldBy, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
-    OutboxChange, Placement, PmsKnowledge, PmsPlacement, PmsSyncState, PmsSyncStatus, Rep, find_overlap,
+    Appointment, AppointmentStatus, BookingSource, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
+    OutboxChange, Placement, Rep, find_overlap,
 };
-pub use clinic::{AuState, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
+pub use booking_link::{BookingLink, NewBookingLink};
+pub use clinic::{AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use error::{DomainError, ErrorKind};
 pub use local_time::{
-    LocalStart, local_parts, parse_local_start, resolve_local_start, resolve_local_start_first, rfc3339_in, time_zone,
+    FIRST_DATE, LAST_DATE, LocalStart, local_parts, parse_date, parse_local_start, resolve_local_start,
+    resolve_local_start_first, rfc3339_in, time_zone,
 };
-pub use published::{
-    BookingLink, BookingRules, ClosedDate, FIRST_DATE, LAST_DATE, NewBookingLink, NewCategory, NewClosedDate,
-    NewPublishedTime, PublishedTime, VisitorCategory, parse_date, parse_weekday, weekday_name,
-};
+pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
+pub use times::{
+    ClosedDate, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime, VisitorCategory, parse_weekday,
+    weekday_name,
+};
 
 /// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.
 pub const DURATION_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;

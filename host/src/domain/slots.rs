@@ -11,7 +11,7 @@ use jiff::tz::AmbiguousOffset;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use super::published::{ClosedDate, PublishedTime};
+use super::times::{ClosedDate, PublishedTime};
 use super::{Appointment, Clinic, local_parts};
 
 /// One bookable slot.

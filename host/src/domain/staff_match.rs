@@ -27,19 +27,18 @@ fn differing_chars(a: &str, b: &str) -> usize {
 
 /// Where `practitioner` stands against the PMS users. A manual mapping is kept while its user exists.
 pub fn match_practitioner(practitioner: &Practitioner, users: &[PmsUser]) -> PmsLink {
-    if practitioner.pms.manual {
-        if let Some(user_id) = practitioner
+    if practitioner.pms.manual
+        && let Some(user_id) = practitioner
             .pms
             .user_id
             .filter(|id| users.iter().any(|u| u.user_id == *id))
-        {
-            return PmsLink {
-                state: PmsLinkState::Synced,
-                user_id: Some(user_id),
-                reason: practitioner.pms.reason.clone(),
-                manual: true,
-            };
-        }
+    {
+        return PmsLink {
+            state: PmsLinkState::Synced,
+            user_id: Some(user_id),
+            reason: practitioner.pms.reason.clone(),
+            manual: true,
+        };
     }
     let ours = practitioner.ahpra.as_str();
     if !users.is_empty() && users.iter().all(|u| u.ahpra.is_none()) {

@@ -187,15 +187,15 @@ impl LoadedPlugin {
 
     fn runtime_error(&self, store: &Store<HostState>, error: wasmtime::Error, started: Instant) -> PluginError {
         let limits = &self.runtime.engine.limits;
-        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-            if *trap == wasmtime::Trap::Interrupt {
-                return PluginError::Deadline {
-                    plugin: self.label(),
-                    bound: DeadlineKind::GuestTime,
-                    budget_ms: limits.guest_time.as_millis() as u64,
-                    elapsed_ms: started.elapsed().as_millis() as u64,
-                };
-            }
+        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>()
+            && *trap == wasmtime::Trap::Interrupt
+        {
+            return PluginError::Deadline {
+                plugin: self.label(),
+                bound: DeadlineKind::GuestTime,
+                budget_ms: limits.guest_time.as_millis() as u64,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            };
         }
         let text = format!("{error:#}");
         if text.contains("growing memory") || text.contains("memory limit") {

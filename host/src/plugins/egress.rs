@@ -68,21 +68,12 @@ impl std::fmt::Display for HostRule {
 }
 
 /// The operator's side of the policy, from the server's configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OperatorPolicy {
     /// `None`: every host a plugin declares; `Some`: only those also listed here.
     pub allowed_hosts: Option<Vec<HostRule>>,
     /// Loopback (127.0.0.0/8, ::1, localhost) only when set, e.g. for the Halo simulator.
     pub allow_loopback: bool,
-}
-
-impl Default for OperatorPolicy {
-    fn default() -> Self {
-        OperatorPolicy {
-            allowed_hosts: None,
-            allow_loopback: false,
-        }
-    }
 }
 
 /// The effective allowlist of one plugin.

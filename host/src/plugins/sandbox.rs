@@ -174,10 +174,10 @@ impl HostState {
         let result = send(&net, request, &self.label).await;
         self.host_time += started.elapsed();
         self.requests_sent += 1;
-        if let Ok(response) = &result {
-            if let Some(offset) = clock_offset(response, jiff::Timestamp::now()) {
-                self.peer_clock_offset = Some(offset);
-            }
+        if let Ok(response) = &result
+            && let Some(offset) = clock_offset(response, jiff::Timestamp::now())
+        {
+            self.peer_clock_offset = Some(offset);
         }
         result
     }

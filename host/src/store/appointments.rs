@@ -1,7 +1,7 @@
 //! Appointment writes and reads. A write is the record, its start-time and per-practitioner index entries
-//! and (when the PMS must hear of it) an outbox entry in one transaction, taken under the clinic's lock
-//! after the overlap rule has been checked; a booking made through a link also notes its manage token and
-//! counts toward the link's daily cap in that transaction.
+//! and (when the PMS must hear of it) an outbox entry in one transaction; the caller holds the clinic's
+//! lock and has checked the rules (`app::appointments`). A booking made through a link also notes its
+//! manage token and counts toward the link's daily cap in that transaction.
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
@@ -11,10 +11,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::codec::{decode, encode};
 use super::outbox::OutboxEntry;
 use super::{Store, StoreError, keys, tx_error};
-use crate::domain::{
-    Appointment, AppointmentStatus, Clinic, DURATION_MINUTES, DomainError, MoveRequest, NewAppointment, find_overlap,
-    new_id,
-};
+use crate::domain::{Appointment, AppointmentStatus, DURATION_MINUTES};
 
 /// Which appointments of a clinic to list: by start instant (inclusive `from`, exclusive `to`) and status.
 #[derive(Debug, Clone, Default)]
@@ -109,129 +106,10 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Staff book and get the appointment back once it is durable.
-    pub async fn book_appointment(
-        &self,
-        clinic: &Clinic,
-        new: NewAppointment,
-        now: Timestamp,
-    ) -> Result<Appointment, StoreError> {
-        if let Err(StoreError::NotFound { .. }) = self.practitioner(&clinic.id, &new.practitioner_id) {
-            return Err(DomainError::Invalid {
-                field: "practitioner_id",
-                message: format!(
-                    "practitioner_id '{}' is not a practitioner of clinic {}; use the id of one of its staff",
-                    new.practitioner_id, clinic.id
-                ),
-            }
-            .into());
-        }
-        let appointment = Appointment::book(new_id(), clinic, new, now)?;
-        {
-            let _guard = self.lock_clinic(&clinic.id).await;
-            self.check_overlap(clinic, &appointment, now)?;
-            self.write_change(&appointment, None, None)?;
-        }
-        self.durable().await?;
-        Ok(appointment)
-    }
-
-    pub async fn move_appointment(
-        &self,
-        clinic: &Clinic,
-        id: &str,
-        change: MoveRequest,
-        now: Timestamp,
-    ) -> Result<Appointment, StoreError> {
-        self.change_appointment(clinic, id, |current| {
-            let moved = current.moved(clinic, change, now)?;
-            self.check_overlap(clinic, &moved, now)?;
-            Ok(Some(moved))
-        })
-        .await
-    }
-
-    pub async fn cancel_appointment(
-        &self,
-        clinic: &Clinic,
-        id: &str,
-        now: Timestamp,
-    ) -> Result<Appointment, StoreError> {
-        self.change_appointment(clinic, id, |current| Ok(current.cancelled(clinic, now)))
-            .await
-    }
-
-    /// Staff approve a request: its slot is claimed again under the clinic's lock, so two requests can
-    /// never both end up booked.
-    pub async fn approve_request(&self, clinic: &Clinic, id: &str, now: Timestamp) -> Result<Appointment, StoreError> {
-        self.change_appointment(clinic, id, |current| {
-            let approved = current.approved(clinic, now)?;
-            self.check_overlap(clinic, &approved, now)?;
-            Ok(Some(approved))
-        })
-        .await
-    }
-
-    pub async fn decline_request(&self, clinic: &Clinic, id: &str, now: Timestamp) -> Result<Appointment, StoreError> {
-        self.change_appointment(clinic, id, |current| Ok(Some(current.declined(clinic, now)?)))
-            .await
-    }
-
-    /// Marks the clinic's requests that nobody decided on in time as expired (their slots are free anyway).
-    pub async fn expire_requests(&self, clinic: &Clinic, now: Timestamp) -> Result<usize, StoreError> {
-        let mut expired = 0;
-        {
-            let _guard = self.lock_clinic(&clinic.id).await;
-            let filter = AppointmentFilter {
-                status: Some(AppointmentStatus::Requested),
-                ..Default::default()
-            };
-            for current in self.appointments(&clinic.id, &filter)? {
-                if let Some(next) = current.expired(now) {
-                    self.write_change(&next, Some(&current), None)?;
-                    expired += 1;
-                }
-            }
-        }
-        if expired > 0 {
-            self.durable().await?;
-        }
-        Ok(expired)
-    }
-
-    /// Reads an appointment under its clinic's lock, lets `change` decide its next state (`None`: no
-    /// change), writes it and waits until it is durable.
-    pub async fn change_appointment(
-        &self,
-        clinic: &Clinic,
-        id: &str,
-        change: impl FnOnce(&Appointment) -> Result<Option<Appointment>, StoreError>,
-    ) -> Result<Appointment, StoreError> {
-        let next = {
-            let _guard = self.lock_clinic(&clinic.id).await;
-            let current = self.appointment(id)?;
-            if current.clinic_id != clinic.id {
-                return Err(StoreError::NotFound {
-                    entity: "appointment",
-                    id: id.to_string(),
-                });
-            }
-            match change(&current)? {
-                None => return Ok(current),
-                Some(next) => {
-                    self.write_change(&next, Some(&current), None)?;
-                    next
-                }
-            }
-        };
-        self.durable().await?;
-        Ok(next)
-    }
-
-    /// Refuses `candidate` if it would overlap a slot held (booked, or requested and not expired) by the
-    /// same practitioner, or for a whole-clinic visit by another whole-clinic visit. Reads only the
-    /// neighbours that start within the longest duration before it ends.
-    pub fn check_overlap(&self, clinic: &Clinic, candidate: &Appointment, now: Timestamp) -> Result<(), StoreError> {
+    /// The appointments of `candidate`'s practitioner (or, for a whole-clinic visit, the whole clinic's)
+    /// that could overlap it: those that start within the longest duration before it ends. What the
+    /// overlap rule reads.
+    pub fn neighbours(&self, candidate: &Appointment) -> Result<Vec<Appointment>, StoreError> {
         let longest = SignedDuration::from_mins(*DURATION_MINUTES.end() as i64);
         let (clinic_id, practitioner) = (&candidate.clinic_id, candidate.practitioner_id.as_deref());
         let lower = keys::practitioner_bound(clinic_id, practitioner, candidate.start - longest);
@@ -241,7 +119,17 @@ impl Store {
             let (_, id) = item?;
             neighbours.push(self.appointment(&String::from_utf8_lossy(&id))?);
         }
-        Ok(find_overlap(candidate, &neighbours, clinic, now)?)
+        Ok(neighbours)
+    }
+
+    /// Whether a clinic has any appointment at all.
+    pub fn has_appointments(&self, clinic_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .appointments_by_start
+            .scan_prefix(keys::clinic_prefix(clinic_id))
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     /// Writes a new state of an appointment with its indexes and, when the PMS must hear of it, its outbox
@@ -295,18 +183,6 @@ impl Store {
                     }
                     by_start.insert(index_key.as_slice(), id)?;
                     by_practitioner.insert(practitioner_key.as_slice(), id)?;
-                    // What repbook knows of the PMS record belongs to the sync path, which may have learned more
-                    // since `previous` was read: keep the stored knowledge, never an older copy of it.
-                    let mut record = record.clone();
-                    if let Some(bytes) = appointments.get(id)? {
-                        if let Ok(stored) = decode::<Appointment>("appointment", &bytes) {
-                            if stored.pms != appointment.pms {
-                                let mut merged = appointment.clone();
-                                merged.pms.keep_knowledge_of(&stored.pms);
-                                record = encode(&merged).map_err(|_| ConflictableTransactionError::Abort(()))?;
-                            }
-                        }
-                    }
                     appointments.insert(id, record.as_slice())?;
                     if let Some(entry) = &entry {
                         let seq = outbox.generate_id()?;

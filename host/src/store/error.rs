@@ -4,8 +4,6 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::domain::DomainError;
-
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("cannot open the data store at {path}: {source} (is another repbook running on this data dir?)")]
@@ -41,8 +39,7 @@ pub enum StoreError {
     NotFound { entity: &'static str, id: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error(transparent)]
-    Domain(#[from] DomainError),
+    /// The disk refused the flush a write waits for: the write is not durable.
     #[error("could not make the write durable: {0}")]
     Flush(String),
     #[error("transaction aborted: {0}")]

@@ -12,11 +12,12 @@ mod error;
 mod group_commit;
 pub mod integrity;
 mod keys;
+mod links;
 mod outbox;
 mod plugins;
-mod published;
+mod pms_records;
 mod schema;
-mod sync_state;
+mod times;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,8 @@ pub use appointments::{AppointmentFilter, LinkBookingRecord};
 pub use error::StoreError;
 pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
+pub use pms_records::PushStart;
 pub use schema::SCHEMA_VERSION;
-pub use sync_state::PushStart;
 
 use crate::domain::{Clinic, Practitioner};
 use codec::{decode, encode};
@@ -44,6 +45,8 @@ pub struct Store {
     appointments: sled::Tree,
     appointments_by_start: sled::Tree,
     appointments_by_practitioner: sled::Tree,
+    /// The sync path's record of each appointment (see `pms_records`).
+    pms_records: sled::Tree,
     outbox: sled::Tree,
     manage_tokens: sled::Tree,
     link_days: sled::Tree,
@@ -145,6 +148,7 @@ impl Store {
             appointments: db.open_tree("appointments")?,
             appointments_by_start: db.open_tree("appointments_by_start")?,
             appointments_by_practitioner: db.open_tree("appointments_by_practitioner")?,
+            pms_records: db.open_tree("pms_records")?,
             manage_tokens: db.open_tree("manage_tokens")?,
             link_days: db.open_tree("link_days")?,
             categories: db.open_tree("categories")?,
@@ -240,23 +244,26 @@ impl Store {
         self.clinics.iter().values().map(|v| decode("clinic", &v?)).collect()
     }
 
-    /// Deletes a clinic and its staff. Refused while the clinic has appointments: they are history that a
-    /// PMS may still hold.
+    /// Reads a clinic under its lock, lets `change` change it, writes it and waits until it is durable.
+    pub async fn update_clinic<T, E: From<StoreError>>(
+        &self,
+        clinic_id: &str,
+        change: impl FnOnce(&mut Clinic) -> Result<T, E>,
+    ) -> Result<(Clinic, T), E> {
+        let updated = {
+            let _guard = self.lock_clinic(clinic_id).await;
+            let mut clinic = self.clinic(clinic_id)?;
+            let value = change(&mut clinic)?;
+            self.put_clinic(&clinic)?;
+            (clinic, value)
+        };
+        self.durable().await?;
+        Ok(updated)
+    }
+
+    /// Deletes a clinic and its staff (the caller has checked it has no appointments).
     pub fn delete_clinic(&self, id: &str) -> Result<(), StoreError> {
         self.clinic(id)?;
-        if self
-            .appointments_by_start
-            .scan_prefix(keys::clinic_prefix(id))
-            .next()
-            .is_some()
-        {
-            return Err(StoreError::Conflict {
-                code: "clinic_has_appointments",
-                message: format!(
-                    "clinic {id} has appointments; cancel them and keep the clinic, or archive it instead"
-                ),
-            });
-        }
         let staff_keys: Vec<_> = self
             .staff
             .scan_prefix(keys::clinic_prefix(id))
@@ -275,22 +282,6 @@ impl Store {
     }
 
     // ---- staff ----
-
-    /// Adds a practitioner; the caller holds the clinic lock so the AHPRA check and the insert are atomic.
-    pub fn add_practitioner(&self, practitioner: &Practitioner) -> Result<(), StoreError> {
-        if let Some(existing) = self
-            .staff(&practitioner.clinic_id)?
-            .into_iter()
-            .find(|p| p.ahpra == practitioner.ahpra)
-        {
-            return Err(crate::domain::DomainError::DuplicateAhpra {
-                ahpra: practitioner.ahpra.to_string(),
-                existing_id: existing.id,
-            }
-            .into());
-        }
-        self.put_practitioner(practitioner)
-    }
 
     pub fn put_practitioner(&self, practitioner: &Practitioner) -> Result<(), StoreError> {
         let key = keys::staff(&practitioner.clinic_id, &practitioner.id);

@@ -3,15 +3,17 @@
 //! A migration is a function from version N to N+1, run in order at open. Add one by appending to
 //! [`MIGRATIONS`] and bumping [`SCHEMA_VERSION`]; a data dir from a newer build is refused, never rewritten.
 
+use sled::Transactional;
+
 use super::StoreError;
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const VERSION_KEY: &[u8] = b"schema_version";
 
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` takes the store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[index_appointments_by_practitioner];
+const MIGRATIONS: &[Migration] = &[index_appointments_by_practitioner, move_pms_state_to_its_own_tree];
 
 /// 1 -> 2: the per-practitioner start index that the overlap rule reads.
 fn index_appointments_by_practitioner(db: &sled::Db) -> Result<(), StoreError> {
@@ -29,6 +31,39 @@ fn index_appointments_by_practitioner(db: &sled::Db) -> Result<(), StoreError> {
         index.insert(key, appointment.id.as_bytes())?;
     }
     Ok(())
+}
+
+/// 2 -> 3: what the sync path knows of each appointment's PMS record leaves the appointment record for the
+/// `pms_records` tree (the appointment's `pms` field, with the version it was about). An appointment whose
+/// state was reset by its last change is recorded as about that version, as it said.
+fn move_pms_state_to_its_own_tree(db: &sled::Db) -> Result<(), StoreError> {
+    let appointments = db.open_tree("appointments")?;
+    let records = db.open_tree("pms_records")?;
+    for item in appointments.iter() {
+        let (key, bytes) = item?;
+        let mut value: serde_json::Value = super::codec::decode("appointment", &bytes)?;
+        let Some(object) = value.as_object_mut() else { continue };
+        let Some(pms) = object.remove("pms") else { continue };
+        let version = object.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let status: crate::domain::PmsSyncStatus = serde_json::from_value(pms).map_err(|e| StoreError::Corrupt {
+            what: "appointment's PMS state",
+            message: e.to_string(),
+        })?;
+        let record = crate::domain::PmsRecord { version, status };
+        // Both writes or neither: a crash between them re-runs this step, which finds the record moved.
+        (&appointments, &records)
+            .transaction(|(appointments, records)| {
+                records.insert(&key, super::codec::encode(&record).map_err(abort)?)?;
+                appointments.insert(&key, super::codec::encode(&value).map_err(abort)?)?;
+                Ok(())
+            })
+            .map_err(super::tx_abort_error)?;
+    }
+    Ok(())
+}
+
+fn abort(error: StoreError) -> sled::transaction::ConflictableTransactionError<StoreError> {
+    sled::transaction::ConflictableTransactionError::Abort(error)
 }
 
 pub fn read_version(meta: &sled::Tree) -> Result<u32, StoreError> {
@@ -130,11 +165,56 @@ mod tests {
             .unwrap()
             .insert("A1", super::super::codec::encode(&appointment).unwrap())
             .unwrap();
-        migrate(&db, &meta).unwrap();
+        migrate_with(&db, &meta, 2, MIGRATIONS).unwrap();
         assert_eq!(read_version(&meta).unwrap(), 2);
         let index = db.open_tree("appointments_by_practitioner").unwrap();
         assert_eq!(index.len(), 1);
         assert_eq!(index.iter().next().unwrap().unwrap().1.as_ref(), b"A1");
+    }
+
+    #[test]
+    fn version_2_stores_move_each_appointments_pms_state_to_its_own_tree() {
+        let db = temp_db();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(VERSION_KEY, &2u32.to_be_bytes()).unwrap();
+        // An appointment as version 2 wrote it: booked, moved once (version 2), synced into Bp as 7001.
+        let old = serde_json::json!({
+            "id": "A1", "reference": "A1", "clinic_id": "C", "practitioner_id": "P",
+            "rep": {"name": "R", "company": "Co", "email": "", "phone": null},
+            "start": "2030-01-09T22:00:00Z", "local_date": "2030-01-10", "local_seconds": 32400,
+            "duration_minutes": 15, "notes": "", "status": "booked", "version": 2,
+            "pms": {"state": "synced", "pms_id": "7001", "reason": null, "synced_version": 2, "attempts": 0,
+                    "updated_at": "2029-12-01T00:00:00Z", "ever_sent": true, "in_doubt": false,
+                    "confirmed": {"pms_id": "7001", "practitioner_user_id": 5, "date": "2030-01-10",
+                                  "start_seconds": 32400, "duration_seconds": 900},
+                    "delivered_by": "halo-bp", "sending_to": "halo-bp",
+                    "held_by": [{"connector": "halo-bp", "pms_id": "7001"}]},
+            "created_at": "2029-11-01T00:00:00Z", "updated_at": "2029-11-02T00:00:00Z",
+            "source": {"kind": "staff"}, "time_id": null, "manage": null, "request_expires_at": null
+        });
+        db.open_tree("appointments")
+            .unwrap()
+            .insert("A1", super::super::codec::encode(&old).unwrap())
+            .unwrap();
+        migrate(&db, &meta).unwrap();
+        assert_eq!(read_version(&meta).unwrap(), SCHEMA_VERSION);
+        let bytes = db.open_tree("appointments").unwrap().get("A1").unwrap().unwrap();
+        let raw: serde_json::Value = super::super::codec::decode("appointment", &bytes).unwrap();
+        assert!(
+            raw.get("pms").is_none(),
+            "the appointment record no longer holds PMS state: {raw}"
+        );
+        let appointment: crate::domain::Appointment = super::super::codec::decode("appointment", &bytes).unwrap();
+        let bytes = db.open_tree("pms_records").unwrap().get("A1").unwrap().unwrap();
+        let record: crate::domain::PmsRecord = super::super::codec::decode("PMS record", &bytes).unwrap();
+        assert_eq!(record.version, 2);
+        let status = record.status_of(&appointment, false, true);
+        assert_eq!(status.state, crate::domain::PmsSyncState::Synced);
+        assert_eq!(status.pms_id.as_deref(), Some("7001"));
+        assert_eq!(status.held_by.len(), 1);
+        // Running it again (a crash after it finished, before the version was written) changes nothing.
+        move_pms_state_to_its_own_tree(&db).unwrap();
+        assert_eq!(db.open_tree("pms_records").unwrap().len(), 1);
     }
 
     #[test]

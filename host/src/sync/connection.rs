@@ -9,7 +9,7 @@ use crate::domain::{
     AppointmentStatus, Clinic, PmsLink, PmsLinkState, PmsSyncState, PmsUser, Practitioner, match_practitioner,
 };
 use crate::plugins::contract::{Location, SiteInfo};
-use crate::store::{AppointmentFilter, StoreError};
+use crate::store::AppointmentFilter;
 
 enum Requeue {
     All,
@@ -66,7 +66,7 @@ impl SyncEngine {
         self.store
             .update_clinic(&clinic.id, move |c| {
                 c.pms.validated_at = Some(validated_at);
-                Ok(())
+                Ok::<_, SyncError>(())
             })
             .await?;
         if online {
@@ -135,7 +135,7 @@ impl SyncEngine {
             .update_clinic(clinic_id, |c| {
                 c.pms.site_cache.clear();
                 c.pms.validated_at = None;
-                Ok(())
+                Ok::<_, SyncError>(())
             })
             .await?;
         self.scheduler().reset(clinic_id);
@@ -172,16 +172,19 @@ impl SyncEngine {
                 status: Some(AppointmentStatus::Booked),
                 ..Default::default()
             };
-            for appointment in self.store.appointments(clinic_id, &filter)? {
+            let clinic = self.store.clinic(clinic_id)?;
+            let appointments = self.store.appointments(clinic_id, &filter)?;
+            let statuses = self.store.pms_statuses(&appointments, clinic.pms.is_active())?;
+            for (appointment, status) in appointments.iter().zip(statuses) {
                 let wanted = match which {
                     Requeue::All => true,
-                    Requeue::NotSynced => appointment.pms.state != PmsSyncState::Synced,
-                    Requeue::Parked => appointment.pms.state == PmsSyncState::NeedsAttention,
+                    Requeue::NotSynced => status.state != PmsSyncState::Synced,
+                    Requeue::Parked => status.state == PmsSyncState::NeedsAttention,
                 };
                 if !wanted {
                     continue;
                 }
-                self.store.enqueue_appointment(&appointment, now)?;
+                self.store.enqueue_appointment(appointment, now)?;
                 self.scheduler().release(clinic_id, &appointment.id);
                 queued += 1;
             }
@@ -262,7 +265,7 @@ impl SyncEngine {
             self.store.put_practitioner(&practitioner)?;
             practitioner
         };
-        self.store.durable().await.map_err(StoreError::from)?;
+        self.store.durable().await?;
         if practitioner.pms.state == PmsLinkState::Synced {
             self.send_what_was_waiting(clinic_id).await;
         }

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::outcome::{self, Attempt, Decision, Delivered};
 use super::scheduler::{SiteSignal, WorkItem};
 use super::{SyncEngine, SyncError};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsPlacement};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsPlacement, PmsRecord};
 use crate::plugins::ConnectorFailure;
 use crate::plugins::contract::LocalAppointment;
 
@@ -56,9 +56,11 @@ impl SyncEngine {
                     now: Timestamp::now(),
                 };
                 self.store
-                    .record_delivery(&item.appointment_id, consumed, |a| outcome::record(a, &attempt))
+                    .record_delivery(&item.appointment_id, consumed, |record, current| {
+                        outcome::record(record, current, &attempt)
+                    })
             }
-            None => self.store.record_delivery(&item.appointment_id, consumed, |_| {}),
+            None => self.store.record_delivery(&item.appointment_id, consumed, |_, _| {}),
         };
         if let Err(error) = recorded {
             tracing::error!(appointment = %item.appointment_id, %error, "cannot record a delivery's outcome");
@@ -134,6 +136,10 @@ impl SyncEngine {
             Ok(clinic) => clinic,
             Err(error) => return (Err(error.into()), None),
         };
+        let record = match self.store.pms_record(&appointment.id) {
+            Ok(record) => record,
+            Err(error) => return (Err(error.into()), None),
+        };
         let not_sent = |reason: &str| {
             let sent = Sent {
                 version: appointment.version,
@@ -148,10 +154,10 @@ impl SyncEngine {
         if !clinic.pms.is_active() {
             return not_sent("PMS sync is off for this clinic");
         }
-        if appointment.status != AppointmentStatus::Booked && !appointment.pms.ever_sent {
+        if appointment.status != AppointmentStatus::Booked && !record.status.ever_sent {
             return not_sent("not booked, and never sent to the PMS");
         }
-        match self.send(&clinic, &appointment, verify).await {
+        match self.send(&clinic, &appointment, &record, verify).await {
             Ok((delivered, sent)) => (Ok(delivered), Some(sent)),
             Err((error, sent)) => (Err(error), Some(sent)),
         }
@@ -162,6 +168,7 @@ impl SyncEngine {
         &self,
         clinic: &Clinic,
         appointment: &Appointment,
+        record: &PmsRecord,
         verify: bool,
     ) -> Result<(Delivered, Sent), (SyncError, Sent)> {
         let unsent = |error: SyncError| {
@@ -181,7 +188,7 @@ impl SyncEngine {
             _ => self
                 .pms_user(clinic, appointment.practitioner_id.as_deref())
                 .ok()
-                .or(appointment.pms.confirmed.as_ref().map(|p| p.practitioner_user_id))
+                .or(record.status.confirmed.as_ref().map(|p| p.practitioner_user_id))
                 .unwrap_or(0),
         };
         let start = self

@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use crate::domain::DomainError;
 use crate::plugins::{CallError, ConnectorFailure, PluginError};
 use crate::store::StoreError;
 
@@ -23,6 +24,9 @@ pub enum SyncError {
     Connector(ConnectorFailure),
     #[error(transparent)]
     Plugin(PluginError),
+    /// A value the PMS settings refuse (a switch's new settings).
+    #[error(transparent)]
+    Invalid(DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,6 +75,7 @@ impl SyncError {
             SyncError::PractitionerNotMapped(_) => "practitioner_not_mapped",
             SyncError::SwitchRefused(_) => "switch_refused",
             SyncError::Connector(failure) => failure.code(),
+            SyncError::Invalid(error) => error.code(),
             SyncError::Plugin(_) => "plugin_failed",
             SyncError::Store(_) => "storage_error",
         }

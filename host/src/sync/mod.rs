@@ -187,7 +187,7 @@ impl SyncEngine {
             self.store
                 .update_clinic(&clinic.id, move |c| {
                     c.pms.site_cache = cache;
-                    Ok(())
+                    Ok::<_, SyncError>(())
                 })
                 .await?;
         }

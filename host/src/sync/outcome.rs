@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::SyncError;
-use crate::domain::{Appointment, PmsPlacement, PmsSyncState};
+use crate::domain::{Appointment, PmsPlacement, PmsRecord, PmsSyncState};
 use crate::plugins::ConnectorFailure;
 use crate::plugins::contract::PushOutcome;
 
@@ -89,7 +89,7 @@ fn nothing_written(result: &Result<Delivered, SyncError>) -> bool {
         Err(SyncError::Connector(failure)) => failure.nothing_written(),
         // Failures before the connector was called (no connector, not mapped, store) send nothing.
         Err(SyncError::NotConfigured(_) | SyncError::NoConnector { .. } | SyncError::NotValidated(_)) => true,
-        Err(SyncError::PractitionerNotMapped(_) | SyncError::SwitchRefused(_)) => true,
+        Err(SyncError::PractitionerNotMapped(_) | SyncError::SwitchRefused(_) | SyncError::Invalid(_)) => true,
         // A plugin that trapped or timed out may have sent a request first.
         Err(SyncError::Plugin(_) | SyncError::Store(_)) => false,
     }
@@ -106,11 +106,11 @@ pub struct Attempt<'a> {
     pub now: Timestamp,
 }
 
-/// Applies an attempt to the stored appointment. Knowledge of the PMS record (id, confirmed placement,
-/// whether a push is in doubt) is updated whatever the version; the sync state only when the appointment
-/// has not changed since the attempt (its newer change is delivered next).
-pub fn record(appointment: &mut Appointment, attempt: &Attempt<'_>) {
-    let pms = &mut appointment.pms;
+/// Applies an attempt to the appointment's record. Knowledge of the PMS record (id, confirmed placement,
+/// whether a push is in doubt) is updated whatever the version; the state only when `appointment` (as
+/// stored now) has not changed since the attempt: its newer change is queued and delivered next.
+pub fn record(record: &mut PmsRecord, appointment: &Appointment, attempt: &Attempt<'_>) {
+    let pms = &mut record.status;
     if attempt.connector.is_some() && pms.sending_to.as_deref() != attempt.connector {
         // The clinic switched connector while this went to the old one: its answer is about a PMS that
         // is no longer this appointment's, and the switch has queued it for the new one.
@@ -142,7 +142,8 @@ pub fn record(appointment: &mut Appointment, attempt: &Attempt<'_>) {
         return;
     }
     let status = state_after(attempt);
-    let pms = &mut appointment.pms;
+    record.version = attempt.version;
+    let pms = &mut record.status;
     pms.state = status.0;
     pms.reason = status.1;
     pms.updated_at = Some(attempt.now);

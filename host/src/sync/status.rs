@@ -46,9 +46,10 @@ impl SyncEngine {
     pub fn status(&self, clinic_id: &str) -> Result<SyncStatus, SyncError> {
         let clinic = self.store.clinic(clinic_id)?;
         let appointments = self.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        let statuses = self.store.pms_statuses(&appointments, clinic.pms.is_active())?;
         let mut counts = SyncCounts::default();
-        for appointment in &appointments {
-            *match appointment.pms.state {
+        for status in &statuses {
+            *match status.state {
                 PmsSyncState::Pending => &mut counts.pending,
                 PmsSyncState::Synced => &mut counts.synced,
                 PmsSyncState::NeedsAttention => &mut counts.needs_attention,
@@ -67,13 +68,14 @@ impl SyncEngine {
         let tz = clinic.tz();
         let parked = appointments
             .iter()
-            .filter(|a| a.pms.state == PmsSyncState::NeedsAttention)
-            .map(|a| ParkedItem {
+            .zip(&statuses)
+            .filter(|(_, s)| s.state == PmsSyncState::NeedsAttention)
+            .map(|(a, s)| ParkedItem {
                 id: a.id.clone(),
                 start: rfc3339_in(a.start, &tz),
                 practitioner: name_of(&a.practitioner_id),
                 rep: format!("{} ({})", a.rep.name, a.rep.company),
-                reason: a.pms.reason.clone(),
+                reason: s.reason.clone(),
             })
             .collect();
         let outbox = self

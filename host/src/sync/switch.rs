@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{SyncEngine, SyncError};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLink, PmsSettingsUpdate, SendVia};
+use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLink, PmsRecord, PmsSettingsUpdate, SendVia};
 use crate::plugins::contract::LocalAppointment;
 use crate::store::AppointmentFilter;
 
@@ -80,12 +80,20 @@ fn future_booked(engine: &SyncEngine, clinic: &Clinic) -> Result<Vec<Appointment
     Ok(engine.store.appointments(&clinic.id, &filter)?)
 }
 
-fn held_by(appointments: &[Appointment], connector: Option<&str>) -> Vec<Appointment> {
-    appointments
-        .iter()
-        .filter(|a| connector.is_some() && a.pms.delivered_by.as_deref() == connector)
-        .cloned()
-        .collect()
+/// The appointments (with the sync path's record of each) whose last delivery reached `connector`'s PMS.
+fn held_by(
+    engine: &SyncEngine,
+    appointments: &[Appointment],
+    connector: Option<&str>,
+) -> Result<Vec<(Appointment, PmsRecord)>, SyncError> {
+    let mut held = Vec::new();
+    for appointment in appointments {
+        let record = engine.store.pms_record(&appointment.id)?;
+        if connector.is_some() && record.status.delivered_by.as_deref() == connector {
+            held.push((appointment.clone(), record));
+        }
+    }
+    Ok(held)
 }
 
 impl SyncEngine {
@@ -93,7 +101,7 @@ impl SyncEngine {
         let clinic = self.store.clinic(clinic_id)?;
         let from = clinic.pms.connector.clone();
         let future = future_booked(self, &clinic)?;
-        let held = held_by(&future, from.as_deref()).len();
+        let held = held_by(self, &future, from.as_deref())?.len();
         let old = from.clone().unwrap_or_else(|| "the old PMS".into());
         Ok(SwitchPreview {
             to_installed: self.plugins.get(to).is_ok(),
@@ -129,16 +137,16 @@ impl SyncEngine {
         }
         let new_plugin = self.plugins.get(&to).map_err(SyncError::no_connector)?;
         let future = future_booked(self, &clinic)?;
-        let held = held_by(&future, from.as_deref());
+        let held = held_by(self, &future, from.as_deref())?;
 
         // The old PMS first, while the old connection is still the clinic's.
         let mut cancelled = Vec::new();
         if request.old_appointments == OldAppointments::Cancel && !held.is_empty() {
             let plugin = self.connector(&clinic)?;
             let mut failures = Vec::new();
-            for appointment in &held {
-                let user = appointment
-                    .pms
+            for (appointment, record) in &held {
+                let user = record
+                    .status
                     .confirmed
                     .as_ref()
                     .map(|p| p.practitioner_user_id)
@@ -146,7 +154,7 @@ impl SyncEngine {
                     .unwrap_or(0);
                 let local = LocalAppointment {
                     reference: appointment.reference.clone(),
-                    known: appointment.pms.knowledge(),
+                    known: record.status.knowledge(),
                     practitioner_user_id: user,
                     date: appointment.local_date,
                     start_seconds: appointment.local_seconds,
@@ -165,9 +173,9 @@ impl SyncEngine {
             // Those cancelled are no longer in the old PMS, whatever happens next.
             for id in &cancelled {
                 let old = from.clone().unwrap_or_default();
-                let _ = self
-                    .store
-                    .record_delivery(id, &[], |a| a.pms.held_by.retain(|h| h.connector != old));
+                let _ = self.store.record_delivery(id, &[], |record, _| {
+                    record.status.held_by.retain(|h| h.connector != old)
+                });
             }
             if !failures.is_empty() {
                 return Err(SyncError::SwitchRefused(format!(
@@ -193,7 +201,7 @@ impl SyncEngine {
         let (switched, staff_to_sync) = {
             let _guard = self.store.lock_clinic(&clinic.id).await;
             let mut switched = self.store.clinic(&clinic.id)?;
-            switched.pms.apply(update).map_err(crate::store::StoreError::from)?;
+            switched.pms.apply(update).map_err(SyncError::Invalid)?;
             switched.pms.site_cache.clear();
             self.store.put_clinic(&switched)?;
             // A PMS user id means something only in its own PMS.
@@ -204,21 +212,20 @@ impl SyncEngine {
             }
             (switched, staff.len())
         };
-        let active = switched.pms.is_active();
         let now = Timestamp::now();
         let mut requeued = 0;
         for appointment in future_booked(self, &switched)? {
             let connector = to.clone();
             match self
                 .store
-                .enqueue_with(&appointment, now, |current| current.pms.switched_to(&connector, active))
+                .enqueue_with(&appointment, now, |record| record.status.switched_to(&connector))
             {
                 Ok(()) => requeued += 1,
                 // Changed meanwhile: that change queued it already; its state still needs the switch.
                 Err(crate::store::StoreError::Conflict { .. }) => {
                     let _ = self
                         .store
-                        .record_delivery(&appointment.id, &[], |a| a.pms.switched_to(&connector, active));
+                        .record_delivery(&appointment.id, &[], |record, _| record.status.switched_to(&connector));
                     requeued += 1;
                 }
                 Err(other) => return Err(other.into()),

@@ -52,10 +52,10 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(response) = reqwest::get(format!("{url}/status")).await {
-                if response.status().is_success() {
-                    break;
-                }
+            if let Ok(response) = reqwest::get(format!("{url}/status")).await
+                && response.status().is_success()
+            {
+                break;
             }
             assert!(Instant::now() < deadline, "chromedriver did not answer within 20 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -187,13 +187,13 @@ impl Browser {
             .await
             .as_u64()
             .unwrap_or(0);
-        if let (false, Some((width, height))) = (emulated, before) {
-            if page_height > height {
-                let _ = self
-                    .client
-                    .set_window_size(width as u32, page_height.min(6000) as u32 + 140)
-                    .await;
-            }
+        if let (false, Some((width, height))) = (emulated, before)
+            && page_height > height
+        {
+            let _ = self
+                .client
+                .set_window_size(width as u32, page_height.min(6000) as u32 + 140)
+                .await;
         }
         let png = self.client.screenshot().await.expect("screenshot");
         if let (false, Some((width, height))) = (emulated, before) {
@@ -258,10 +258,10 @@ impl Browser {
         let path = self.downloads.path().join(name);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                if !text.is_empty() {
-                    return text;
-                }
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && !text.is_empty()
+            {
+                return text;
             }
             assert!(Instant::now() < deadline, "{name} was not downloaded");
             tokio::time::sleep(Duration::from_millis(50)).await;

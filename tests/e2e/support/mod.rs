@@ -206,10 +206,10 @@ pub async fn listening_addr(data_dir: &Path, child: &mut Child) -> String {
             }
             panic!("repbook serve exited at start ({status}): {stderr}");
         }
-        if let Ok(addr) = std::fs::read_to_string(data_dir.join("server.addr")) {
-            if !addr.trim().is_empty() {
-                return addr.trim().to_string();
-            }
+        if let Ok(addr) = std::fs::read_to_string(data_dir.join("server.addr"))
+            && !addr.trim().is_empty()
+        {
+            return addr.trim().to_string();
         }
         assert!(Instant::now() < deadline, "repbook serve did not start within 30 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -231,7 +231,7 @@ pub fn clock_env(data_dir: &Path) -> Vec<(&'static str, String)> {
 }
 
 /// `(key, value)` pairs as `start_with_env` takes them.
-pub fn env_refs(env: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

@@ -3,6 +3,7 @@
 //! the host's `contract` types; the enums here are the only place that matches on versions. Adding a
 //! version is one new module and one arm per enum.
 
+mod shared;
 mod since_v0_1;
 mod since_v0_2;
 

@@ -404,3 +404,18 @@ impl Availability {
         }
     }
 }
+
+impl super::App {
+    /// When each doctor's diary was last read, and the last error reading it.
+    pub fn availability_view(&self, clinic_id: &str) -> Result<AvailabilityView, super::AppError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        Ok(self.availability.view(&clinic))
+    }
+
+    /// Reads the stale days of the doctors' diaries now.
+    pub async fn refresh_availability(&self, clinic_id: &str) -> Result<AvailabilityView, super::AppError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        self.availability.refresh_clinic(&clinic, Timestamp::now()).await;
+        Ok(self.availability.view(&clinic))
+    }
+}

@@ -1,15 +1,18 @@
-//! What a clinic publishes for reps: visitor categories, weekly times, closed dates and booking links
-//! (found by their capability). Each lives under its clinic's key prefix.
+//! The times a clinic offers reps: visitor categories, weekly times and closed dates, each under its
+//! clinic's key prefix.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
 
 use super::codec::{decode, encode};
-use super::{Store, StoreError, keys, tx_error};
-use crate::domain::{BookingLink, ClosedDate, PublishedTime, VisitorCategory};
+use super::{Store, StoreError, keys};
+use crate::domain::{ClosedDate, PublishedTime, VisitorCategory};
 
-fn list<T: DeserializeOwned>(tree: &sled::Tree, clinic_id: &str, what: &'static str) -> Result<Vec<T>, StoreError> {
+pub(super) fn list<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    clinic_id: &str,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError> {
     tree.scan_prefix(keys::clinic_prefix(clinic_id))
         .values()
         .map(|v| decode(what, &v?))
@@ -75,43 +78,5 @@ impl Store {
             "closed date",
             &date.to_string(),
         )
-    }
-
-    pub fn links(&self, clinic_id: &str) -> Result<Vec<BookingLink>, StoreError> {
-        list(&self.links, clinic_id, "booking link")
-    }
-
-    pub fn link(&self, clinic_id: &str, id: &str) -> Result<BookingLink, StoreError> {
-        match self.links.get(keys::owned(clinic_id, id))? {
-            Some(bytes) => decode("booking link", &bytes),
-            None => Err(StoreError::NotFound {
-                entity: "booking link",
-                id: id.to_string(),
-            }),
-        }
-    }
-
-    /// Stores a link and the index from its capability to it, together.
-    pub fn put_link(&self, link: &BookingLink) -> Result<(), StoreError> {
-        let record = encode(link)?;
-        let key = keys::owned(&link.clinic_id, &link.id);
-        (&self.links, &self.link_capabilities)
-            .transaction(|(links, capabilities)| {
-                links.insert(key.as_slice(), record.as_slice())?;
-                capabilities.insert(link.capability.as_bytes(), key.as_slice())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_error)
-    }
-
-    /// The link whose URL carries `capability`, revoked or not.
-    pub fn link_by_capability(&self, capability: &str) -> Result<Option<BookingLink>, StoreError> {
-        match self.link_capabilities.get(capability.as_bytes())? {
-            Some(key) => match self.links.get(key)? {
-                Some(bytes) => decode("booking link", &bytes).map(Some),
-                None => Ok(None),
-            },
-            None => Ok(None),
-        }
     }
 }

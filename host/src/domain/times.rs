@@ -1,10 +1,10 @@
-//! What a clinic publishes for reps: visitor categories, weekly rep-visit times, closed dates, booking
-//! links (capability URLs carrying categories), and the rules its bookings follow.
+//! The times a clinic offers reps: visitor categories (which reps may see a time), weekly rep-visit times
+//! cut into slots, and dates closed to rep visits. Clinic-local wall-clock values throughout.
 
-use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use serde::{Deserialize, Serialize};
 
+use super::local_time::parse_date;
 use super::{DomainError, check_duration, require_text};
 
 /// A kind of representative a time can be reserved for, e.g. "Specialist Services".
@@ -135,25 +135,6 @@ fn parse_time(field: &'static str, text: &str) -> Result<Time, DomainError> {
     Time::new(h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, 0, 0).map_err(|_| bad())
 }
 
-/// Dates anything may name, the same for every field and query: far enough for any real diary, near
-/// enough that every day of it (and the day after) exists in every zone.
-pub const FIRST_DATE: Date = jiff::civil::date(2000, 1, 1);
-pub const LAST_DATE: Date = jiff::civil::date(2199, 12, 31);
-
-pub fn parse_date(field: &'static str, text: &str) -> Result<Date, DomainError> {
-    let date: Date = text.trim().parse().map_err(|_| DomainError::Invalid {
-        field,
-        message: format!("{field} '{text}' is not a date; write YYYY-MM-DD"),
-    })?;
-    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
-        return Err(DomainError::Invalid {
-            field,
-            message: format!("{field} {date} is outside the dates repbook takes ({FIRST_DATE} to {LAST_DATE})"),
-        });
-    }
-    Ok(date)
-}
-
 impl PublishedTime {
     /// Checks the values; the caller has checked that the practitioner and categories belong to the clinic.
     pub fn create(
@@ -184,13 +165,13 @@ impl PublishedTime {
         }
         let from = new.from.as_deref().map(|d| parse_date("from", d)).transpose()?;
         let until = new.until.as_deref().map(|d| parse_date("until", d)).transpose()?;
-        if let (Some(from), Some(until)) = (from, until) {
-            if until < from {
-                return Err(DomainError::Invalid {
-                    field: "until",
-                    message: format!("until {until} is before from {from}"),
-                });
-            }
+        if let (Some(from), Some(until)) = (from, until)
+            && until < from
+        {
+            return Err(DomainError::Invalid {
+                field: "until",
+                message: format!("until {until} is before from {from}"),
+            });
         }
         let mut categories = new.categories;
         categories.sort();
@@ -252,163 +233,6 @@ impl ClosedDate {
             date: parse_date("date", &new.date)?,
             reason: reason.to_string(),
         })
-    }
-}
-
-/// A booking link: whoever holds its capability URL may book the clinic's times for its categories.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookingLink {
-    pub id: String,
-    pub clinic_id: String,
-    pub label: String,
-    pub categories: Vec<String>,
-    /// The secret part of `/book/<capability>` (at least 128 random bits).
-    pub capability: String,
-    pub created_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewBookingLink {
-    pub label: String,
-    #[serde(default)]
-    pub categories: Vec<String>,
-}
-
-impl BookingLink {
-    pub fn create(
-        id: String,
-        clinic_id: String,
-        new: NewBookingLink,
-        capability: String,
-        now: Timestamp,
-    ) -> Result<Self, DomainError> {
-        let mut categories = new.categories;
-        categories.sort();
-        categories.dedup();
-        Ok(BookingLink {
-            id,
-            clinic_id,
-            label: require_text("label", &new.label, 120)?,
-            categories,
-            capability,
-            created_at: now,
-            revoked_at: None,
-        })
-    }
-
-    pub fn url(&self) -> String {
-        format!("/book/{}", self.capability)
-    }
-}
-
-/// How a clinic's bookings behave; fields of the clinic, changed with a PATCH.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct BookingRules {
-    /// Slots closer than this are not offered.
-    pub booking_lead_hours: u32,
-    /// Slots further ahead than this are not offered.
-    pub booking_horizon_days: u32,
-    /// Booked or requested future visits one rep (by email) may hold at this clinic.
-    pub max_open_bookings_per_rep: u32,
-    /// At most one visit per company per doctor within this many weeks; `None`: no such rule.
-    pub company_visit_interval_weeks: Option<u32>,
-    /// A rep may cancel up to this many hours before the visit.
-    pub cancel_cutoff_hours: u32,
-    /// A rep may swap to another time up to this many hours before the visit.
-    pub swap_cutoff_hours: u32,
-    /// An approval-required request holds its slot this long, then expires.
-    pub request_expiry_hours: u32,
-    /// Bookings one link may take per clinic-local day.
-    pub link_daily_cap: u32,
-    /// What reps should know (parking, where to wait); shown on the booking pages and in the ICS.
-    pub visiting_instructions: String,
-    /// Whose PMS appointment book receives visits with the whole clinic.
-    pub clinic_visit_practitioner_id: Option<String>,
-}
-
-impl Default for BookingRules {
-    fn default() -> Self {
-        BookingRules {
-            booking_lead_hours: 24,
-            booking_horizon_days: 56,
-            max_open_bookings_per_rep: 1,
-            company_visit_interval_weeks: None,
-            cancel_cutoff_hours: 24,
-            swap_cutoff_hours: 24,
-            request_expiry_hours: 72,
-            link_daily_cap: 20,
-            visiting_instructions: String::new(),
-            clinic_visit_practitioner_id: None,
-        }
-    }
-}
-
-fn in_range(
-    field: &'static str,
-    value: u32,
-    range: std::ops::RangeInclusive<u32>,
-    unit: &str,
-) -> Result<u32, DomainError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(DomainError::Invalid {
-            field,
-            message: format!(
-                "{field} is {value}; it must be {} to {} {unit}",
-                range.start(),
-                range.end()
-            ),
-        })
-    }
-}
-
-impl BookingRules {
-    pub fn apply(&mut self, update: &super::clinic::ClinicUpdate) -> Result<(), DomainError> {
-        if let Some(v) = update.booking_lead_hours {
-            self.booking_lead_hours = in_range("booking_lead_hours", v, 0..=24 * 60, "hours")?;
-        }
-        if let Some(v) = update.booking_horizon_days {
-            self.booking_horizon_days = in_range("booking_horizon_days", v, 1..=366, "days")?;
-        }
-        if let Some(v) = update.max_open_bookings_per_rep {
-            self.max_open_bookings_per_rep = in_range("max_open_bookings_per_rep", v, 1..=50, "bookings")?;
-        }
-        if let Some(v) = update.company_visit_interval_weeks {
-            self.company_visit_interval_weeks = v
-                .map(|w| in_range("company_visit_interval_weeks", w, 1..=52, "weeks"))
-                .transpose()?;
-        }
-        if let Some(v) = update.cancel_cutoff_hours {
-            self.cancel_cutoff_hours = in_range("cancel_cutoff_hours", v, 0..=24 * 30, "hours")?;
-        }
-        if let Some(v) = update.swap_cutoff_hours {
-            self.swap_cutoff_hours = in_range("swap_cutoff_hours", v, 0..=24 * 30, "hours")?;
-        }
-        if let Some(v) = update.request_expiry_hours {
-            self.request_expiry_hours = in_range("request_expiry_hours", v, 1..=24 * 30, "hours")?;
-        }
-        if let Some(v) = update.link_daily_cap {
-            self.link_daily_cap = in_range("link_daily_cap", v, 1..=1000, "bookings")?;
-        }
-        if let Some(text) = &update.visiting_instructions {
-            super::refuse_controls("visiting_instructions", text, true)?;
-            let text = text.trim();
-            if text.chars().count() > 2000 {
-                return Err(DomainError::Invalid {
-                    field: "visiting_instructions",
-                    message: "visiting_instructions is longer than 2000 characters".into(),
-                });
-            }
-            self.visiting_instructions = text.to_string();
-        }
-        if let Some(v) = &update.clinic_visit_practitioner_id {
-            self.clinic_visit_practitioner_id = v.clone().filter(|p| !p.trim().is_empty());
-        }
-        Ok(())
     }
 }
 

@@ -1,12 +1,13 @@
-//! Rep self-booking: what a booking link offers, a rep's booking, and the swap and cancel a manage link
-//! allows. Every claim of a slot (booking, swap, and approval in the store) runs under the clinic's lock
-//! and checks the slot is still open right then, so two reps can never both hold one slot.
+//! Reps booking themselves: what a booking link offers, a rep's booking, and the swap and cancel a manage
+//! link allows. Every claim of a slot (a booking, a swap, an approval) runs under the clinic's lock and
+//! checks the slot is still open right then, so two reps can never both hold one slot; a booking reads its
+//! clinic once and its clinic's appointments once, and every rule reads that one snapshot.
 //!
 //! Capabilities (booking links, manage links) are the only key on these paths: a wrong one and a revoked
-//! or expired one are the same `NotFound`, and nothing answered depends on other clinics' data.
+//! or expired one are the same `LinkNotFound`, and nothing answered depends on other clinics' data.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use jiff::civil::Date;
@@ -15,13 +16,13 @@ use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::availability::Availability;
+use super::{App, AppError, with_whom};
 use crate::domain::{
-    Appointment, AppointmentStatus, BookingLink, BookingSource, Clinic, DomainError, LinkBooking, ManageAccess,
-    OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots_counted, parse_local_start,
+    Appointment, AppointmentStatus, BookingLink, BookingSource, Clinic, DomainError, LinkBooking, LocalStart,
+    ManageAccess, OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots_counted, parse_local_start,
     resolve_local_start_first,
 };
-use crate::store::{AppointmentFilter, LinkBookingRecord, Store, StoreError};
+use crate::store::{AppointmentFilter, LinkBookingRecord};
 
 /// The most days one slots request may span.
 pub const MAX_DAYS: i64 = 62;
@@ -29,32 +30,6 @@ pub const MAX_DAYS: i64 = 62;
 const NEXT_FREE_DAYS: i64 = 28;
 /// A manage link works until this long after the visit.
 const MANAGE_AFTER_VISIT: SignedDuration = SignedDuration::from_hours(14 * 24);
-
-#[derive(Debug, thiserror::Error)]
-pub enum BookingError {
-    /// No such link or manage token, or one that was revoked or has expired: always the same answer.
-    #[error("this link is not valid (it may have been revoked or have expired); ask the clinic for a new one")]
-    NotFound,
-    #[error("{message}")]
-    TooMany { message: String },
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<BookingError> for StoreError {
-    fn from(error: BookingError) -> Self {
-        match error {
-            BookingError::Store(e) => e,
-            BookingError::Domain(e) => StoreError::Domain(e),
-            other => StoreError::Conflict {
-                code: "booking_refused",
-                message: other.to_string(),
-            },
-        }
-    }
-}
 
 /// A rep's booking, as the public form sends it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -83,11 +58,11 @@ pub fn digest(capability: &str) -> String {
 }
 
 /// 256 bits from the operating system's secure generator, URL-safe.
-pub fn new_capability() -> Result<String, StoreError> {
+pub fn new_capability() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng
         .try_fill_bytes(&mut bytes)
-        .map_err(|e| StoreError::Flush(format!("the operating system's random generator failed: {e}")))?;
+        .map_err(|e| AppError::Random(e.to_string()))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -116,13 +91,6 @@ pub fn slot_range(
     Ok((first, last))
 }
 
-pub struct Bookings {
-    store: Arc<Store>,
-    availability: Arc<Availability>,
-    /// Tests only: how long a booking holds its claim before writing it, to make races deterministic.
-    claim_delay: std::time::Duration,
-}
-
 /// Open slots, and how far the PMS diaries they were checked against can be trusted.
 pub struct Offer {
     pub slots: Vec<Slot>,
@@ -132,73 +100,85 @@ pub struct Offer {
     pub checked_since: Option<Timestamp>,
     /// Every day's diary was read within its time to live.
     pub fresh: bool,
+    /// The clinic's practitioners' display names, by id, for saying who each slot is with.
+    pub names: HashMap<String, String>,
 }
 
-impl Bookings {
-    pub fn new(store: Arc<Store>, availability: Arc<Availability>) -> Bookings {
-        Bookings {
-            store,
-            availability,
-            claim_delay: std::time::Duration::ZERO,
-        }
-    }
+/// A rep's visit as the manage link shows it.
+pub struct RepVisit {
+    pub appointment: Appointment,
+    pub clinic: Clinic,
+    /// "Dr Ana Ng", or "the clinic".
+    pub with: String,
+}
 
-    /// Widens the window between a booking's claim of its slot and its write (tests of the clinic lock).
-    pub fn with_claim_delay(mut self, delay: std::time::Duration) -> Bookings {
-        self.claim_delay = delay;
-        self
+/// A new booking through a link, and the manage link's capability (shown once; only its hash is kept).
+pub struct Booked {
+    pub visit: RepVisit,
+    pub manage_token: String,
+}
+
+/// The first instant of a clinic-local day's slot computation window (a day early, for DST and long visits).
+fn window_start(clinic: &Clinic, first: Date, now: Timestamp) -> Timestamp {
+    first
+        .to_zoned_datetime(clinic.tz())
+        .map(|z| z.timestamp())
+        .unwrap_or(now)
+        - SignedDuration::from_hours(24)
+}
+
+fn window_end(clinic: &Clinic, last: Date, now: Timestamp) -> Timestamp {
+    last.checked_add(2.days())
+        .unwrap_or(last)
+        .to_zoned_datetime(clinic.tz())
+        .map(|z| z.timestamp())
+        .unwrap_or(now)
+}
+
+fn cutoff_passed(hours: u32, appointment: &Appointment, now: Timestamp) -> bool {
+    appointment.start - SignedDuration::from_hours(hours as i64) <= now
+}
+
+impl App {
+    /// A live link (not revoked), or the one answer for anything else.
+    fn live_link(&self, capability: &str) -> Result<BookingLink, AppError> {
+        self.store
+            .link_by_capability(capability)?
+            .filter(|l| l.revoked_at.is_none())
+            .ok_or(AppError::LinkNotFound)
     }
 
     /// A live link and its clinic.
-    pub fn link(&self, capability: &str) -> Result<(BookingLink, Clinic), BookingError> {
-        let link = self
-            .store
-            .link_by_capability(capability)?
-            .filter(|l| l.revoked_at.is_none())
-            .ok_or(BookingError::NotFound)?;
+    pub fn link(&self, capability: &str) -> Result<(BookingLink, Clinic), AppError> {
+        let link = self.live_link(capability)?;
         let clinic = self.store.clinic(&link.clinic_id)?;
         Ok((link, clinic))
     }
 
-    /// The open slots a link's categories see, `except` an appointment (a swap frees its own slot), minus
-    /// what the doctors' PMS diaries say is busy (from the cache: never a call to the PMS).
+    /// The open slots `categories` see in `[first, last]` given the clinic's `appointments` (any superset
+    /// of those that start in the window), `except` one appointment (a swap frees its own slot), minus what
+    /// the doctors' PMS diaries say is busy (from the cache: never a call to the PMS).
+    #[allow(clippy::too_many_arguments)]
     fn open(
         &self,
         clinic: &Clinic,
         categories: &[String],
+        appointments: &[Appointment],
         first: Date,
         last: Date,
         now: Timestamp,
         except: Option<&str>,
-    ) -> Result<Offer, StoreError> {
-        let tz = clinic.tz();
-        let start = first
-            .to_zoned_datetime(tz.clone())
-            .map(|z| z.timestamp())
-            .unwrap_or(now)
-            - SignedDuration::from_hours(24);
-        let end = last
-            .checked_add(2.days())
-            .unwrap_or(last)
-            .to_zoned_datetime(tz)
-            .map(|z| z.timestamp())
-            .unwrap_or(now);
-        let mut appointments = self.store.appointments(
-            &clinic.id,
-            &AppointmentFilter {
-                from: Some(start),
-                to: Some(end),
-                status: None,
-                ..Default::default()
-            },
-        )?;
-        appointments.retain(|a| Some(a.id.as_str()) != except);
+    ) -> Result<Offer, AppError> {
+        let others: Cow<'_, [Appointment]> = match except {
+            None => Cow::Borrowed(appointments),
+            Some(id) => Cow::Owned(appointments.iter().filter(|a| a.id != id).cloned().collect()),
+        };
         let busy = self.availability.busy(clinic, first, last, now);
         let (slots, removed) = open_slots_counted(&OpenSlots {
             clinic,
             times: &self.store.published_times(&clinic.id)?,
             closed: &self.store.closed_dates(&clinic.id)?,
-            appointments: &appointments,
+            appointments: &others,
             categories,
             first,
             last,
@@ -211,99 +191,114 @@ impl Bookings {
             pms_checked: busy.applies,
             checked_since: busy.checked_since,
             fresh: busy.fresh,
+            names: self.names(clinic)?,
         })
     }
 
-    pub fn slots(
+    /// The clinic's appointments from `from` on (every one a rule may look at).
+    fn appointments_from(
         &self,
-        link: &BookingLink,
         clinic: &Clinic,
-        first: Date,
-        last: Date,
-        now: Timestamp,
-    ) -> Result<Offer, StoreError> {
-        self.open(clinic, &link.categories, first, last, now, None)
+        from: Timestamp,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Appointment>, AppError> {
+        let filter = AppointmentFilter {
+            from: Some(from),
+            to,
+            ..Default::default()
+        };
+        Ok(self.store.appointments(&clinic.id, &filter)?)
     }
 
-    /// Display names of the clinic's practitioners, by id.
-    pub fn names(&self, clinic: &Clinic) -> Result<HashMap<String, String>, StoreError> {
-        Ok(self
-            .store
-            .staff(&clinic.id)?
-            .into_iter()
-            .map(|p| (p.id.clone(), p.display_name()))
-            .collect())
+    /// What a link offers in `[first, last]` (clinic-local dates).
+    pub fn slots(&self, capability: &str, from: Option<Date>, to: Option<Date>) -> Result<(Clinic, Offer), AppError> {
+        let now = self.now();
+        let (link, clinic) = self.link(capability)?;
+        let (first, last) = slot_range(&clinic, from, to, now)?;
+        let appointments = self.appointments_from(
+            &clinic,
+            window_start(&clinic, first, now),
+            Some(window_end(&clinic, last, now)),
+        )?;
+        let offer = self.open(&clinic, &link.categories, &appointments, first, last, now, None)?;
+        Ok((clinic, offer))
     }
 
-    /// The open slot at `start` with `practitioner`, checked now (the caller holds the clinic's lock), or a
-    /// refusal that names the next free slot.
+    /// The open slot at `wanted` with `practitioner`, checked now against `appointments` (the caller holds
+    /// the clinic's lock), or a refusal that names the next free slot.
+    #[allow(clippy::too_many_arguments)]
     fn claim(
         &self,
         clinic: &Clinic,
         categories: &[String],
-        start: &str,
+        appointments: &[Appointment],
+        wanted: &LocalStart,
         practitioner: Option<&str>,
         now: Timestamp,
         except: Option<&str>,
-    ) -> Result<Slot, BookingError> {
-        let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(start)?)?;
+    ) -> Result<(Slot, HashMap<String, String>), AppError> {
         let day = wanted.local_date;
         let horizon = day.checked_add(NEXT_FREE_DAYS.days()).unwrap_or(day);
-        let open = self.open(clinic, categories, day, horizon, now, except)?.slots;
+        let offer = self.open(clinic, categories, appointments, day, horizon, now, except)?;
+        let open = &offer.slots;
         if let Some(slot) = open
             .iter()
             .find(|s| s.start == wanted.instant && s.practitioner_id.as_deref() == practitioner)
         {
-            return Ok(slot.clone());
+            return Ok((slot.clone(), offer.names.clone()));
         }
-        let names = self.names(clinic)?;
         let with = |p: Option<&str>| match p {
-            Some(id) => names.get(id).cloned().unwrap_or_else(|| "that practitioner".into()),
+            Some(id) => offer
+                .names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| "that practitioner".into()),
             None => "the clinic".into(),
         };
+        let asked = format!(
+            "{}T{:02}:{:02}",
+            wanted.local_date,
+            wanted.local_seconds / 3600,
+            wanted.local_seconds % 3600 / 60
+        );
         let next = open
             .iter()
             .find(|s| s.start > wanted.instant && s.practitioner_id.as_deref() == practitioner)
             .or_else(|| open.iter().find(|s| s.start > wanted.instant));
         let message = match next {
             Some(slot) => format!(
-                "{start} with {} is not open any more; the next free time is {} with {} (book it with start \"{}\")",
+                "{asked} with {} is not open any more; the next free time is {} with {} (book it with start \"{}\")",
                 with(practitioner),
                 slot.local_start().replace('T', " "),
                 with(slot.practitioner_id.as_deref()),
                 slot.local_start()
             ),
             None => format!(
-                "{start} with {} is not open any more, and nothing else is open in the {NEXT_FREE_DAYS} days after it",
+                "{asked} with {} is not open any more, and nothing else is open in the {NEXT_FREE_DAYS} days after it",
                 with(practitioner)
             ),
         };
         Err(DomainError::SlotTaken { message }.into())
     }
 
-    /// The clinic's per-rep rules for a new booking by `rep` in `slot`.
+    /// The clinic's per-rep rules for a new booking by `rep` in `slot`, against `appointments` (at least
+    /// every one from now and from the company window's start on).
     fn check_rules(
         &self,
         clinic: &Clinic,
+        appointments: &[Appointment],
         rep: &Rep,
         slot: &Slot,
         now: Timestamp,
         except: Option<&str>,
-    ) -> Result<(), BookingError> {
-        let upcoming = self.store.appointments(
-            &clinic.id,
-            &AppointmentFilter {
-                from: Some(now),
-                to: None,
-                status: None,
-                ..Default::default()
-            },
-        )?;
-        let mine = upcoming
-            .iter()
-            .filter(|a| {
-                Some(a.id.as_str()) != except && a.occupies(now) && a.rep.email.eq_ignore_ascii_case(rep.email.trim())
-            })
+    ) -> Result<(), AppError> {
+        let others = || {
+            appointments
+                .iter()
+                .filter(|a| Some(a.id.as_str()) != except && a.occupies(now))
+        };
+        let mine = others()
+            .filter(|a| a.start >= now && a.rep.email.eq_ignore_ascii_case(rep.email.trim()))
             .count();
         let allowed = clinic.booking.max_open_bookings_per_rep as usize;
         if except.is_none() && mine >= allowed {
@@ -317,18 +312,10 @@ impl Bookings {
         }
         if let (Some(weeks), Some(doctor)) = (clinic.booking.company_visit_interval_weeks, &slot.practitioner_id) {
             let window = SignedDuration::from_hours(weeks as i64 * 7 * 24);
-            let recent = self.store.appointments(
-                &clinic.id,
-                &AppointmentFilter {
-                    from: Some(slot.start - window),
-                    to: Some(slot.start + window),
-                    status: None,
-                    ..Default::default()
-                },
-            )?;
-            if let Some(other) = recent.iter().find(|a| {
-                Some(a.id.as_str()) != except
-                    && a.occupies(now)
+            let (from, to) = (slot.start - window, slot.start + window);
+            if let Some(other) = others().find(|a| {
+                a.start >= from
+                    && a.start < to
                     && a.practitioner_id.as_ref() == Some(doctor)
                     && a.rep.company.trim().eq_ignore_ascii_case(rep.company.trim())
             }) {
@@ -346,43 +333,54 @@ impl Bookings {
         Ok(())
     }
 
-    /// A rep books a slot through a link. Returns the appointment and the manage link's capability (shown
-    /// once; only its hash is kept).
-    pub async fn book(
-        &self,
-        capability: &str,
-        request: BookingRequest,
-        now: Timestamp,
-    ) -> Result<(Appointment, String), BookingError> {
-        let (link, clinic) = self.link(capability)?;
-        let today = now.to_zoned_datetime(clinic.tz()).date();
+    /// Every appointment a claim at `wanted` and the rules may look at: from the earliest of now, the
+    /// day before the slot and the company window's start, on.
+    fn snapshot_for(&self, clinic: &Clinic, wanted: &LocalStart, now: Timestamp) -> Result<Vec<Appointment>, AppError> {
+        let window = clinic
+            .booking
+            .company_visit_interval_weeks
+            .map(|weeks| SignedDuration::from_hours(weeks as i64 * 7 * 24))
+            .unwrap_or(SignedDuration::ZERO);
+        let from = now
+            .min(window_start(clinic, wanted.local_date, now))
+            .min(wanted.instant - window);
+        self.appointments_from(clinic, from, None)
+    }
+
+    /// A rep books a slot through a link.
+    pub async fn book_through_link(&self, capability: &str, request: BookingRequest) -> Result<Booked, AppError> {
+        let now = self.now();
+        let clinic_id = self.live_link(capability)?.clinic_id;
         let manage = new_capability()?;
-        let appointment = {
-            let _guard = self.store.lock_clinic(&clinic.id).await;
-            // Revoked meanwhile? Checked again under the lock.
-            let (link, clinic) = self.link(capability)?;
+        let (appointment, clinic, names) = {
+            let _guard = self.store.lock_clinic(&clinic_id).await;
+            // Revoked meanwhile? Read again under the lock, with its clinic, once.
+            let link = self.live_link(capability)?;
+            let clinic = self.store.clinic(&link.clinic_id)?;
+            let today = now.to_zoned_datetime(clinic.tz()).date();
             let taken = self.store.link_bookings_on(&link.id, today)?;
             if taken >= clinic.booking.link_daily_cap {
-                return Err(BookingError::TooMany {
-                    message: format!(
-                        "this booking link has taken its {} bookings for today; try again tomorrow or call the clinic",
-                        clinic.booking.link_daily_cap
-                    ),
-                });
+                return Err(AppError::LinkDailyCap(format!(
+                    "this booking link has taken its {} bookings for today; try again tomorrow or call the clinic",
+                    clinic.booking.link_daily_cap
+                )));
             }
-            let slot = self.claim(
+            let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(&request.start)?)?;
+            let appointments = self.snapshot_for(&clinic, &wanted, now)?;
+            let practitioner = request.practitioner_id.as_deref();
+            let (slot, names) = self.claim(
                 &clinic,
                 &link.categories,
-                &request.start,
-                request.practitioner_id.as_deref(),
+                &appointments,
+                &wanted,
+                practitioner,
                 now,
                 None,
             )?;
-            self.check_rules(&clinic, &request.rep, &slot, now, None)?;
+            self.check_rules(&clinic, &appointments, &request.rep, &slot, now, None)?;
             if !self.claim_delay.is_zero() {
                 tokio::time::sleep(self.claim_delay).await;
             }
-            let end = slot.end();
             let booking = LinkBooking {
                 placement: Placement {
                     start: local_parts(slot.start, &clinic.tz()),
@@ -395,7 +393,7 @@ impl Bookings {
                 approval_required: slot.approval_required,
                 manage: ManageAccess {
                     token_sha256: digest(&manage),
-                    expires_at: end + MANAGE_AFTER_VISIT,
+                    expires_at: slot.end() + MANAGE_AFTER_VISIT,
                 },
             };
             let appointment = Appointment::book_through_link(new_id(), &clinic, booking, now)?;
@@ -405,26 +403,44 @@ impl Bookings {
                 day: today,
             };
             self.store.write_change(&appointment, None, Some(record))?;
-            appointment
+            (appointment, clinic, names)
         };
         self.store.durable().await?;
-        tracing::info!(clinic = %link.clinic_id, appointment = %appointment.id, status = ?appointment.status, "booked through a link");
-        Ok((appointment, manage))
+        tracing::info!(clinic = %clinic.id, appointment = %appointment.id, status = ?appointment.status, "booked through a link");
+        let with = with_whom(&names, appointment.practitioner_id.as_deref());
+        Ok(Booked {
+            visit: RepVisit {
+                appointment,
+                clinic,
+                with,
+            },
+            manage_token: manage,
+        })
     }
 
-    /// The appointment a manage link opens, while it works.
-    pub fn managed(&self, capability: &str, now: Timestamp) -> Result<(Appointment, Clinic), BookingError> {
+    /// The visit a manage link opens, while it works.
+    pub fn managed(&self, capability: &str) -> Result<RepVisit, AppError> {
+        let now = self.now();
         let appointment = self
             .store
             .appointment_by_manage_token(&digest(capability))?
             .filter(|a| a.manage.as_ref().is_some_and(|m| m.expires_at > now))
-            .ok_or(BookingError::NotFound)?;
+            .ok_or(AppError::LinkNotFound)?;
+        self.visit(appointment)
+    }
+
+    fn visit(&self, appointment: Appointment) -> Result<RepVisit, AppError> {
         let clinic = self.store.clinic(&appointment.clinic_id)?;
-        Ok((appointment, clinic))
+        let with = with_whom(&self.names(&clinic)?, appointment.practitioner_id.as_deref());
+        Ok(RepVisit {
+            appointment,
+            clinic,
+            with,
+        })
     }
 
     /// The categories of the link a managed booking came through (its swaps see what the link sees).
-    pub fn categories_of(&self, appointment: &Appointment) -> Result<Vec<String>, StoreError> {
+    fn categories_of(&self, appointment: &Appointment) -> Result<Vec<String>, AppError> {
         match &appointment.source {
             BookingSource::Link { link_id } => Ok(self.store.link(&appointment.clinic_id, link_id)?.categories),
             BookingSource::Staff => Ok(vec![]),
@@ -434,36 +450,42 @@ impl Bookings {
     /// The open slots a managed booking could swap to.
     pub fn swap_slots(
         &self,
-        appointment: &Appointment,
-        clinic: &Clinic,
-        first: Date,
-        last: Date,
-        now: Timestamp,
-    ) -> Result<Offer, StoreError> {
-        self.open(
-            clinic,
-            &self.categories_of(appointment)?,
+        capability: &str,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<(Clinic, Offer), AppError> {
+        let now = self.now();
+        let RepVisit {
+            appointment, clinic, ..
+        } = self.managed(capability)?;
+        let (first, last) = slot_range(&clinic, from, to, now)?;
+        let appointments = self.appointments_from(
+            &clinic,
+            window_start(&clinic, first, now),
+            Some(window_end(&clinic, last, now)),
+        )?;
+        let categories = self.categories_of(&appointment)?;
+        let offer = self.open(
+            &clinic,
+            &categories,
+            &appointments,
             first,
             last,
             now,
             Some(&appointment.id),
-        )
-    }
-
-    pub fn cutoff_passed(hours: u32, appointment: &Appointment, now: Timestamp) -> bool {
-        appointment.start - SignedDuration::from_hours(hours as i64) <= now
+        )?;
+        Ok((clinic, offer))
     }
 
     /// The rep cancels, up to the clinic's cut-off.
-    pub async fn cancel(&self, capability: &str, now: Timestamp) -> Result<Appointment, BookingError> {
-        let (appointment, clinic) = self.managed(capability, now)?;
-        let hours = clinic.booking.cancel_cutoff_hours;
-        let id = appointment.id.clone();
-        Ok(self
-            .store
-            .change_appointment(&clinic, &id, |current| {
+    pub async fn cancel_through_link(&self, capability: &str) -> Result<RepVisit, AppError> {
+        let now = self.now();
+        let id = self.managed(capability)?.appointment.id;
+        let (_, listed) = self
+            .change(&id, |clinic, current| {
+                let hours = clinic.booking.cancel_cutoff_hours;
                 if matches!(current.status, AppointmentStatus::Booked | AppointmentStatus::Requested)
-                    && Self::cutoff_passed(hours, current, now)
+                    && cutoff_passed(hours, current, now)
                 {
                     return Err(DomainError::BookingRule {
                         code: "cancel_cutoff_passed",
@@ -471,94 +493,69 @@ impl Bookings {
                     }
                     .into());
                 }
-                Ok(current.cancelled(&clinic, now))
+                Ok(current.cancelled(now))
             })
-            .await?)
+            .await?;
+        self.visit(listed.appointment)
     }
 
     /// The rep swaps to another open slot in one step: the old slot is let go only if the new one is taken.
-    pub async fn swap(
-        &self,
-        capability: &str,
-        request: SwapRequest,
-        now: Timestamp,
-    ) -> Result<Appointment, BookingError> {
-        let (appointment, clinic) = self.managed(capability, now)?;
-        let categories = self.categories_of(&appointment)?;
-        let hours = clinic.booking.swap_cutoff_hours;
-        let id = appointment.id.clone();
-        let mut refused = None;
-        let result = self
-            .store
-            .change_appointment(&clinic, &id, |current| {
-                if Self::cutoff_passed(hours, current, now) {
+    pub async fn swap(&self, capability: &str, request: SwapRequest) -> Result<RepVisit, AppError> {
+        let now = self.now();
+        let managed = self.managed(capability)?.appointment;
+        let categories = self.categories_of(&managed)?;
+        let (_, listed) = self
+            .change(&managed.id, |clinic, current| {
+                let hours = clinic.booking.swap_cutoff_hours;
+                if cutoff_passed(hours, current, now) {
                     return Err(DomainError::BookingRule {
                         code: "swap_cutoff_passed",
                         message: format!("changes close {hours} hours before the visit; please call the clinic"),
                     }
                     .into());
                 }
-                let slot = match self.claim(
-                    &clinic,
+                let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(&request.start)?)?;
+                let appointments = self.snapshot_for(clinic, &wanted, now)?;
+                let practitioner = request.practitioner_id.as_deref();
+                let (slot, _) = self.claim(
+                    clinic,
                     &categories,
-                    &request.start,
-                    request.practitioner_id.as_deref(),
+                    &appointments,
+                    &wanted,
+                    practitioner,
                     now,
                     Some(&current.id),
-                ) {
-                    Ok(slot) => slot,
-                    Err(error) => {
-                        refused = Some(error);
-                        return Err(StoreError::Conflict {
-                            code: "swap_refused",
-                            message: String::new(),
-                        });
-                    }
-                };
-                if let Err(error) = self.check_rules(&clinic, &current.rep, &slot, now, Some(&current.id)) {
-                    refused = Some(error);
-                    return Err(StoreError::Conflict {
-                        code: "swap_refused",
-                        message: String::new(),
-                    });
-                }
+                )?;
+                self.check_rules(clinic, &appointments, &current.rep, &slot, now, Some(&current.id))?;
                 let placement = Placement {
                     start: local_parts(slot.start, &clinic.tz()),
                     minutes: slot.minutes,
                     practitioner_id: slot.practitioner_id.clone(),
                 };
-                let swapped = current.swapped(&clinic, placement, slot.time_id.clone(), slot.approval_required, now)?;
-                self.store.check_overlap(&clinic, &swapped, now)?;
+                let swapped = current.swapped(placement, slot.time_id.clone(), slot.approval_required, now)?;
+                self.check_overlap(clinic, &swapped, now)?;
                 Ok(Some(swapped))
             })
-            .await;
-        match (result, refused) {
-            (_, Some(error)) => Err(error),
-            (Ok(appointment), None) => Ok(appointment),
-            (Err(error), None) => Err(error.into()),
-        }
-    }
-
-    /// Lets go of the requests nobody decided on in time, in every clinic.
-    pub async fn expire_requests(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut expired = 0;
-        for clinic in self.store.clinics()? {
-            expired += self.store.expire_requests(&clinic, now).await?;
-        }
-        Ok(expired)
+            .await?;
+        self.visit(listed.appointment)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::domain::{NewBookingLink, NewClinic, NewPractitioner, NewPublishedTime, Practitioner, PublishedTime};
+    use crate::clock::Clock;
+    use crate::domain::{NewBookingLink, PmsSyncState};
+    use crate::domain::{NewClinic, NewPractitioner, NewPublishedTime, Practitioner, PublishedTime};
+    use crate::store::Store;
 
     struct Fixture {
         _dir: tempfile::TempDir,
         store: Arc<Store>,
-        bookings: Bookings,
-        clinic: Clinic,
+        app: App,
+        clock: Clock,
         doctor: String,
         link: String,
     }
@@ -582,7 +579,7 @@ mod tests {
             ahpra: "MED0001234567".into(),
         };
         let doctor = Practitioner::create("p1".into(), clinic.id.clone(), new_doctor).unwrap();
-        store.add_practitioner(&doctor).unwrap();
+        store.put_practitioner(&doctor).unwrap();
         let time = NewPublishedTime {
             weekday: "wed".into(),
             start: "12:00".into(),
@@ -608,11 +605,25 @@ mod tests {
         // No connector is installed, so the diary cache has nothing to subtract: these tests are about requests.
         let runtime = crate::plugins::Runtime::from_config(dir.path(), &Default::default()).unwrap();
         let plugins = crate::plugins::Registry::open(runtime, store.clone()).await.unwrap();
-        let availability = Arc::new(Availability::new(store.clone(), plugins, Default::default()));
+        let availability = Arc::new(super::super::Availability::new(
+            store.clone(),
+            plugins.clone(),
+            Default::default(),
+        ));
+        let sync = crate::sync::SyncEngine::new(store.clone(), plugins.clone(), Default::default());
+        let clock = Clock::at(now);
+        let app = App::new(
+            store.clone(),
+            plugins,
+            sync,
+            availability,
+            clock.clone(),
+            dir.path().to_path_buf(),
+        );
         Fixture {
-            bookings: Bookings::new(store.clone(), availability),
+            app,
             store,
-            clinic,
+            clock,
             doctor: doctor.id,
             link: capability,
             _dir: dir,
@@ -632,6 +643,16 @@ mod tests {
         }
     }
 
+    async fn book(f: &Fixture, start: &str, email: &str, at: Timestamp) -> Appointment {
+        f.clock.set(at);
+        f.app
+            .book_through_link(&f.link, request(f, start, email))
+            .await
+            .unwrap()
+            .visit
+            .appointment
+    }
+
     // Monday 2027-03-01 09:00 Sydney.
     fn monday() -> Timestamp {
         "2027-02-28T22:00:00Z".parse().unwrap()
@@ -641,18 +662,15 @@ mod tests {
     async fn an_unanswered_request_expires_frees_its_slot_and_can_no_longer_be_approved() {
         let now = monday();
         let f = fixture(now).await;
-        let (held, _) = f
-            .bookings
-            .book(&f.link, request(&f, "2027-03-10T12:00", "a@x.test"), now)
-            .await
-            .unwrap();
+        let held = book(&f, "2027-03-10T12:00", "a@x.test", now).await;
         assert_eq!(held.status, AppointmentStatus::Requested);
         let wednesday: Date = "2027-03-10".parse().unwrap();
-        let (link, _) = f.bookings.link(&f.link).unwrap();
         let offered = |at| {
-            f.bookings
-                .slots(&link, &f.clinic, wednesday, wednesday, at)
+            f.clock.set(at);
+            f.app
+                .slots(&f.link, Some(wednesday), Some(wednesday))
                 .unwrap()
+                .1
                 .slots
                 .len()
         };
@@ -662,31 +680,33 @@ mod tests {
         let expiry = held.request_expires_at.unwrap();
         assert_eq!(expiry, now + SignedDuration::from_hours(72));
         let before = expiry - SignedDuration::from_mins(1);
-        assert_eq!(f.bookings.expire_requests(before).await.unwrap(), 0);
+        f.clock.set(before);
+        assert_eq!(f.app.expire_requests().await.unwrap(), 0);
         // The slot is free to others the moment the request has expired, housekeeping or not.
         let after = expiry + SignedDuration::from_mins(1);
         assert_eq!(offered(after), 2);
-        let (taken, _) = f
-            .bookings
-            .book(&f.link, request(&f, "2027-03-10T12:00", "b@x.test"), after)
-            .await
-            .unwrap();
+        let taken = book(&f, "2027-03-10T12:00", "b@x.test", after).await;
         assert_eq!(taken.status, AppointmentStatus::Requested);
 
         // Staff approving the stale request now must not put two visits in one slot.
-        let refused = f.store.approve_request(&f.clinic, &held.id, after).await.unwrap_err();
+        let refused = f.app.approve(&held.id).await.unwrap_err();
         assert!(refused.to_string().contains("expired"), "{refused}");
-        assert_eq!(f.bookings.expire_requests(after).await.unwrap(), 1);
+        assert_eq!(f.app.expire_requests().await.unwrap(), 1);
         assert_eq!(
             f.store.appointment(&held.id).unwrap().status,
             AppointmentStatus::Expired
         );
-        let approved = f.store.approve_request(&f.clinic, &taken.id, after).await.unwrap();
-        assert_eq!(approved.status, AppointmentStatus::Booked);
+        let (_, approved) = f.app.approve(&taken.id).await.unwrap();
+        assert_eq!(approved.appointment.status, AppointmentStatus::Booked);
         assert_eq!(
             f.store.outbox_len(),
             1,
             "only the approved booking is queued for the PMS"
+        );
+        assert_eq!(
+            approved.pms.state,
+            PmsSyncState::NotApplicable,
+            "the clinic sends to no PMS"
         );
     }
 
@@ -694,11 +714,7 @@ mod tests {
     async fn a_request_never_waits_past_its_visit() {
         let now = monday();
         let f = fixture(now).await;
-        let (soon, _) = f
-            .bookings
-            .book(&f.link, request(&f, "2027-03-03T12:00", "a@x.test"), now)
-            .await
-            .unwrap();
+        let soon = book(&f, "2027-03-03T12:00", "a@x.test", now).await;
         let visit: Timestamp = "2027-03-03T01:00:00Z".parse().unwrap();
         assert_eq!(soon.start, visit);
         assert_eq!(
@@ -712,18 +728,10 @@ mod tests {
     async fn a_declined_request_frees_its_slot_at_once() {
         let now = monday();
         let f = fixture(now).await;
-        let (held, _) = f
-            .bookings
-            .book(&f.link, request(&f, "2027-03-03T12:15", "a@x.test"), now)
-            .await
-            .unwrap();
-        let declined = f.store.decline_request(&f.clinic, &held.id, now).await.unwrap();
-        assert_eq!(declined.status, AppointmentStatus::Declined);
-        let (again, _) = f
-            .bookings
-            .book(&f.link, request(&f, "2027-03-03T12:15", "b@x.test"), now)
-            .await
-            .unwrap();
+        let held = book(&f, "2027-03-03T12:15", "a@x.test", now).await;
+        let (_, declined) = f.app.decline(&held.id).await.unwrap();
+        assert_eq!(declined.appointment.status, AppointmentStatus::Declined);
+        let again = book(&f, "2027-03-03T12:15", "b@x.test", now).await;
         assert_eq!(again.status, AppointmentStatus::Requested);
         assert_eq!(f.store.outbox_len(), 0, "requests and declines never go to the PMS");
     }

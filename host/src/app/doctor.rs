@@ -3,15 +3,15 @@
 //! call always keeps, its site cache). Once the connector is missing, the checks that need it are skipped
 //! rather than reported as failures of their own.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::{App, AppError};
 use crate::domain::{PmsLinkState, PmsSyncState};
-use crate::plugins::{ConnectorFailure, Registry};
-use crate::store::{AppointmentFilter, Store, StoreError};
-use crate::sync::{SyncEngine, SyncError};
+use crate::plugins::ConnectorFailure;
+use crate::store::AppointmentFilter;
+use crate::sync::SyncError;
 
 /// A PMS side whose clock is this far off breaks Halo Link's signed requests.
 const MAX_CLOCK_SKEW_SECS: i64 = 60;
@@ -50,13 +50,6 @@ pub struct DoctorReport {
     pub checks: Vec<Check>,
 }
 
-pub struct Doctor {
-    pub store: Arc<Store>,
-    pub plugins: Arc<Registry>,
-    pub sync: Arc<SyncEngine>,
-    pub data_dir: PathBuf,
-}
-
 fn check(name: &str, status: CheckStatus, message: impl Into<String>, fix: Option<String>) -> Check {
     Check {
         name: name.into(),
@@ -83,8 +76,8 @@ const HALO_LINK_FIX: &str = "Validation fails while Halo Link is not installed o
     Bp Premier server: install Halo Link there (or start its service), check the BP Site ID in Bp Premier \
     (Setup > Configuration > Integrations), then Validate again";
 
-impl Doctor {
-    pub async fn examine(&self, clinic_id: &str) -> Result<DoctorReport, StoreError> {
+impl App {
+    pub async fn doctor(&self, clinic_id: &str) -> Result<DoctorReport, AppError> {
         let clinic = self.store.clinic(clinic_id)?;
         let halo = clinic.pms.connector.as_deref() == Some("halo-bp");
         let mut checks = Vec::new();
@@ -252,12 +245,13 @@ impl Doctor {
         }
 
         // 6. Nothing parked.
-        let parked: Vec<String> = self
-            .store
-            .appointments(&clinic.id, &AppointmentFilter::default())?
-            .into_iter()
-            .filter(|a| a.pms.state == PmsSyncState::NeedsAttention)
-            .map(|a| format!("{} {}: {}", a.local_date, a.reference, a.pms.reason.unwrap_or_default()))
+        let appointments = self.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        let statuses = self.store.pms_statuses(&appointments, clinic.pms.is_active())?;
+        let parked: Vec<String> = appointments
+            .iter()
+            .zip(statuses)
+            .filter(|(_, s)| s.state == PmsSyncState::NeedsAttention)
+            .map(|(a, s)| format!("{} {}: {}", a.local_date, a.reference, s.reason.unwrap_or_default()))
             .collect();
         if parked.is_empty() {
             checks.push(ok("parked", "no appointment is waiting for a person"));

@@ -1,0 +1,104 @@
+//! The workflows: what happens when a practice manager, a rep or the clinic's own schedule asks for
+//! something. Each public method is one use case: it reads what it needs, checks the domain's rules, takes
+//! the clinic's lock where several records must agree, writes through the store (one transaction per
+//! change, its outbox entry included) and waits until the write is durable before it answers. The api and
+//! the cli call one method per request and map its answer; nothing here knows HTTP or a terminal.
+//!
+//! `clinics` (clinics, staff, PMS settings), `appointments` (staff bookings and the approval queue),
+//! `booking` (reps through links and manage links), `publishing` (times, categories, closed dates, links),
+//! `availability` (the doctors' PMS diaries), `doctor` (the setup check).
+
+mod appointments;
+mod availability;
+mod booking;
+mod clinics;
+mod doctor;
+mod error;
+mod publishing;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+pub use appointments::{Cursor, DEFAULT_PAGE, ListAppointments, Listed, MAX_PAGE, Page};
+pub use availability::{Availability, AvailabilityConfig, AvailabilityView, DiaryView};
+pub use booking::{Booked, BookingRequest, MAX_DAYS, Offer, RepVisit, SwapRequest, digest, new_capability, slot_range};
+pub use doctor::{Check, CheckStatus, DoctorReport};
+pub use error::AppError;
+pub use publishing::NamedTime;
+
+use crate::clock::Clock;
+use crate::domain::Clinic;
+use crate::plugins::Registry;
+use crate::store::Store;
+use crate::sync::SyncEngine;
+
+pub struct App {
+    store: Arc<Store>,
+    plugins: Arc<Registry>,
+    sync: Arc<SyncEngine>,
+    availability: Arc<Availability>,
+    clock: Clock,
+    /// For `doctor`'s free-space check.
+    data_dir: PathBuf,
+    /// Tests only: how long a rep booking holds its claimed slot before writing it (see `booking`).
+    claim_delay: Duration,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<Store>,
+        plugins: Arc<Registry>,
+        sync: Arc<SyncEngine>,
+        availability: Arc<Availability>,
+        clock: Clock,
+        data_dir: PathBuf,
+    ) -> App {
+        App {
+            store,
+            plugins,
+            sync,
+            availability,
+            clock,
+            data_dir,
+            claim_delay: Duration::ZERO,
+        }
+    }
+
+    /// Widens the window between a rep booking's claim of its slot and its write, so tests of the clinic
+    /// lock see a race every time rather than by luck.
+    pub fn with_claim_delay(mut self, delay: Duration) -> App {
+        self.claim_delay = delay;
+        self
+    }
+
+    /// "Now", as every rule here reads it.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn availability(&self) -> &Arc<Availability> {
+        &self.availability
+    }
+
+    /// Display names of the clinic's practitioners, by id.
+    pub fn names(&self, clinic: &Clinic) -> Result<HashMap<String, String>, AppError> {
+        Ok(self
+            .store
+            .staff(&clinic.id)?
+            .into_iter()
+            .map(|p| (p.id.clone(), p.display_name()))
+            .collect())
+    }
+}
+
+/// Who a visit is with, as people read it: "Dr Ana Ng", or "the clinic".
+fn with_whom(names: &HashMap<String, String>, practitioner_id: Option<&str>) -> String {
+    match practitioner_id {
+        Some(id) => names.get(id).cloned().unwrap_or_default(),
+        None => "the clinic".to_string(),
+    }
+}
