@@ -23,9 +23,9 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     ConnectorWorld::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
-host_imports!(repbook::pms);
-shared_conversions!(repbook::pms::types);
-connector_failure!(repbook::pms::types;);
+host_imports!(self::repbook::pms);
+shared_conversions!(self::repbook::pms::types);
+connector_failure!(self::repbook::pms::types;);
 
 connector_exports! {
     bindings(connector, store, ctx);

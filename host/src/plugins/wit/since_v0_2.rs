@@ -24,9 +24,9 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     ConnectorWorld::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
 }
 
-host_imports!(repbook::pms);
-shared_conversions!(repbook::pms::types);
-connector_failure!(repbook::pms::types; Unsupported);
+host_imports!(self::repbook::pms);
+shared_conversions!(self::repbook::pms::types);
+connector_failure!(self::repbook::pms::types; Unsupported);
 
 impl zone::Host for HostState {
     async fn name(&mut self) -> String {

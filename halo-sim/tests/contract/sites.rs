@@ -2,11 +2,9 @@
 //! and `halo-integrator-subset.json` alone: the subscription key, getSites / getSite / pair-site, both error
 //! envelopes, unknown routes, and every fault under `/_sim/`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{GUID, KEY, input, rows, start};
+use crate::common::{GUID, KEY, input, rows, start};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -164,7 +162,7 @@ async fn contract_unknown_routes_answer_404_operation_not_found() {
     }
 }
 
-async fn locations(sim: &common::Sim) -> (u16, Option<String>, Value) {
+async fn locations(sim: &crate::common::Sim) -> (u16, Option<String>, Value) {
     sim.send(
         Method::POST,
         &format!("/integrator/sites/{GUID}/queries/immediate"),

@@ -3,9 +3,7 @@
 //! PHP-LARAVEL), every documented Bp procedure, the command/parameter checks of Halo's API, SQL Server's
 //! errors, and raw-table SELECTs only with the site's permission.
 
-mod common;
-
-use common::{input, rows, sql_error, start};
+use crate::common::{input, rows, sql_error, start};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -365,7 +363,7 @@ async fn contract_halo_checks_the_command_and_its_parameters() {
         let (status, _, answer) = sim
             .send(
                 Method::POST,
-                &format!("/integrator/sites/{}/queries/immediate", common::GUID),
+                &format!("/integrator/sites/{}/queries/immediate", crate::common::GUID),
                 Some(body.clone()),
             )
             .await;
@@ -373,7 +371,7 @@ async fn contract_halo_checks_the_command_and_its_parameters() {
         assert!(answer["error"]["message"].is_string(), "{answer}");
     }
     let (status, _, answer) = sim
-        .send(Method::POST, &format!("/integrator/sites/{}/queries/immediate", common::GUID),
+        .send(Method::POST, &format!("/integrator/sites/{}/queries/immediate", crate::common::GUID),
               Some(json!({"catalogue": "Patients", "maxTimeInQueue": 15000, "command": {"text": "SELECT 1 AS One", "executionMode": "scalar"}})))
         .await;
     assert_eq!(status, 200, "{answer}");
