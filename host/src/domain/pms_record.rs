@@ -53,8 +53,9 @@ impl PmsKnowledge {
     }
 }
 
-/// Where the appointment stands in the PMS, as the API shows it (see [`PmsRecord::status_of`]). `pms_id`,
-/// `ever_sent`, `in_doubt` and `confirmed` are what repbook knows about the PMS's record.
+/// Where the appointment stands in the PMS: pending while a change of it waits to be sent, else what the
+/// sync path recorded about its current version. `pms_id`, `ever_sent`, `in_doubt` and `confirmed` are what
+/// repbook knows about the PMS's record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PmsSyncStatus {
     pub state: PmsSyncState,
