@@ -21,7 +21,7 @@ export async function render(ctx) {
     h("dl", { class: "facts" },
       h("dt", {}, "Connector"), h("dd", {}, status.connector ? `${CONNECTOR_NAMES[status.connector] || status.connector}${status.connector_installed ? "" : " (not installed)"}` : "None"),
       h("dt", {}, "Your PMS"), h("dd", { id: "site-status" }, siteText),
-      h("dt", {}, "Waiting to send"), h("dd", {}, `${plural(status.outbox, "change")} waiting; ${status.in_flight} being sent now`),
+      h("dt", {}, "Waiting to send"), h("dd", {}, `${plural(status.outbox, "change")} waiting; ${status.in_flight ? `${status.in_flight} being sent now` : "none being sent now"}`),
       h("dt", {}, "Appointments"), h("dd", { id: "sync-counts" }, `${status.appointments.synced} synced, ${status.appointments.pending} waiting, ${status.appointments.needs_attention} need attention`),
       h("dt", {}, "Last success"), h("dd", {}, site.last_success ? whenIn(site.last_success, ctx.clinic.timezone) : "—")),
     h("div", { class: "actions" },
