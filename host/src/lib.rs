@@ -1,7 +1,8 @@
 //! repbook: rep-visit bookings for Australian GP clinics, delivered to the clinic's PMS through sandboxed
 //! WebAssembly connectors. `domain` holds the rules, `store` the sled data, `plugins` the connector runtime,
-//! `sync` the delivery to the PMS, `booking` the reps' self-booking, `api` and `cli` the adapters, `metrics`
-//! the shared measurements, `secure` the data dir's privacy, and `server` wires them together.
+//! `sync` the delivery to the PMS, `notify` the mail to people, `app` the workflows, `api` and `cli` the
+//! adapters, `metrics` the shared measurements, `secure` the data dir's privacy, and `server` wires them
+//! together.
 
 pub mod api;
 pub mod app;
@@ -12,6 +13,7 @@ pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod metrics;
+pub mod notify;
 pub mod plugins;
 pub mod secure;
 pub mod server;

@@ -16,6 +16,7 @@ use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
 use crate::app::{App, Availability, AvailabilityConfig};
 use crate::clock::Clock;
+use crate::notify::{MailIdentity, MailSettings, Mailer, Notifier, NotifyConfig};
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
@@ -52,6 +53,14 @@ pub struct ServerConfig {
     pub test_clock_file: Option<PathBuf>,
     /// Tests only: how long a rep booking holds its claim before writing it.
     pub test_claim_delay: Duration,
+    /// How mail goes out (none: nobody is mailed, and reps' addresses are not verified).
+    pub mail: MailSettings,
+    /// The address reps reach repbook at, for the links in their mail (default: this server's own).
+    pub public_url: Option<String>,
+    /// The admin page's address, for the links in mail to the practice (default: `public_url`).
+    pub admin_url: Option<String>,
+    /// How the mail worker retries.
+    pub notify: NotifyConfig,
 }
 
 /// Listening beyond this machine exposes the admin API and sign-in to the network: only on purpose.
@@ -85,6 +94,8 @@ pub struct Running {
     worker: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
     diaries: JoinHandle<()>,
+    mailing: JoinHandle<()>,
+    notifier: Arc<Notifier>,
     drain: Duration,
 }
 
@@ -96,6 +107,9 @@ async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration)
         every.tick().await;
         if let Err(error) = app.expire_requests().await {
             tracing::warn!(%error, "cannot expire old requests");
+        }
+        if let Err(error) = app.send_due_notices().await {
+            tracing::warn!(%error, "cannot queue reminders and notices");
         }
         limits.retain_recent();
     }
@@ -124,9 +138,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     let store = Arc::new(Store::open_with(&config.data_dir, &config.store)?);
     let runtime = Runtime::from_config(&config.data_dir, &config.plugins)?;
     let plugins = Registry::open(runtime, store.clone()).await?;
-    let sync = SyncEngine::new(store.clone(), plugins.clone(), config.sync.clone());
-    // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
-    let worker = tokio::spawn(sync.clone().run());
     let token = load_or_create_token(&config.data_dir, config.token)
         .with_context(|| format!("cannot read or create the token in {}", config.data_dir.display()))?;
     crate::secure::check_token(&token, config.insecure_token)?;
@@ -134,14 +145,38 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}; pick another --listen address", config.listen))?;
     let addr = listener.local_addr()?;
-    std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
-        .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
-    let availability = Arc::new(Availability::new(store.clone(), plugins.clone(), config.availability));
-    let diaries = tokio::spawn(availability.clone().run());
     let clock = match config.test_clock_file.clone() {
         Some(file) => Clock::offset_by_file(file),
         None => Clock::system(),
     };
+    // Mail: the way out (a server or a folder) and what messages say they come from.
+    let mailer = Mailer::from_settings(&config.mail)?.map(Arc::new);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let identity = mailer.as_ref().map(|mailer| MailIdentity {
+        from: mailer.from().to_string(),
+        admin_url: config.admin_url.clone().unwrap_or_else(|| public_url.clone()),
+        public_url: public_url.clone(),
+    });
+    if let Some(mailer) = &mailer {
+        tracing::info!(to = %mailer.describe(), "sending mail");
+    }
+    let notifier = Notifier::new(store.clone(), mailer.clone(), clock.clone(), config.notify.clone());
+    let mailing = tokio::spawn(notifier.clone().run());
+    let sync_config = SyncConfig {
+        mail: identity.clone(),
+        ..config.sync.clone()
+    };
+    let sync = SyncEngine::new(store.clone(), plugins.clone(), sync_config);
+    // Whatever the outbox holds from before a restart (or a kill -9) is delivered from here on.
+    let worker = tokio::spawn(sync.clone().run());
+    std::fs::write(config.data_dir.join(ADDR_FILE), addr.to_string())
+        .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
+    let availability = Arc::new(Availability::new(store.clone(), plugins.clone(), config.availability));
+    let diaries = tokio::spawn(availability.clone().run());
     let app = Arc::new(
         App::new(
             store.clone(),
@@ -151,7 +186,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             clock,
             config.data_dir.clone(),
         )
-        .with_claim_delay(config.test_claim_delay),
+        .with_claim_delay(config.test_claim_delay)
+        .with_mail(identity.zip(mailer)),
     );
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
     let housekeeping = tokio::spawn(housekeeping(
@@ -166,6 +202,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         store,
         public_limits,
         sessions: Default::default(),
+        notifier: notifier.clone(),
         token: token.into(),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -184,6 +221,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         worker,
         housekeeping,
         diaries,
+        mailing,
+        notifier,
         drain: config.drain,
     })
 }
@@ -201,6 +240,9 @@ impl Running {
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.state.sync.stop(left).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.notifier.stop(left).await;
+        self.mailing.abort();
         self.worker.abort();
         self.housekeeping.abort();
         self.diaries.abort();

@@ -1,5 +1,5 @@
 // Future appointments: each with where it stands in the PMS; Resend to your PMS, cancel.
-import { h, table, say, act } from "./ui.js";
+import { h, table, say, act, get } from "./ui.js";
 import { whenIn } from "./words.js";
 
 function pmsState(pms) {
@@ -12,8 +12,13 @@ function pmsState(pms) {
 }
 
 export async function render(ctx) {
-  const list = await ctx.appointments("");
+  const [list, recent] = await Promise.all([ctx.appointments(""), get(ctx.path("/messages?limit=500"))]);
   if (!list) return null;
+  // A message about a visit that the mail server refused shows beside the visit.
+  const refused = new Map();
+  for (const m of (recent ? recent.messages : [])) {
+    if (m.state === "parked" && m.appointment_id && !refused.has(m.appointment_id)) refused.set(m.appointment_id, m);
+  }
   const rows = list.appointments.map((a) => {
     const live = a.status === "booked";
     const actions = h("span", { class: "row-actions" },
@@ -36,7 +41,11 @@ export async function render(ctx) {
           if (await act("Cancelling…", "POST", `/appointments/${a.id}/cancel`, {}, "Cancelled; your PMS follows.")) await ctx.rerender();
         },
       }, "Cancel") : null);
-    return [whenIn(a.start, ctx.clinic.timezone), `${a.duration_minutes} min`, a.practitioner_name, `${a.rep.name} (${a.rep.company})`, a.status, pmsState(a.pms), actions];
+    const parked = refused.get(a.id);
+    const pms = parked
+      ? h("span", {}, pmsState(a.pms), h("p", { class: "reason" }, `Email to ${parked.to.join(", ")} not delivered: ${parked.last_reply || "refused"} (see Messages)`))
+      : pmsState(a.pms);
+    return [whenIn(a.start, ctx.clinic.timezone), `${a.duration_minutes} min`, a.practitioner_name, `${a.rep.name} (${a.rep.company})`, a.status, pms, actions];
   });
   return [
     h("h2", {}, "Future appointments"),

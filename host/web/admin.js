@@ -13,10 +13,11 @@ import * as times from "./admin-times.js";
 import * as requests from "./admin-requests.js";
 import * as appointments from "./admin-appointments.js";
 import * as sync from "./admin-sync.js";
+import * as messages from "./admin-messages.js";
 import * as connectors from "./admin-connectors.js";
 
 const TABS = {
-  instructions, clinic: clinicInfo, staff, times, requests, appointments, sync, connectors,
+  instructions, clinic: clinicInfo, staff, times, requests, appointments, sync, messages, connectors,
 };
 const TAB_NAMES = Object.keys(TABS);
 

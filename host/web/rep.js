@@ -221,19 +221,105 @@ function bookPage() {
       return;
     }
     const booking = answer.data.appointment;
-    const requested = answer.data.status === "requested";
-    $("done-heading").textContent = requested ? "Requested: waiting for the clinic's approval" : "Booked";
     const when = wallClock(booking.local_start);
-    $("done-summary").textContent = `${when.date} at ${when.time} ${booking.zone} with ${booking.with} at ${booking.clinic.name}, ${booking.minutes} minutes.${requested ? " The clinic will approve or decline it; your manage link shows which." : ""}`;
+    const what = `${when.date} at ${when.time} ${booking.zone} with ${booking.with} at ${booking.clinic.name}, ${booking.minutes} minutes.`;
+    if (answer.data.status === "held") {
+      const until = wallClock(answer.data.hold_until.slice(0, 16));
+      $("done-heading").textContent = "Check your email to confirm";
+      $("done-summary").textContent = `${what} We sent a link to ${booking.rep.email}: open it and press “Confirm my visit” by ${until.time} on ${until.date}. Until then the time is held for you; without confirmation it is released.`;
+      show("done-links", false);
+    } else {
+      const requested = answer.data.status === "requested";
+      $("done-heading").textContent = requested ? "Requested: waiting for the clinic's approval" : "Booked";
+      $("done-summary").textContent = `${what}${requested ? " The clinic will approve or decline it; your manage link shows which." : ""}`;
+      const manage = new URL(answer.data.manage_url, location.origin).href;
+      $("manage-link").href = manage;
+      $("manage-link").textContent = manage;
+      $("ics-link").href = booking.ics_url;
+      show("done-links", true);
+    }
+    show("details", false);
+    show("recover", false);
+    show("done", true);
+    focusOn("done-heading");
+  });
+  $("recover-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    const email = $("recover-email").value.trim();
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+      showError("Enter the email address you booked with, like name@example.com.");
+      focusOn("recover-email");
+      return;
+    }
+    $("recover-button").disabled = true;
+    say("Sending…");
+    const answer = await call("POST", `${path}/recover`, { email });
+    $("recover-button").disabled = false;
+    say("");
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    say(answer.data.message);
+  });
+  reload();
+}
+
+// ---- /confirm/<token> ----
+
+function confirmPage() {
+  const path = `/confirm/${capability}`;
+  const describe = (booking) => {
+    const when = wallClock(booking.local_start);
+    $("clinic-name").textContent = booking.clinic.name;
+    $("when").textContent = `${when.date} at ${when.time} ${booking.zone} (${booking.minutes} minutes; ${booking.clinic.timezone} time)`;
+    $("with").textContent = booking.with;
+    $("who").textContent = `${booking.rep.name}, ${booking.rep.company}`;
+    return when;
+  };
+  const load = async () => {
+    const answer = await call("GET", `${path}/visit`);
+    if (!answer.ok) {
+      showError(answer.message);
+      show("pending", false);
+      return;
+    }
+    const booking = answer.data;
+    describe(booking);
+    if (booking.status === "held") {
+      $("hold-note").textContent = "Press the button to confirm this visit with your email address. Until you do, the time is only held for you.";
+    } else {
+      const said = { booked: "This visit is already confirmed: the link to change or cancel it is in the email that confirmed it.", requested: "This visit is already confirmed and waits for the clinic's approval.", expired: "This time was not confirmed in time and has been released; book again through the clinic's link.", cancelled: "This visit was cancelled." };
+      $("hold-note").textContent = said[booking.status] || "";
+      show("confirm-button", false);
+    }
+  };
+  $("confirm-button").addEventListener("click", async () => {
+    showError("");
+    $("confirm-button").disabled = true;
+    say("Confirming…");
+    const answer = await call("POST", path);
+    $("confirm-button").disabled = false;
+    say("");
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    const booking = answer.data.appointment;
+    const when = describe(booking);
+    const requested = answer.data.status === "requested";
+    $("confirmed-heading").textContent = requested ? "Confirmed: waiting for the clinic's approval" : "Confirmed: your visit is booked";
+    $("confirmed-summary").textContent = `${when.date} at ${when.time} ${booking.zone} with ${booking.with} at ${booking.clinic.name}.${requested ? " The clinic will approve or decline it; we email you either way." : ""}`;
     const manage = new URL(answer.data.manage_url, location.origin).href;
     $("manage-link").href = manage;
     $("manage-link").textContent = manage;
     $("ics-link").href = booking.ics_url;
-    show("details", false);
-    show("done", true);
-    focusOn("done-heading");
+    show("pending", false);
+    show("confirmed", true);
+    focusOn("confirmed-heading");
   });
-  reload();
+  load();
 }
 
 // ---- /manage/<token> ----
@@ -336,3 +422,4 @@ function managePage() {
 
 if (page === "book") bookPage();
 if (page === "manage") managePage();
+if (page === "confirm") confirmPage();

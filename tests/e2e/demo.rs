@@ -15,16 +15,18 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
     let component = support::halo_bp_component();
     let component_file = dir.path().join("halo_bp.wasm");
     std::fs::write(&component_file, component).unwrap();
-    let mut child = Command::new(support::BIN)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--component"])
-        .arg(&component_file)
-        .env("REPBOOK_TOKEN", "demo-token-from-the-environment-0123456789")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = support::Reaped(
+        Command::new(support::BIN)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--component"])
+            .arg(&component_file)
+            .env("REPBOOK_TOKEN", "demo-token-from-the-environment-0123456789")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -121,8 +123,18 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
             "staff",
             "parked",
             "clock",
-            "disk"
+            "disk",
+            "mail"
         ]
+    );
+    // The demo writes its mail to a folder: the check says where, and that it can write there.
+    assert_eq!(checks[8]["status"], "ok", "{report}");
+    assert!(
+        checks[8]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("messages are written to"),
+        "{report}"
     );
     assert_eq!(checks[0]["status"], "ok");
     assert_eq!(checks[2]["status"], "ok", "{report}");

@@ -28,6 +28,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds a client should wait before asking again (a `Retry-After` header).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -36,7 +38,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -61,11 +69,17 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() && self.code != "internal_error" {
             tracing::warn!(code = self.code, message = %self.message, "request failed");
         }
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -90,6 +104,9 @@ impl From<AppError> for ApiError {
             AppError::Domain(error) => error.into(),
             AppError::Store(error) => error.into(),
             AppError::Sync(error) => error.into(),
+            error @ AppError::MailRefused(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "mail_refused", error.to_string())
+            }
             error @ AppError::Random(_) => ApiError::internal(error),
         }
     }

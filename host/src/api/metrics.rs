@@ -53,6 +53,20 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
             );
         }
     }
+    let mail = state.store.messages_counts();
+    let counters = &state.notifier.counters;
+    let _ = writeln!(
+        out,
+        "# HELP repbook_mail_messages Messages in the notification outbox waiting to be sent, and parked (refused by the mail server, waiting for a person).\n# TYPE repbook_mail_messages gauge\nrepbook_mail_messages{{state=\"queued\"}} {}\nrepbook_mail_messages{{state=\"parked\"}} {}",
+        mail.queued, mail.parked
+    );
+    let _ = writeln!(
+        out,
+        "# HELP repbook_mail_deliveries_total Attempts to send a message, by outcome.\n# TYPE repbook_mail_deliveries_total counter\nrepbook_mail_deliveries_total{{outcome=\"sent\"}} {}\nrepbook_mail_deliveries_total{{outcome=\"retried\"}} {}\nrepbook_mail_deliveries_total{{outcome=\"parked\"}} {}",
+        counters.sent.load(std::sync::atomic::Ordering::Relaxed),
+        counters.retried.load(std::sync::atomic::Ordering::Relaxed),
+        counters.parked.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(
         out,
         "# HELP repbook_sync_site_paused 1 while a clinic's PMS site is offline and only probed.\n# TYPE repbook_sync_site_paused gauge"

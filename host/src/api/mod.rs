@@ -8,9 +8,9 @@ mod backup;
 mod clinics;
 mod error;
 mod extract;
-mod ics;
 pub mod links;
 pub mod listener;
+pub mod mail;
 mod metrics;
 pub mod model;
 pub mod observe;
@@ -53,6 +53,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub public_limits: Arc<public::PublicLimits>,
     pub sessions: Arc<session::Sessions>,
+    /// The mail worker's counters, for `/metrics`.
+    pub notifier: Arc<crate::notify::Notifier>,
     pub token: Arc<str>,
 }
 
@@ -145,6 +147,11 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::activate))
         .routes(routes!(plugins::rollback))
         .routes(routes!(plugins::remove))
+        .routes(routes!(mail::status))
+        .routes(routes!(mail::test))
+        .routes(routes!(mail::list))
+        .routes(routes!(mail::retry))
+        .routes(routes!(mail::cancel))
         .routes(routes!(metrics::render))
         .routes(routes!(backup::backup))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
@@ -166,6 +173,9 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(public::swap_slots))
         .routes(routes!(public::cancel))
         .routes(routes!(public::swap))
+        .routes(routes!(public::recover))
+        .routes(routes!(pages::confirm_page, public::confirm))
+        .routes(routes!(public::to_confirm))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     // The admin page's shell and the static assets need no token; they count against the per-address read

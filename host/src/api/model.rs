@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Appointment, AppointmentStatus, AuState, BookingRules, Clinic, PmsSettings, PmsSyncStatus, Practitioner, Rep,
-    SendVia, rfc3339_in,
+    Appointment, AppointmentStatus, AuState, BookingRules, Clinic, NotifySettings, PmsSettings, PmsSyncStatus,
+    Practitioner, Rep, SendVia, rfc3339_in,
 };
 use crate::plugins::contract::Location;
 use crate::plugins::{InstallOutcome, PluginSummary};
@@ -26,6 +26,9 @@ pub struct ClinicView {
     /// Booking rules: lead time, horizon, limits, cut-offs, visiting instructions.
     #[serde(flatten)]
     pub booking: BookingRules,
+    /// Who hears of what: the practice's inbox, reminders, the daily agenda, the confirmation hold.
+    #[serde(flatten)]
+    pub notify: NotifySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -71,6 +74,7 @@ impl From<&Clinic> for ClinicView {
             pms: (&clinic.pms).into(),
             created_at: clinic.created_at.to_string(),
             booking: clinic.booking.clone(),
+            notify: clinic.notify.clone(),
         }
     }
 }

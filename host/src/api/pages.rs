@@ -12,6 +12,7 @@ use super::error::ApiError;
 
 const BOOK_PAGE: &str = include_str!("../../web/book.html");
 const MANAGE_PAGE: &str = include_str!("../../web/manage.html");
+const CONFIRM_PAGE: &str = include_str!("../../web/confirm.html");
 const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
 const ADMIN_PAGE: &str = include_str!("../../web/admin.html");
 
@@ -50,6 +51,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/admin-connectors.js"),
         SCRIPT,
     ),
+    ("admin-messages.js", include_str!("../../web/admin-messages.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {
@@ -134,5 +136,43 @@ pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String
     match state.app.managed(&token) {
         Ok(_) => page(MANAGE_PAGE),
         Err(_) => not_found_page(),
+    }
+}
+
+/// The page an address confirmation link opens: what is held, and a button that confirms. Opening it
+/// changes nothing (mail scanners open every link); only the button's POST confirms.
+#[utoipa::path(operation_id = "pages_confirm_page",
+    get,
+    path = "/confirm/{token}",
+    tag = "pages",
+    summary = "The rep's page to confirm their address (opening it changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.app.to_confirm(&token) {
+        Ok(_) => page(CONFIRM_PAGE),
+        Err(_) => not_found_page(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ASSETS;
+
+    /// A script or style sheet added to web/ but not to ASSETS would be a 404 that breaks a page's imports.
+    #[test]
+    fn every_script_and_style_in_web_is_served() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(&web).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().to_string();
+            let served = ASSETS.iter().any(|(asset, _, _)| *asset == name);
+            if (name.ends_with(".js") || name.ends_with(".css")) && !served {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "not in ASSETS: {missing:?}");
     }
 }

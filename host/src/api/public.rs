@@ -20,6 +20,7 @@ use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
 use crate::app::{BookingRequest, Offer, RepVisit, SwapRequest};
 use crate::domain::{AppointmentStatus, Clinic, Rep, parse_date, rfc3339_in};
+use crate::notify::Method;
 
 /// Limits on the public routes: per client address and per capability (link or manage token).
 pub struct PublicLimits {
@@ -27,6 +28,8 @@ pub struct PublicLimits {
     writes_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
     per_capability: DefaultKeyedRateLimiter<String>,
     sign_ins_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// "Email me my visits", per (normalised) address asked for: a mailbox is not flooded.
+    recoveries_per_recipient: DefaultKeyedRateLimiter<String>,
 }
 
 /// Requests per minute the public routes allow; a burst of that many, refilled evenly over the minute.
@@ -59,7 +62,17 @@ impl PublicLimits {
             per_capability: DefaultKeyedRateLimiter::keyed(per_minute(config.per_capability)),
             // Guessing a 256-bit token is hopeless anyway; this keeps the log and the CPU quiet.
             sign_ins_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
+            recoveries_per_recipient: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
+                NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
+            )),
         }
+    }
+
+    /// Counts a request for a rep's links against the address it asks for.
+    pub fn allow_recovery(&self, email: &str) -> bool {
+        self.recoveries_per_recipient
+            .check_key(&crate::domain::normalize_email(email))
+            .is_ok()
     }
 
     /// Counts an admin sign-in attempt against its client address.
@@ -73,20 +86,16 @@ impl PublicLimits {
         self.writes_per_address.retain_recent();
         self.per_capability.retain_recent();
         self.sign_ins_per_address.retain_recent();
+        self.recoveries_per_recipient.retain_recent();
     }
 }
 
 fn too_many() -> Response {
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many requests from here; wait a minute and try again",
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-    response
+    too_many_for("too many requests from here; wait a minute and try again").into_response()
+}
+
+fn too_many_for(message: &str) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(60)
 }
 
 /// Middleware: counts the request against its client address and its capability.
@@ -109,7 +118,7 @@ pub async fn limit(
     // address only.
     let mut segments = request.uri().path().split('/').skip(1);
     let capability = match (segments.next(), segments.next()) {
-        (Some("book" | "manage"), Some(capability)) => capability.to_string(),
+        (Some("book" | "manage" | "confirm"), Some(capability)) => capability.to_string(),
         _ => String::new(),
     };
     if !capability.is_empty() && limits.per_capability.check_key(&capability).is_err() {
@@ -304,11 +313,46 @@ fn rep_booking(visit: RepVisit, token: &str, now: Timestamp) -> RepBooking {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Booked {
-    /// booked, or requested (waiting for the clinic's approval).
+    /// held (waiting for the rep to confirm their address by email), booked, or requested (waiting for the
+    /// clinic's approval).
     pub status: AppointmentStatus,
-    /// The rep's page for this booking: keep it to change, cancel or download it. Shown only now.
-    pub manage_url: String,
+    /// The rep's page for this booking: keep it to change, cancel or download it. Shown only now (and in
+    /// the mail that books it); `null` while the address is to be confirmed.
+    pub manage_url: Option<String>,
+    /// While held: until when the time is kept for the rep to confirm (RFC 3339).
+    pub hold_until: Option<String>,
     pub appointment: RepBooking,
+}
+
+impl Booked {
+    fn of(booked: crate::app::Booked, now: Timestamp) -> Booked {
+        let token = booked.manage_token.unwrap_or_default();
+        let hold_until = booked
+            .visit
+            .appointment
+            .hold
+            .as_ref()
+            .map(|h| rfc3339_in(h.expires_at, &booked.visit.clinic.tz()));
+        Booked {
+            status: booked.visit.appointment.status,
+            manage_url: (!token.is_empty()).then(|| format!("/manage/{token}")),
+            hold_until,
+            appointment: rep_booking(booked.visit, &token, now),
+        }
+    }
+}
+
+/// "Email me my visits".
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    pub email: String,
+}
+
+/// The same answer whether or not there are visits for the address.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub message: String,
 }
 
 #[utoipa::path(operation_id = "public_slots", 
@@ -346,15 +390,7 @@ pub async fn book(
     JsonBody(request): JsonBody<BookingRequest>,
 ) -> Result<(StatusCode, Json<Booked>), ApiError> {
     let booked = state.app.book_through_link(&link, request).await?;
-    let token = booked.manage_token;
-    Ok((
-        StatusCode::CREATED,
-        Json(Booked {
-            status: booked.visit.appointment.status,
-            manage_url: format!("/manage/{token}"),
-            appointment: rep_booking(booked.visit, &token, state.app.now()),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(Booked::of(booked, state.app.now()))))
 }
 
 #[utoipa::path(operation_id = "public_booking", 
@@ -434,7 +470,7 @@ pub async fn swap(
 )]
 pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let visit = state.app.managed(&token)?;
-    let body = super::ics::calendar(&visit.clinic, &visit.appointment, &visit.with);
+    let body = crate::notify::calendar(&visit.clinic, &visit.appointment, &visit.with, Method::Publish, None);
     let mut response = Response::new(Body::from(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -447,4 +483,72 @@ pub async fn ics(State(state): State<AppState>, Path(token): Path<String>) -> Re
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+#[utoipa::path(operation_id = "public_to_confirm",
+    get,
+    path = "/confirm/{token}/visit",
+    tag = "rep",
+    summary = "The visit an address confirmation link names, as it stands (changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = RepBooking), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn to_confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<RepBooking>, ApiError> {
+    let visit = state.app.to_confirm(&token)?;
+    // Not the manage page: the confirmation link gives no way to change the visit.
+    let mut booking = rep_booking(visit, "", state.app.now());
+    booking.ics_url = String::new();
+    booking.cancel_until = None;
+    booking.swap_until = None;
+    Ok(Json(booking))
+}
+
+#[utoipa::path(operation_id = "public_confirm",
+    post,
+    path = "/confirm/{token}",
+    tag = "rep",
+    summary = "Confirm the address a booking was made with: it is booked (or requested) and its manage link given",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Confirmed", body = Booked), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Booked>, ApiError> {
+    let confirmed = state.app.confirm(&token).await?;
+    Ok(Json(Booked::of(confirmed, state.app.now())))
+}
+
+#[utoipa::path(operation_id = "public_recover",
+    post,
+    path = "/book/{link}/recover",
+    tag = "rep",
+    summary = "Email me my visits: fresh manage links to the address, for its future visits at this clinic",
+    params(("link" = String, Path, description = "The link's capability")),
+    request_body = RecoverRequest,
+    responses((status = 202, description = "Accepted (the same answer whether or not there are visits)", body = Accepted), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn recover(
+    State(state): State<AppState>,
+    Path(link): Path<String>,
+    JsonBody(request): JsonBody<RecoverRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    if !state.public_limits.allow_recovery(&request.email) {
+        return Err(too_many_for(
+            "links were sent to this address a short while ago; check its inbox (and spam folder), or wait an hour",
+        ));
+    }
+    state.app.recover(&link, &request.email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            message: format!(
+                "If {} has future visits at this clinic, an email with a link to each is on its way; the links you had before no longer work.",
+                request.email.trim()
+            ),
+        }),
+    ))
 }

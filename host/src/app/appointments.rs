@@ -6,12 +6,15 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
+use super::notices::Tell;
 use super::{App, AppError, with_whom};
 use crate::domain::{
     Appointment, AppointmentStatus, Clinic, DomainError, LAST_DATE, MoveRequest, NewAppointment, PmsSyncStatus,
     find_overlap, new_id,
 };
-use crate::store::AppointmentFilter;
+use crate::domain::{MessageKind, PmsRecord};
+use crate::notify::RepLinks;
+use crate::store::{AppointmentFilter, Change};
 use crate::sync::Delivered;
 
 /// Appointments per page when the query does not say, and the most it may ask for.
@@ -110,6 +113,17 @@ impl App {
         Ok(listed.remove(0))
     }
 
+    /// An appointment as this request wrote it, queued for the PMS, from its record as read before the
+    /// write: the answer never depends on whether the sync worker has already taken the new version.
+    fn as_written(&self, clinic: &Clinic, appointment: Appointment, before: PmsRecord) -> Result<Listed, AppError> {
+        let names = self.names(clinic)?;
+        Ok(Listed {
+            with: with_whom(&names, appointment.practitioner_id.as_deref()),
+            pms: before.status_of(&appointment, true, clinic.pms.is_active()),
+            appointment,
+        })
+    }
+
     pub fn list_appointments(&self, clinic_id: &str, query: ListAppointments) -> Result<Page, AppError> {
         let clinic = self.store.clinic(clinic_id)?;
         let from = match query.from {
@@ -179,16 +193,30 @@ impl App {
         {
             let _guard = self.store.lock_clinic(&clinic.id).await;
             self.check_overlap(&clinic, &appointment, now)?;
-            self.store.write_change(&appointment, None, None)?;
+            let messages = self.tell(
+                &clinic,
+                None,
+                &appointment,
+                Tell::rep(MessageKind::Booked),
+                RepLinks::default(),
+            )?;
+            let change = Change {
+                messages: &messages,
+                ..Change::of(&appointment)
+            };
+            self.store.write(change)?;
         }
         self.store.durable().await?;
-        let listed = self.one_listed(&clinic, appointment)?;
+        let listed = match appointment.outbox_op(None) {
+            Some(_) => self.as_written(&clinic, appointment, PmsRecord::default())?,
+            None => self.one_listed(&clinic, appointment)?,
+        };
         Ok((clinic, listed))
     }
 
     pub async fn move_appointment(&self, id: &str, change: MoveRequest) -> Result<(Clinic, Listed), AppError> {
         let now = self.now();
-        self.change(id, |clinic, current| {
+        self.change(id, Tell::rep(MessageKind::Changed), |clinic, current| {
             let moved = current.moved(clinic, change, now)?;
             self.check_overlap(clinic, &moved, now)?;
             Ok(Some(moved))
@@ -198,14 +226,17 @@ impl App {
 
     pub async fn cancel_appointment(&self, id: &str) -> Result<(Clinic, Listed), AppError> {
         let now = self.now();
-        self.change(id, |_, current| Ok(current.cancelled(now))).await
+        self.change(id, Tell::rep(MessageKind::Cancelled), |_, current| {
+            Ok(current.cancelled(now))
+        })
+        .await
     }
 
     /// Staff approve a request: its slot is claimed again under the clinic's lock, so two requests can
     /// never both end up booked; the booking then goes to the PMS.
     pub async fn approve(&self, id: &str) -> Result<(Clinic, Listed), AppError> {
         let now = self.now();
-        self.change(id, |clinic, current| {
+        self.change(id, Tell::rep(MessageKind::Approved), |clinic, current| {
             let approved = current.approved(now)?;
             self.check_overlap(clinic, &approved, now)?;
             Ok(Some(approved))
@@ -216,7 +247,10 @@ impl App {
     /// Staff decline a request: its slot is free again.
     pub async fn decline(&self, id: &str) -> Result<(Clinic, Listed), AppError> {
         let now = self.now();
-        self.change(id, |_, current| Ok(Some(current.declined(now)?))).await
+        self.change(id, Tell::rep(MessageKind::Declined), |_, current| {
+            Ok(Some(current.declined(now)?))
+        })
+        .await
     }
 
     /// Resend: the appointment goes to the PMS again now, looking first at what the PMS holds.
@@ -227,8 +261,9 @@ impl App {
         Ok((clinic, listed, delivered))
     }
 
-    /// Marks the requests nobody decided on in time as expired, in every clinic (their slots are free to
-    /// book from the moment they expire anyway; this makes their state say so).
+    /// Marks the requests nobody decided on in time, and the holds nobody confirmed, as expired, in every
+    /// clinic (their slots are free to book from the moment they expire anyway; this makes their state say
+    /// so). The rep of a request hears of it; an unconfirmed address is not written to.
     pub async fn expire_requests(&self) -> Result<usize, AppError> {
         let now = self.now();
         let mut expired = 0;
@@ -236,13 +271,23 @@ impl App {
             let mut written = 0;
             {
                 let _guard = self.store.lock_clinic(&clinic.id).await;
-                let filter = AppointmentFilter {
-                    status: Some(AppointmentStatus::Requested),
+                let waiting = [AppointmentStatus::Requested, AppointmentStatus::Held].map(|status| AppointmentFilter {
+                    status: Some(status),
                     ..Default::default()
-                };
-                for current in self.store.appointments(&clinic.id, &filter)? {
-                    if let Some(next) = current.expired(now) {
-                        self.store.write_change(&next, Some(&current), None)?;
+                });
+                for filter in &waiting {
+                    for current in self.store.appointments(&clinic.id, filter)? {
+                        let Some(next) = current.expired(now) else { continue };
+                        let tell = match current.status {
+                            AppointmentStatus::Requested => Tell::rep(MessageKind::Expired),
+                            _ => Tell::nobody(),
+                        };
+                        let messages = self.tell(&clinic, Some(&current), &next, tell, RepLinks::default())?;
+                        let change = Change {
+                            messages: &messages,
+                            ..Change::of(&next).after(&current)
+                        };
+                        self.store.write(change)?;
                         written += 1;
                     }
                 }
@@ -269,27 +314,38 @@ impl App {
     }
 
     /// Reads an appointment under its clinic's lock, lets `decide` choose its next state (`None`: no change),
-    /// writes it with its outbox entry and waits until it is durable.
+    /// writes it with its outbox entry and the messages `tell` asks for, and waits until it is durable.
     pub(super) async fn change(
         &self,
         id: &str,
+        tell: Tell,
         decide: impl FnOnce(&Clinic, &Appointment) -> Result<Option<Appointment>, AppError>,
     ) -> Result<(Clinic, Listed), AppError> {
         let clinic_id = self.store.appointment(id)?.clinic_id;
-        let (clinic, next) = {
+        let (clinic, next, before) = {
             let _guard = self.store.lock_clinic(&clinic_id).await;
             let clinic = self.store.clinic(&clinic_id)?;
             let current = self.store.appointment(id)?;
             match decide(&clinic, &current)? {
-                None => (clinic, current),
+                None => (clinic, current, None),
                 Some(next) => {
-                    self.store.write_change(&next, Some(&current), None)?;
-                    (clinic, next)
+                    let queues = next.version != current.version && next.outbox_op(Some(&current)).is_some();
+                    let before = queues.then(|| self.store.pms_record(id)).transpose()?;
+                    let messages = self.tell(&clinic, Some(&current), &next, tell, RepLinks::default())?;
+                    let change = Change {
+                        messages: &messages,
+                        ..Change::of(&next).after(&current)
+                    };
+                    self.store.write(change)?;
+                    (clinic, next, before)
                 }
             }
         };
         self.store.durable().await?;
-        let listed = self.one_listed(&clinic, next)?;
+        let listed = match before {
+            Some(before) => self.as_written(&clinic, next, before)?,
+            None => self.one_listed(&clinic, next)?,
+        };
         Ok((clinic, listed))
     }
 }

@@ -16,13 +16,16 @@ use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::notices::Tell;
 use super::{App, AppError, with_whom};
 use crate::domain::{
     Appointment, AppointmentStatus, BookingLink, BookingSource, Clinic, DomainError, LinkBooking, LocalStart,
     ManageAccess, OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots_counted, parse_local_start,
     resolve_local_start_first,
 };
-use crate::store::{AppointmentFilter, LinkBookingRecord};
+use crate::domain::{MessageKind, OutgoingMessage, email_domain, looks_like_email, normalize_email};
+use crate::notify::RepLinks;
+use crate::store::{AppointmentFilter, Change, TokenChange};
 
 /// The most days one slots request may span.
 pub const MAX_DAYS: i64 = 62;
@@ -112,10 +115,11 @@ pub struct RepVisit {
     pub with: String,
 }
 
-/// A new booking through a link, and the manage link's capability (shown once; only its hash is kept).
+/// A new (or newly confirmed) booking through a link, and the manage link's capability (shown once; only
+/// its hash is kept). `None` while the rep's address is to be confirmed: the link comes by mail.
 pub struct Booked {
     pub visit: RepVisit,
-    pub manage_token: String,
+    pub manage_token: Option<String>,
 }
 
 /// The first instant of a clinic-local day's slot computation window (a day early, for DST and long visits).
@@ -283,54 +287,70 @@ impl App {
 
     /// The clinic's per-rep rules for a new booking by `rep` in `slot`, against `appointments` (at least
     /// every one from now and from the company window's start on).
+    #[allow(clippy::too_many_arguments)]
     fn check_rules(
         &self,
         clinic: &Clinic,
         appointments: &[Appointment],
         rep: &Rep,
-        slot: &Slot,
+        start: Timestamp,
+        practitioner_id: Option<&String>,
         now: Timestamp,
         except: Option<&str>,
     ) -> Result<(), AppError> {
+        // Only confirmed bookings count toward a rep's limits: a hold for an unproven address does not.
         let others = || {
             appointments
                 .iter()
-                .filter(|a| Some(a.id.as_str()) != except && a.occupies(now))
+                .filter(|a| Some(a.id.as_str()) != except && a.counts_for_rep(now))
         };
+        let address = normalize_email(&rep.email);
         let mine = others()
-            .filter(|a| a.start >= now && a.rep.email.eq_ignore_ascii_case(rep.email.trim()))
+            .filter(|a| a.start >= now && normalize_email(&a.rep.email) == address)
             .count();
         let allowed = clinic.booking.max_open_bookings_per_rep as usize;
         if except.is_none() && mine >= allowed {
             return Err(DomainError::BookingRule {
                 code: "too_many_open_bookings",
                 message: format!(
-                    "you already hold {mine} upcoming visit(s) at this clinic, its limit per rep; change or cancel one through the manage link you were given"
+                    "you already hold {} at this clinic, its limit per rep; change or cancel one through the manage link you were given (or ask for your links again on the booking page)",
+                    if mine == 1 { "1 upcoming visit".to_string() } else { format!("{mine} upcoming visits") }
                 ),
             }
             .into());
         }
-        if let (Some(weeks), Some(doctor)) = (clinic.booking.company_visit_interval_weeks, &slot.practitioner_id) {
+        if let (Some(weeks), Some(doctor)) = (clinic.booking.company_visit_interval_weeks, practitioner_id) {
             let window = SignedDuration::from_hours(weeks as i64 * 7 * 24);
-            let (from, to) = (slot.start - window, slot.start + window);
-            if let Some(other) = others().find(|a| {
+            let (from, to) = (start - window, start + window);
+            let company = self.company_of(rep);
+            if others().any(|a| {
                 a.start >= from
                     && a.start < to
                     && a.practitioner_id.as_ref() == Some(doctor)
-                    && a.rep.company.trim().eq_ignore_ascii_case(rep.company.trim())
+                    && self.company_of(&a.rep) == company
             }) {
-                let when = local_parts(other.start, &clinic.tz()).local_date;
+                // Says nothing of the other visit (who, which company, when): a refusal must not tell a
+                // stranger who else is coming.
                 return Err(DomainError::BookingRule {
                     code: "company_visited_recently",
                     message: format!(
-                        "{} already has a visit with this doctor on {when}; this clinic takes one visit per company per doctor every {weeks} weeks",
-                        rep.company.trim()
+                        "this clinic takes one visit per company per doctor every {weeks} weeks, and your company already has one with this doctor in that time; choose another doctor or a date further away"
                     ),
                 }
                 .into());
             }
         }
         Ok(())
+    }
+
+    /// Who a rep is for the company rule: the domain of their address where addresses are confirmed by mail
+    /// (it cannot be typed in by a rival), else the company name as typed.
+    fn company_of(&self, rep: &Rep) -> String {
+        if self.sends_mail() {
+            email_domain(&rep.email)
+        } else {
+            rep.company.trim().to_lowercase()
+        }
     }
 
     /// Every appointment a claim at `wanted` and the rules may look at: from the earliest of now, the
@@ -351,7 +371,9 @@ impl App {
     pub async fn book_through_link(&self, capability: &str, request: BookingRequest) -> Result<Booked, AppError> {
         let now = self.now();
         let clinic_id = self.live_link(capability)?.clinic_id;
-        let manage = new_capability()?;
+        // With mail, the rep first proves the address (a confirmation link); without, the manage link at once.
+        let confirm = self.sends_mail();
+        let token = new_capability()?;
         let (appointment, clinic, names) = {
             let _guard = self.store.lock_clinic(&clinic_id).await;
             // Revoked meanwhile? Read again under the lock, with its clinic, once.
@@ -377,7 +399,15 @@ impl App {
                 now,
                 None,
             )?;
-            self.check_rules(&clinic, &appointments, &request.rep, &slot, now, None)?;
+            self.check_rules(
+                &clinic,
+                &appointments,
+                &request.rep,
+                slot.start,
+                slot.practitioner_id.as_ref(),
+                now,
+                None,
+            )?;
             if !self.claim_delay.is_zero() {
                 tokio::time::sleep(self.claim_delay).await;
             }
@@ -391,18 +421,30 @@ impl App {
                 link_id: link.id.clone(),
                 time_id: slot.time_id.clone(),
                 approval_required: slot.approval_required,
-                manage: ManageAccess {
-                    token_sha256: digest(&manage),
+                manage: (!confirm).then(|| ManageAccess {
+                    token_sha256: digest(&token),
                     expires_at: slot.end() + MANAGE_AFTER_VISIT,
-                },
+                }),
             };
             let appointment = Appointment::book_through_link(new_id(), &clinic, booking, now)?;
-            let record = LinkBookingRecord {
-                manage_token_sha256: &digest(&manage),
-                link_id: &link.id,
-                day: today,
+            let token_digest = digest(&token);
+            let (tokens, messages) = if confirm {
+                let links = RepLinks {
+                    confirm_token: Some(&token),
+                    ..Default::default()
+                };
+                let tell = Tell::rep(MessageKind::ConfirmAddress);
+                let messages = self.tell(&clinic, None, &appointment, tell, links)?;
+                ([TokenChange::AddConfirm(&token_digest)], messages)
+            } else {
+                ([TokenChange::AddManage(&token_digest)], Vec::new())
             };
-            self.store.write_change(&appointment, None, Some(record))?;
+            self.store.write(Change {
+                link_day: Some((&link.id, today)),
+                tokens: &tokens,
+                messages: &messages,
+                ..Change::of(&appointment)
+            })?;
             (appointment, clinic, names)
         };
         self.store.durable().await?;
@@ -414,8 +456,146 @@ impl App {
                 clinic,
                 with,
             },
-            manage_token: manage,
+            manage_token: (!confirm).then_some(token),
         })
+    }
+
+    /// The visit an address confirmation link names, as it stands (held, confirmed or lapsed).
+    pub fn to_confirm(&self, capability: &str) -> Result<RepVisit, AppError> {
+        let appointment = self
+            .store
+            .appointment_by_confirm_token(&digest(capability))?
+            .ok_or(AppError::LinkNotFound)?;
+        self.visit(appointment)
+    }
+
+    /// The rep confirmed their address: the held booking becomes booked (or a request in a time that needs
+    /// approval), the per-rep rules are checked now that it counts, and the rep gets the manage link (in the
+    /// answer and by mail, with the calendar file); the practice hears of a request.
+    pub async fn confirm(&self, capability: &str) -> Result<Booked, AppError> {
+        let now = self.now();
+        let held = self.to_confirm(capability)?.appointment;
+        let manage = new_capability()?;
+        let (next, clinic) = {
+            let _guard = self.store.lock_clinic(&held.clinic_id).await;
+            let clinic = self.store.clinic(&held.clinic_id)?;
+            let current = self.store.appointment(&held.id)?;
+            let access = ManageAccess {
+                token_sha256: digest(&manage),
+                expires_at: current.end() + MANAGE_AFTER_VISIT,
+            };
+            let next = current.confirmed(&clinic, access, now)?;
+            let wanted = local_parts(current.start, &clinic.tz());
+            let appointments = self.snapshot_for(&clinic, &wanted, now)?;
+            self.check_rules(
+                &clinic,
+                &appointments,
+                &current.rep,
+                current.start,
+                current.practitioner_id.as_ref(),
+                now,
+                None,
+            )?;
+            let tell = match next.status {
+                AppointmentStatus::Requested => Tell::both(MessageKind::RequestReceived, MessageKind::RequestWaiting),
+                _ => Tell::rep(MessageKind::Booked),
+            };
+            let links = RepLinks {
+                manage_token: Some(&manage),
+                ..Default::default()
+            };
+            let messages = self.tell(&clinic, Some(&current), &next, tell, links)?;
+            let manage_digest = digest(&manage);
+            self.store.write(Change {
+                tokens: &[TokenChange::AddManage(&manage_digest)],
+                messages: &messages,
+                ..Change::of(&next).after(&current)
+            })?;
+            (next, clinic)
+        };
+        self.store.durable().await?;
+        tracing::info!(clinic = %clinic.id, appointment = %next.id, status = ?next.status, "address confirmed");
+        Ok(Booked {
+            visit: self.visit(next)?,
+            manage_token: Some(manage),
+        })
+    }
+
+    /// "Email me my visits": fresh manage links for every future visit booked with this address at the
+    /// link's clinic, by mail to that address (the old links stop working). The answer is the same whether
+    /// or not there are visits; only the mailbox's owner learns which.
+    pub async fn recover(&self, capability: &str, email: &str) -> Result<(), AppError> {
+        let now = self.now();
+        let clinic_id = self.live_link(capability)?.clinic_id;
+        if !looks_like_email(email.trim()) {
+            return Err(DomainError::Invalid {
+                field: "email",
+                message: format!("'{}' is not an email address (name@example.com)", email.trim()),
+            }
+            .into());
+        }
+        if !self.sends_mail() {
+            return Err(AppError::conflict(
+                "mail_not_configured",
+                "this booking service sends no email, so links cannot be sent; please call the clinic",
+            ));
+        }
+        let wanted = normalize_email(email);
+        {
+            let _guard = self.store.lock_clinic(&clinic_id).await;
+            let clinic = self.store.clinic(&clinic_id)?;
+            let names = self.names(&clinic)?;
+            let mine: Vec<Appointment> = self
+                .appointments_from(&clinic, now, None)?
+                .into_iter()
+                .filter(|a| a.counts_for_rep(now) && a.manage.is_some() && normalize_email(&a.rep.email) == wanted)
+                .collect();
+            if mine.is_empty() {
+                return Ok(());
+            }
+            let mut renewed = Vec::new();
+            for current in &mine {
+                let token = new_capability()?;
+                let mut next = current.clone();
+                if let Some(manage) = next.manage.as_mut() {
+                    manage.token_sha256 = digest(&token);
+                }
+                let with = with_whom(&names, next.practitioner_id.as_deref());
+                renewed.push((next, with, token));
+            }
+            let message = self
+                .composer(&clinic)
+                .and_then(|composer| composer.recovery(email, &renewed));
+            let digests: Vec<[String; 2]> = mine
+                .iter()
+                .zip(&renewed)
+                .map(|(old, (new, _, _))| {
+                    let digest_of =
+                        |a: &Appointment| a.manage.as_ref().map(|m| m.token_sha256.clone()).unwrap_or_default();
+                    [digest_of(old), digest_of(new)]
+                })
+                .collect();
+            let tokens: Vec<[TokenChange<'_>; 2]> = digests
+                .iter()
+                .map(|[old, new]| [TokenChange::RemoveManage(old), TokenChange::AddManage(new)])
+                .collect();
+            let messages: Vec<OutgoingMessage> = message.into_iter().collect();
+            let changes: Vec<Change<'_>> = mine
+                .iter()
+                .zip(&renewed)
+                .zip(&tokens)
+                .enumerate()
+                .map(|(n, ((old, (new, _, _)), tokens))| Change {
+                    tokens,
+                    // The one message goes with the first change; all commit together.
+                    messages: if n == 0 { &messages } else { &[] },
+                    ..Change::of(new).after(old)
+                })
+                .collect();
+            self.store.write_all(changes)?;
+        }
+        self.store.durable().await?;
+        Ok(())
     }
 
     /// The visit a manage link opens, while it works.
@@ -482,19 +662,25 @@ impl App {
         let now = self.now();
         let id = self.managed(capability)?.appointment.id;
         let (_, listed) = self
-            .change(&id, |clinic, current| {
-                let hours = clinic.booking.cancel_cutoff_hours;
-                if matches!(current.status, AppointmentStatus::Booked | AppointmentStatus::Requested)
-                    && cutoff_passed(hours, current, now)
-                {
-                    return Err(DomainError::BookingRule {
-                        code: "cancel_cutoff_passed",
-                        message: format!("cancellations close {hours} hours before the visit; please call the clinic"),
+            .change(
+                &id,
+                Tell::both(MessageKind::Cancelled, MessageKind::RepCancelled),
+                |clinic, current| {
+                    let hours = clinic.booking.cancel_cutoff_hours;
+                    if matches!(current.status, AppointmentStatus::Booked | AppointmentStatus::Requested)
+                        && cutoff_passed(hours, current, now)
+                    {
+                        return Err(DomainError::BookingRule {
+                            code: "cancel_cutoff_passed",
+                            message: format!(
+                                "cancellations close {hours} hours before the visit; please call the clinic"
+                            ),
+                        }
+                        .into());
                     }
-                    .into());
-                }
-                Ok(current.cancelled(now))
-            })
+                    Ok(current.cancelled(now))
+                },
+            )
             .await?;
         self.visit(listed.appointment)
     }
@@ -505,37 +691,49 @@ impl App {
         let managed = self.managed(capability)?.appointment;
         let categories = self.categories_of(&managed)?;
         let (_, listed) = self
-            .change(&managed.id, |clinic, current| {
-                let hours = clinic.booking.swap_cutoff_hours;
-                if cutoff_passed(hours, current, now) {
-                    return Err(DomainError::BookingRule {
-                        code: "swap_cutoff_passed",
-                        message: format!("changes close {hours} hours before the visit; please call the clinic"),
+            .change(
+                &managed.id,
+                Tell::both(MessageKind::Changed, MessageKind::RepSwapped),
+                |clinic, current| {
+                    let hours = clinic.booking.swap_cutoff_hours;
+                    if cutoff_passed(hours, current, now) {
+                        return Err(DomainError::BookingRule {
+                            code: "swap_cutoff_passed",
+                            message: format!("changes close {hours} hours before the visit; please call the clinic"),
+                        }
+                        .into());
                     }
-                    .into());
-                }
-                let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(&request.start)?)?;
-                let appointments = self.snapshot_for(clinic, &wanted, now)?;
-                let practitioner = request.practitioner_id.as_deref();
-                let (slot, _) = self.claim(
-                    clinic,
-                    &categories,
-                    &appointments,
-                    &wanted,
-                    practitioner,
-                    now,
-                    Some(&current.id),
-                )?;
-                self.check_rules(clinic, &appointments, &current.rep, &slot, now, Some(&current.id))?;
-                let placement = Placement {
-                    start: local_parts(slot.start, &clinic.tz()),
-                    minutes: slot.minutes,
-                    practitioner_id: slot.practitioner_id.clone(),
-                };
-                let swapped = current.swapped(placement, slot.time_id.clone(), slot.approval_required, now)?;
-                self.check_overlap(clinic, &swapped, now)?;
-                Ok(Some(swapped))
-            })
+                    let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(&request.start)?)?;
+                    let appointments = self.snapshot_for(clinic, &wanted, now)?;
+                    let practitioner = request.practitioner_id.as_deref();
+                    let (slot, _) = self.claim(
+                        clinic,
+                        &categories,
+                        &appointments,
+                        &wanted,
+                        practitioner,
+                        now,
+                        Some(&current.id),
+                    )?;
+                    self.check_rules(
+                        clinic,
+                        &appointments,
+                        &current.rep,
+                        slot.start,
+                        slot.practitioner_id.as_ref(),
+                        now,
+                        Some(&current.id),
+                    )?;
+                    let placement = Placement {
+                        start: local_parts(slot.start, &clinic.tz()),
+                        minutes: slot.minutes,
+                        practitioner_id: slot.practitioner_id.clone(),
+                    };
+                    let swapped = current.swapped(placement, slot.time_id.clone(), slot.approval_required, now)?;
+                    self.check_overlap(clinic, &swapped, now)?;
+                    Ok(Some(swapped))
+                },
+            )
             .await?;
         self.visit(listed.appointment)
     }

@@ -33,7 +33,7 @@ pub enum CheckStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
-    /// connector, site, site_online, location, staff, parked, clock, disk.
+    /// connector, site, site_online, location, staff, parked, clock, disk, mail, messages.
     pub name: String,
     pub status: CheckStatus,
     pub message: String,
@@ -289,6 +289,36 @@ impl App {
 
         // 8. Space for the store.
         checks.push(disk_check(&self.data_dir));
+
+        // 9. Mail: the server reachable as sending would reach it, and nothing refused waiting for a person.
+        checks.push(match self.mail_check().await {
+            None => check(
+                "mail",
+                CheckStatus::Warning,
+                "this server sends no mail: reps' addresses are not verified and nobody is told of bookings",
+                Some("start repbook with --smtp-url and --mail-from (or --mail-dir to write the messages to a folder)".into()),
+            ),
+            Some(Ok(said)) => ok("mail", said),
+            Some(Err(reply)) => problem(
+                "mail",
+                format!("the mail server cannot be used: {reply}"),
+                "check --smtp-url, the user and password and the server's TLS; `repbook mail test --to ADDR` shows what it says",
+            ),
+        });
+        let parked = self.store.parked_messages(&clinic.id)?;
+        if !parked.is_empty() {
+            let first = &parked[0];
+            checks.push(problem(
+                "messages",
+                format!(
+                    "{} message(s) the mail server refused, e.g. to {}: {}",
+                    parked.len(),
+                    first.to.join(", "),
+                    first.last_reply.as_deref().unwrap_or("no reply")
+                ),
+                "fix the address or the server, then Retry on the Messages tab (`repbook mail retry ID`), or cancel it",
+            ));
+        }
 
         let healthy = checks
             .iter()

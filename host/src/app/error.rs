@@ -25,6 +25,9 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// The mail server refused a message sent while a person waits (`mail test`): its reply.
+    #[error("the mail server did not take the message: {0}")]
+    MailRefused(String),
     /// The operating system's secure random generator failed, so no capability can be made. A fault of the
     /// machine, not of the request or the disk.
     #[error("the operating system's random generator failed: {0}")]

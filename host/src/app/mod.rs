@@ -14,6 +14,8 @@ mod booking;
 mod clinics;
 mod doctor;
 mod error;
+mod mail;
+mod notices;
 mod publishing;
 
 use std::collections::HashMap;
@@ -28,10 +30,12 @@ pub use availability::{Availability, AvailabilityConfig, AvailabilityView, Diary
 pub use booking::{Booked, BookingRequest, MAX_DAYS, Offer, RepVisit, SwapRequest, digest, new_capability, slot_range};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::AppError;
+pub use mail::{MESSAGES_MAX_PAGE, MESSAGES_PAGE, MailStatus, state_word};
 pub use publishing::NamedTime;
 
 use crate::clock::Clock;
 use crate::domain::Clinic;
+use crate::notify::{MailIdentity, Mailer};
 use crate::plugins::Registry;
 use crate::store::Store;
 use crate::sync::SyncEngine;
@@ -46,6 +50,11 @@ pub struct App {
     data_dir: PathBuf,
     /// Tests only: how long a rep booking holds its claimed slot before writing it (see `booking`).
     claim_delay: Duration,
+    /// Where mail comes from, when the server sends mail; `None`: nobody is mailed, and a booking through a
+    /// link is booked at once (its address is not verified).
+    mail: Option<MailIdentity>,
+    /// The way out for `mail test` and `doctor` (the worker in `notify` sends the queued messages).
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl App {
@@ -65,7 +74,16 @@ impl App {
             clock,
             data_dir,
             claim_delay: Duration::ZERO,
+            mail: None,
+            mailer: None,
         }
+    }
+
+    /// Sends mail from `identity`: reps confirm their address before a booking through a link counts,
+    /// and everyone hears of what concerns them.
+    pub fn with_mail(mut self, mail: Option<(MailIdentity, Arc<Mailer>)>) -> App {
+        (self.mail, self.mailer) = mail.unzip();
+        self
     }
 
     /// Widens the window between a rep booking's claim of its slot and its write, so tests of the clinic

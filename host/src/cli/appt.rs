@@ -181,6 +181,7 @@ fn status(status: AppointmentStatus) -> &'static str {
     match status {
         AppointmentStatus::Booked => "booked",
         AppointmentStatus::Requested => "requested",
+        AppointmentStatus::Held => "held",
         AppointmentStatus::Cancelled => "cancelled",
         AppointmentStatus::Declined => "declined",
         AppointmentStatus::Expired => "expired",

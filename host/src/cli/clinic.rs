@@ -91,6 +91,25 @@ pub struct BookingRuleArgs {
     /// Whose PMS appointment book receives visits with the whole clinic (a practitioner id; "none" clears).
     #[arg(long)]
     pub clinic_visit_practitioner: Option<String>,
+    /// The practice's inbox for requests, reps' cancellations and swaps, the daily agenda and PMS sync
+    /// trouble (repeatable; "none" clears).
+    #[arg(long = "notify-email")]
+    pub notify_email: Vec<String>,
+    /// Remind reps this many hours before their visit (0 = no reminders).
+    #[arg(long)]
+    pub reminder_hours: Option<u32>,
+    /// Clinic-local HH:MM to mail the day's visits to the practice ("none" = no agenda).
+    #[arg(long)]
+    pub daily_agenda: Option<String>,
+    /// Minutes a booking through a link is held while the rep confirms their address.
+    #[arg(long)]
+    pub confirm_hold_minutes: Option<u32>,
+    /// The sender's name reps see (default: the clinic's name; "none" clears).
+    #[arg(long)]
+    pub mail_display_name: Option<String>,
+    /// Where reps' replies go (default: the first --notify-email; "none" clears).
+    #[arg(long)]
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -176,8 +195,25 @@ fn rule_update(rules: BookingRuleArgs) -> ClinicUpdate {
         clinic_visit_practitioner_id: rules
             .clinic_visit_practitioner
             .map(|p| (!p.eq_ignore_ascii_case("none")).then_some(p)),
+        notify_email: (!rules.notify_email.is_empty()).then(|| {
+            rules
+                .notify_email
+                .into_iter()
+                .filter(|a| !a.eq_ignore_ascii_case("none"))
+                .collect()
+        }),
+        reminder_hours: rules.reminder_hours,
+        daily_agenda_local_time: rules.daily_agenda.map(unless_none),
+        confirm_hold_minutes: rules.confirm_hold_minutes,
+        mail_display_name: rules.mail_display_name.map(unless_none),
+        reply_to: rules.reply_to.map(unless_none),
         ..Default::default()
     }
+}
+
+/// A flag's value, or `None` for "none" (which clears an optional setting).
+fn unless_none(value: String) -> Option<String> {
+    (!value.eq_ignore_ascii_case("none")).then_some(value)
 }
 
 pub async fn run(data_dir: &Path, args: &ClientArgs, command: ClinicCommand) -> Result<(), CliError> {

@@ -73,7 +73,7 @@ pub fn show(
 const CONFIGURED: [&[&str]; 2] = [&["serve"], &["config", "show"]];
 
 /// Settings whose values `config show` never prints.
-const SECRET_KEYS: [&str; 1] = ["token"];
+const SECRET_KEYS: [&str; 2] = ["token", "smtp_password"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

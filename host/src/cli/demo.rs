@@ -63,6 +63,15 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         housekeeping_every: std::time::Duration::from_secs(60),
         test_clock_file: None,
         test_claim_delay: std::time::Duration::ZERO,
+        mail: crate::notify::MailSettings {
+            mail_dir: Some(data_dir.join("mail")),
+            mail_from: Some("visits@harbour-medical.demo".into()),
+            timeout: std::time::Duration::from_secs(20),
+            ..Default::default()
+        },
+        public_url: None,
+        admin_url: None,
+        notify: Default::default(),
     };
     let running = server::start(config).await?;
     let state = &running.state;
@@ -121,6 +130,9 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
     store
         .update_clinic(&clinic.id, |c| {
             c.pms.site_cache.clear();
+            if c.notify.notify_email.is_empty() {
+                c.notify.notify_email = vec!["practice@harbour-medical.demo".into()];
+            }
             c.pms.apply(update).map_err(crate::app::AppError::from)
         })
         .await?;
@@ -144,10 +156,13 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
          Demo clinic {id} (Australia/Sydney), with three doctors (Dr Chloe Singh's AHPRA number is mistyped).\n\n\
          Try, in another terminal:\n  {cli} clinic validate {id}\n  {cli} staff sync --clinic {id}\n  \
          {cli} clinic set-pms {id} --location-id 1 && {cli} appt book --clinic {id} --practitioner STAFF_ID --rep-name \"Jane Citizen\" --rep-company \"Acme Pharma\" --start YYYY-MM-DDTHH:MM\n\
-         Then see what Bp holds: curl {}/_sim/sites/12345/appointments\n",
+         Then see what Bp holds: curl {}/_sim/sites/12345/appointments\n\n\
+         Mail is not sent in the demo: every message (the rep's confirmation link, booked, reminders, the practice's \
+         notices) is written to {} as an .eml file; open one in a mail program or a text editor.\n",
         sim.url(),
         link.unwrap_or_default(),
-        sim.url()
+        sim.url(),
+        data_dir.join("mail").display()
     );
     server::shutdown_signal().await;
     running.stop().await?;

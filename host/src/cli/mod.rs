@@ -16,9 +16,10 @@ pub mod config;
 mod demo;
 mod doctor;
 mod link;
+mod mail;
 mod output;
 mod plugin;
-mod secret_input;
+pub(crate) mod secret_input;
 mod serve;
 mod staff;
 mod sync;
@@ -140,6 +141,13 @@ pub enum Command {
         #[command(subcommand)]
         command: config::ConfigCommand,
     },
+    /// Mail: how the server sends it, a test message, a clinic's messages, retrying a parked one.
+    Mail {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: mail::MailCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
     Plugin {
         #[command(flatten)]
@@ -231,6 +239,7 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         Command::Category { client, command } => category::run(&data_dir, &client, command).await,
         Command::Link { client, command } => link::run(&data_dir, &client, command).await,
         Command::Plugin { client, command } => plugin::run(&data_dir, &client, command).await,
+        Command::Mail { client, command } => mail::run(&data_dir, &client, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,80 @@ pub struct ServeArgs {
     #[arg(long, env = "REPBOOK_HOUSEKEEPING_MS", default_value_t = 60_000)]
     pub housekeeping_ms: u64,
     #[command(flatten)]
+    pub mail: MailArgs,
+    #[command(flatten)]
     pub test_hooks: TestHookArgs,
+}
+
+/// How mail goes out: an SMTP server, or a folder of .eml files; neither, and nobody is mailed (reps'
+/// addresses are then not verified).
+#[derive(Debug, Args)]
+pub struct MailArgs {
+    /// The mail server: smtp://host:25, smtp://host:587?tls=required (STARTTLS) or smtps://host:465.
+    #[arg(long, env = "REPBOOK_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The user to sign in to the mail server as.
+    #[arg(long, env = "REPBOOK_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// A file holding the mail server's password (`-`: read it from standard input).
+    #[arg(long, env = "REPBOOK_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The mail server's password (prefer --smtp-password-file: a command line shows in `ps`).
+    #[arg(long, env = "REPBOOK_SMTP_PASSWORD", hide_env_values = true, hide = true)]
+    pub smtp_password: Option<String>,
+    /// A PEM file of certificate authorities to trust for the mail server's TLS, beside the public ones.
+    #[arg(long, env = "REPBOOK_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The address mail comes from (the clinic's name goes with it), e.g. visits@harbourgp.com.au.
+    #[arg(long, env = "REPBOOK_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Write each message as an .eml file in this folder instead of sending it.
+    #[arg(long, env = "REPBOOK_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// The address reps reach repbook at, for the links in their mail (default: this server's own).
+    #[arg(long, env = "REPBOOK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The admin page's address, for the links in mail to the practice (default: --public-url).
+    #[arg(long, env = "REPBOOK_ADMIN_URL")]
+    pub admin_url: Option<String>,
+    /// Seconds one conversation with the mail server may take.
+    #[arg(long, env = "REPBOOK_MAIL_TIMEOUT_SECS", default_value_t = 30)]
+    pub mail_timeout_secs: u64,
+    /// First wait before a message the mail server deferred is tried again, ms (doubles, up to an hour).
+    #[arg(long, env = "REPBOOK_MAIL_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub mail_retry_base_ms: u64,
+}
+
+impl MailArgs {
+    /// The settings, with the password read from its file (or standard input).
+    pub fn settings(&self) -> anyhow::Result<crate::notify::MailSettings> {
+        let password = match (&self.smtp_password_file, &self.smtp_password) {
+            (Some(path), _) => Some(crate::cli::secret_input::read(
+                "smtp_password",
+                &path.display().to_string(),
+            )?),
+            (None, password) => password.clone(),
+        };
+        Ok(crate::notify::MailSettings {
+            smtp_url: self.smtp_url.clone(),
+            smtp_user: self.smtp_user.clone(),
+            smtp_password: password,
+            smtp_ca_file: self.smtp_ca_file.clone(),
+            mail_dir: self.mail_dir.clone(),
+            mail_from: self.mail_from.clone(),
+            timeout: Duration::from_secs(self.mail_timeout_secs.max(1)),
+        })
+    }
+
+    pub fn notify(&self) -> crate::notify::NotifyConfig {
+        crate::notify::NotifyConfig {
+            retry: crate::notify::RetryPolicy {
+                base: Duration::from_millis(self.mail_retry_base_ms.max(1)),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// Hooks for the end-to-end suites only (hidden from `--help` and from repbook.toml): they move the clock
@@ -224,18 +297,23 @@ impl SyncArgs {
             global_concurrency: self.sync_concurrency.max(1),
             idle_wake: Duration::from_millis(self.sync_idle_wake_ms.max(1)),
             reconcile_every: (self.reconcile_every_secs > 0).then(|| Duration::from_secs(self.reconcile_every_secs)),
+            mail: None,
         }
     }
 }
 
 /// `repbook serve`: runs until SIGINT or SIGTERM.
 pub async fn run(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
-    crate::server::serve(args.server_config(data_dir)).await
+    crate::server::serve(args.server_config(data_dir)?).await
 }
 
 impl ServeArgs {
-    pub fn server_config(self, data_dir: PathBuf) -> ServerConfig {
-        ServerConfig {
+    pub fn server_config(self, data_dir: PathBuf) -> anyhow::Result<ServerConfig> {
+        Ok(ServerConfig {
+            mail: self.mail.settings()?,
+            public_url: self.mail.public_url.clone(),
+            admin_url: self.mail.admin_url.clone(),
+            notify: self.mail.notify(),
             data_dir,
             listen: self.listen,
             token: self.token,
@@ -260,6 +338,6 @@ impl ServeArgs {
             housekeeping_every: Duration::from_millis(self.housekeeping_ms.max(10)),
             test_clock_file: self.test_hooks.test_clock_file,
             test_claim_delay: Duration::from_millis(self.test_hooks.test_claim_delay_ms),
-        }
+        })
     }
 }

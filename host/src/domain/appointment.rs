@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use super::email::looks_like_email;
 pub use super::local_time::LocalStart;
 use super::local_time::{parse_local_start, resolve_local_start};
 use super::{Clinic, DomainError, check_duration, refuse_controls, require_text};
@@ -55,16 +56,12 @@ impl Rep {
     }
 }
 
-fn looks_like_email(text: &str) -> bool {
-    match text.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !text.contains(char::is_whitespace),
-        None => false,
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
+    /// Booked through a link, waiting for the rep to confirm their address by email; holds its slot until
+    /// confirmed or until the hold lapses. Never in the PMS, never counted toward a rep's limits.
+    Held,
     Booked,
     /// Waits for the clinic's approval; holds its slot until approved, declined or expired.
     Requested,
@@ -90,6 +87,15 @@ pub enum BookingSource {
     Staff,
     /// A rep, through a booking link.
     Link { link_id: String },
+}
+
+/// A booking through a link that waits for the rep to confirm their address: until when it holds its slot,
+/// and what it becomes once confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub expires_at: Timestamp,
+    /// The slot needs the clinic's approval: confirmed, it becomes a request.
+    pub approval_required: bool,
 }
 
 /// The rep's manage link: only a hash of its capability is kept.
@@ -127,6 +133,9 @@ pub struct Appointment {
     /// When a request waiting for approval lets its slot go.
     #[serde(default)]
     pub request_expires_at: Option<Timestamp>,
+    /// While `Held`: until when, and what confirming makes of it.
+    #[serde(default)]
+    pub hold: Option<Hold>,
 }
 
 fn staff_source() -> BookingSource {
@@ -149,7 +158,9 @@ pub struct LinkBooking {
     pub link_id: String,
     pub time_id: String,
     pub approval_required: bool,
-    pub manage: ManageAccess,
+    /// The manage link, for a booking that needs no confirmation; `None` while the rep's address is to be
+    /// confirmed (they get the link once it is).
+    pub manage: Option<ManageAccess>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -180,6 +191,12 @@ fn resolve_future(clinic: &Clinic, text: &str, now: Timestamp) -> Result<LocalSt
         });
     }
     Ok(start)
+}
+
+/// When a request made now for a visit at `start` lets its slot go: after the clinic's expiry, but never
+/// after the visit itself (unanswered by then, it is moot).
+fn request_expiry(clinic: &Clinic, start: Timestamp, now: Timestamp) -> Timestamp {
+    (now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64)).min(start)
 }
 
 fn check_notes(notes: &str) -> Result<String, DomainError> {
@@ -221,6 +238,7 @@ impl Appointment {
             time_id: None,
             manage: None,
             request_expires_at: None,
+            hold: None,
         })
     }
 
@@ -240,13 +258,23 @@ impl Appointment {
             });
         }
         let placement = booking.placement;
-        let (status, expires) = if booking.approval_required {
-            // Unanswered by the visit itself, a request is moot: it never outlives its slot.
-            let expires = (now + jiff::SignedDuration::from_hours(clinic.booking.request_expiry_hours as i64))
-                .min(placement.start.instant);
-            (AppointmentStatus::Requested, Some(expires))
-        } else {
-            (AppointmentStatus::Booked, None)
+        let (status, expires, hold) = match &booking.manage {
+            // The address is to be confirmed first; a hold never outlives its slot either.
+            None => {
+                let until = (now + jiff::SignedDuration::from_mins(clinic.notify.confirm_hold_minutes as i64))
+                    .min(placement.start.instant);
+                let hold = Hold {
+                    expires_at: until,
+                    approval_required: booking.approval_required,
+                };
+                (AppointmentStatus::Held, None, Some(hold))
+            }
+            Some(_) if booking.approval_required => (
+                AppointmentStatus::Requested,
+                Some(request_expiry(clinic, placement.start.instant, now)),
+                None,
+            ),
+            Some(_) => (AppointmentStatus::Booked, None, None),
         };
         Ok(Appointment {
             reference: id.clone(),
@@ -267,18 +295,54 @@ impl Appointment {
                 link_id: booking.link_id,
             },
             time_id: Some(booking.time_id),
-            manage: Some(booking.manage),
+            manage: booking.manage,
             request_expires_at: expires,
+            hold,
         })
     }
 
-    /// Whether it holds its slot: booked, or requested and not yet expired.
+    /// The rep confirmed their address: a held booking becomes booked (or, in a time that needs approval,
+    /// a request), with its manage link. Refused once the hold has lapsed: the slot was let go.
+    pub fn confirmed(&self, clinic: &Clinic, manage: ManageAccess, now: Timestamp) -> Result<Self, DomainError> {
+        let Some(hold) = self.hold.as_ref().filter(|_| self.status == AppointmentStatus::Held) else {
+            return Err(DomainError::NotHeld {
+                id: self.id.clone(),
+                status: self.status,
+            });
+        };
+        if !self.occupies(now) {
+            return Err(DomainError::HoldExpired {
+                until: super::local_parts(hold.expires_at, &clinic.tz()).datetime_text(),
+                zone: clinic.timezone.clone(),
+            });
+        }
+        let mut next = self.clone();
+        if hold.approval_required {
+            next.status = AppointmentStatus::Requested;
+            next.request_expires_at = Some(request_expiry(clinic, self.start, now));
+        } else {
+            next.status = AppointmentStatus::Booked;
+        }
+        next.hold = None;
+        next.manage = Some(manage);
+        next.touch(now);
+        Ok(next)
+    }
+
+    /// Whether it holds its slot: booked, or requested or held and not yet expired.
     pub fn occupies(&self, now: Timestamp) -> bool {
         match self.status {
             AppointmentStatus::Booked => true,
             AppointmentStatus::Requested => self.request_expires_at.is_none_or(|t| t > now),
+            AppointmentStatus::Held => self.hold.as_ref().is_some_and(|h| h.expires_at > now),
             _ => false,
         }
+    }
+
+    /// Whether it counts as the rep's booking (toward the clinic's limits per rep): confirmed and holding
+    /// its slot. A booking held for an unconfirmed address does not.
+    pub fn counts_for_rep(&self, now: Timestamp) -> bool {
+        self.status != AppointmentStatus::Held && self.occupies(now)
     }
 
     /// A rep's swap into another open slot (checked by the caller under the clinic's lock). A booked visit
@@ -347,13 +411,15 @@ impl Appointment {
         Ok(next)
     }
 
-    /// A request nobody decided on in time.
+    /// A request nobody decided on in time, or a hold nobody confirmed.
     pub fn expired(&self, now: Timestamp) -> Option<Self> {
-        if self.status != AppointmentStatus::Requested || self.occupies(now) {
+        let waits = matches!(self.status, AppointmentStatus::Requested | AppointmentStatus::Held);
+        if !waits || self.occupies(now) {
             return None;
         }
         let mut next = self.clone();
         next.status = AppointmentStatus::Expired;
+        next.hold = None;
         next.version += 1;
         next.updated_at = now;
         Some(next)
@@ -406,12 +472,16 @@ impl Appointment {
     /// Cancels a booking or a request. Returns `None` when it holds no slot any more (cancelled,
     /// declined, expired): cancelling twice changes nothing.
     pub fn cancelled(&self, now: Timestamp) -> Option<Self> {
-        if !matches!(self.status, AppointmentStatus::Booked | AppointmentStatus::Requested) {
+        if !matches!(
+            self.status,
+            AppointmentStatus::Booked | AppointmentStatus::Requested | AppointmentStatus::Held
+        ) {
             return None;
         }
         let mut next = self.clone();
         next.status = AppointmentStatus::Cancelled;
         next.request_expires_at = None;
+        next.hold = None;
         next.touch(now);
         Some(next)
     }

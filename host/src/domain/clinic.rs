@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::local_time::time_zone;
+use super::notify_settings::{NotifySettings, NotifyUpdate};
 use super::{DomainError, check_duration, require_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -39,6 +40,13 @@ impl AuState {
             field: "state",
             message: format!("state '{text}' is not an Australian state or territory; use one of NSW, VIC, QLD, SA, WA, TAS, NT, ACT"),
         })
+    }
+}
+
+impl std::fmt::Display for AuState {
+    /// The abbreviation Australians write (NSW, VIC, ...).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
     }
 }
 
@@ -201,6 +209,8 @@ pub struct Clinic {
     pub created_at: Timestamp,
     #[serde(default)]
     pub booking: BookingRules,
+    #[serde(default)]
+    pub notify: NotifySettings,
 }
 
 /// A PATCH of a clinic: only the fields given change (`null` clears an optional rule).
@@ -235,6 +245,18 @@ pub struct ClinicUpdate {
     pub visiting_instructions: Option<String>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub clinic_visit_practitioner_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_email: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminder_hours: Option<u32>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub daily_agenda_local_time: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_hold_minutes: Option<u32>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub mail_display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -268,6 +290,7 @@ impl Clinic {
             pms: PmsSettings::default(),
             created_at: now,
             booking: BookingRules::default(),
+            notify: NotifySettings::default(),
         })
     }
 
@@ -290,6 +313,14 @@ impl Clinic {
             next.appointment_duration_minutes = check_duration("appointment_duration_minutes", minutes)?;
         }
         next.booking.apply(change)?;
+        next.notify.apply(NotifyUpdate {
+            notify_email: change.notify_email.as_ref(),
+            reminder_hours: change.reminder_hours,
+            daily_agenda_local_time: change.daily_agenda_local_time.as_ref(),
+            confirm_hold_minutes: change.confirm_hold_minutes,
+            mail_display_name: change.mail_display_name.as_ref(),
+            reply_to: change.reply_to.as_ref(),
+        })?;
         *self = next;
         Ok(())
     }

@@ -69,6 +69,16 @@ pub enum DomainError {
     RequestExpired { id: String },
     #[error("{message}")]
     SlotTaken { message: String },
+    #[error(
+        "this booking was held for you until {until} ({zone}) and the time has been released since; book again \
+         through the clinic's link"
+    )]
+    HoldExpired { until: String, zone: String },
+    #[error("appointment {id} is {status:?}: it is not waiting for its address to be confirmed")]
+    NotHeld {
+        id: String,
+        status: crate::domain::AppointmentStatus,
+    },
     #[error("{message}")]
     BookingRule { code: &'static str, message: String },
 }
@@ -88,6 +98,8 @@ impl DomainError {
             DomainError::NotRequested { .. } => "not_a_request",
             DomainError::RequestExpired { .. } => "request_expired",
             DomainError::SlotTaken { .. } => "slot_taken",
+            DomainError::HoldExpired { .. } => "hold_expired",
+            DomainError::NotHeld { .. } => "already_confirmed",
             DomainError::BookingRule { code, .. } => code,
         }
     }
@@ -100,6 +112,8 @@ impl DomainError {
             | DomainError::NotRequested { .. }
             | DomainError::RequestExpired { .. }
             | DomainError::SlotTaken { .. }
+            | DomainError::HoldExpired { .. }
+            | DomainError::NotHeld { .. }
             | DomainError::BookingRule { .. } => ErrorKind::Conflict,
             _ => ErrorKind::Invalid,
         }

@@ -26,6 +26,18 @@ pub struct LocalStart {
     pub local_seconds: u32,
 }
 
+impl LocalStart {
+    /// `YYYY-MM-DD HH:MM`, clinic-local.
+    pub fn datetime_text(&self) -> String {
+        format!(
+            "{} {:02}:{:02}",
+            self.local_date,
+            self.local_seconds / 3600,
+            self.local_seconds % 3600 / 60
+        )
+    }
+}
+
 pub fn time_zone(name: &str) -> Result<TimeZone, DomainError> {
     TimeZone::get(name).map_err(|_| DomainError::UnknownTimeZone { zone: name.to_string() })
 }

@@ -6,8 +6,11 @@
 mod appointment;
 mod booking_link;
 mod clinic;
+mod email;
 mod error;
 mod local_time;
+mod message;
+mod notify_settings;
 mod pms_record;
 mod slots;
 mod staff;
@@ -15,16 +18,19 @@ mod staff_match;
 mod times;
 
 pub use appointment::{
-    Appointment, AppointmentStatus, BookingSource, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
+    Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, Rep, find_overlap,
 };
 pub use booking_link::{BookingLink, NewBookingLink};
 pub use clinic::{AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
+pub use email::{check_email, email_domain, is_invisible, looks_like_email, normalize_email};
 pub use error::{DomainError, ErrorKind};
 pub use local_time::{
     FIRST_DATE, LAST_DATE, LocalStart, local_parts, parse_date, parse_local_start, resolve_local_start,
     resolve_local_start_first, rfc3339_in, time_zone,
 };
+pub use message::{MessageKind, MessageState, OutgoingMessage};
+pub use notify_settings::{NotifySettings, NotifyUpdate, parse_hhmm};
 pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};

@@ -6,12 +6,12 @@
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{decode, encode};
+use super::messages::MessageTrees;
 use super::outbox::OutboxEntry;
-use super::{Store, StoreError, keys, tx_error};
-use crate::domain::{Appointment, AppointmentStatus, DURATION_MINUTES};
+use super::{Store, StoreError, keys, tx_abort_error};
+use crate::domain::{Appointment, AppointmentStatus, DURATION_MINUTES, OutgoingMessage};
 
 /// Which appointments of a clinic to list: by start instant (inclusive `from`, exclusive `to`) and status.
 #[derive(Debug, Clone, Default)]
@@ -25,12 +25,43 @@ pub struct AppointmentFilter {
     pub limit: Option<usize>,
 }
 
-/// What a new booking made through a link also records.
-pub struct LinkBookingRecord<'a> {
-    pub manage_token_sha256: &'a str,
-    pub link_id: &'a str,
-    /// The clinic-local day it counts toward the link's daily cap.
-    pub day: Date,
+/// A capability (a manage link, an address confirmation) that a change hands out or retires; only the
+/// SHA-256 of each is stored.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenChange<'a> {
+    AddManage(&'a str),
+    RemoveManage(&'a str),
+    AddConfirm(&'a str),
+    RemoveConfirm(&'a str),
+}
+
+/// One change of an appointment and everything that goes with it, written in one transaction.
+pub struct Change<'a> {
+    pub appointment: &'a Appointment,
+    /// The state it replaces (`None`: a new appointment).
+    pub previous: Option<&'a Appointment>,
+    /// A new booking through a link: the link and the clinic-local day it counts toward the link's cap.
+    pub link_day: Option<(&'a str, Date)>,
+    pub tokens: &'a [TokenChange<'a>],
+    /// The messages people must get about it.
+    pub messages: &'a [OutgoingMessage],
+}
+
+impl<'a> Change<'a> {
+    pub fn of(appointment: &'a Appointment) -> Change<'a> {
+        Change {
+            appointment,
+            previous: None,
+            link_day: None,
+            tokens: &[],
+            messages: &[],
+        }
+    }
+
+    pub fn after(mut self, previous: &'a Appointment) -> Change<'a> {
+        self.previous = Some(previous);
+        self
+    }
 }
 
 impl Store {
@@ -97,6 +128,14 @@ impl Store {
         }
     }
 
+    /// The appointment an address confirmation link names, by the SHA-256 of its capability.
+    pub fn appointment_by_confirm_token(&self, token_sha256: &str) -> Result<Option<Appointment>, StoreError> {
+        match self.confirm_tokens.get(token_sha256.as_bytes())? {
+            Some(id) => self.appointment(&String::from_utf8_lossy(&id)).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Bookings a link took on a clinic-local day.
     pub fn link_bookings_on(&self, link_id: &str, day: Date) -> Result<u32, StoreError> {
         Ok(self
@@ -132,16 +171,126 @@ impl Store {
             .is_some())
     }
 
-    /// Writes a new state of an appointment with its indexes and, when the PMS must hear of it, its outbox
-    /// entry, atomically. The caller holds the clinic's lock and waits for durability afterwards.
-    pub fn write_change(
-        &self,
-        appointment: &Appointment,
-        previous: Option<&Appointment>,
-        link: Option<LinkBookingRecord<'_>>,
-    ) -> Result<(), StoreError> {
-        let op = appointment.outbox_op(previous);
-        let record = encode(appointment)?;
+    /// Writes a new state of an appointment with its indexes, its outbox entry when the PMS must hear of
+    /// it (a change that keeps the version, such as a new manage link, is nothing to the PMS), its
+    /// capabilities and its messages, atomically. The caller holds the clinic's lock and waits for
+    /// durability afterwards.
+    pub fn write(&self, change: Change<'_>) -> Result<(), StoreError> {
+        self.write_all(vec![change])
+    }
+
+    /// Several changes (of one clinic) in one transaction: all or none.
+    pub fn write_all(&self, changes: Vec<Change<'_>>) -> Result<(), StoreError> {
+        let prepared = changes.iter().map(Prepared::of).collect::<Result<Vec<_>, _>>()?;
+        let queued = prepared.iter().any(|p| p.entry.is_some());
+        let messages = changes.iter().map(|c| c.messages.len()).sum::<usize>();
+        let (m, c, q, p) = self.message_trees();
+        (
+            &self.appointments,
+            &self.appointments_by_start,
+            &self.appointments_by_practitioner,
+            &self.outbox,
+            &self.manage_tokens,
+            &self.confirm_tokens,
+            &self.link_days,
+            m,
+            c,
+            q,
+            p,
+        )
+            .transaction(
+                |(
+                    appointments,
+                    by_start,
+                    by_practitioner,
+                    outbox,
+                    manage_tokens,
+                    confirm_tokens,
+                    link_days,
+                    messages_tree,
+                    by_clinic,
+                    queue,
+                    parked,
+                )| {
+                    let trees = MessageTrees {
+                        messages: messages_tree,
+                        by_clinic,
+                        queue,
+                        parked,
+                    };
+                    for (change, prepared) in changes.iter().zip(&prepared) {
+                        let id = change.appointment.id.as_bytes();
+                        if let Some((stale_start, stale_practitioner)) = &prepared.stale {
+                            by_start.remove(stale_start.as_slice())?;
+                            by_practitioner.remove(stale_practitioner.as_slice())?;
+                        }
+                        by_start.insert(prepared.by_start.as_slice(), id)?;
+                        by_practitioner.insert(prepared.by_practitioner.as_slice(), id)?;
+                        appointments.insert(id, prepared.record.as_slice())?;
+                        if let Some(entry) = &prepared.entry {
+                            let seq = outbox.generate_id()?;
+                            outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;
+                        }
+                        for token in change.tokens {
+                            match token {
+                                TokenChange::AddManage(digest) => {
+                                    manage_tokens.insert(digest.as_bytes(), id).map(|_| ())?
+                                }
+                                TokenChange::RemoveManage(digest) => {
+                                    manage_tokens.remove(digest.as_bytes()).map(|_| ())?
+                                }
+                                TokenChange::AddConfirm(digest) => {
+                                    confirm_tokens.insert(digest.as_bytes(), id).map(|_| ())?
+                                }
+                                TokenChange::RemoveConfirm(digest) => {
+                                    confirm_tokens.remove(digest.as_bytes()).map(|_| ())?
+                                }
+                            }
+                        }
+                        if let Some(counter) = &prepared.link_day {
+                            let taken = link_days
+                                .get(counter.as_slice())?
+                                .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+                                .unwrap_or(0);
+                            link_days.insert(counter.as_slice(), &(taken + 1).to_be_bytes())?;
+                        }
+                        for message in change.messages {
+                            trees.put(message)?;
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(tx_abort_error)?;
+        if queued {
+            self.outbox_signal.notify_one();
+        }
+        if messages > 0 {
+            self.message_signal.notify_one();
+        }
+        for change in &changes {
+            tracing::debug!(appointment = %change.appointment.id, messages = change.messages.len(), "appointment written");
+        }
+        Ok(())
+    }
+}
+
+/// What a change writes, encoded before its transaction starts (a transaction may run more than once).
+struct Prepared {
+    record: Vec<u8>,
+    entry: Option<Vec<u8>>,
+    by_start: Vec<u8>,
+    by_practitioner: Vec<u8>,
+    stale: Option<(Vec<u8>, Vec<u8>)>,
+    link_day: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    fn of(change: &Change<'_>) -> Result<Prepared, StoreError> {
+        let (appointment, previous) = (change.appointment, change.previous);
+        let op = appointment
+            .outbox_op(previous)
+            .filter(|_| previous.is_none_or(|p| p.version != appointment.version));
         let entry = op
             .map(|op| {
                 encode(&OutboxEntry {
@@ -153,57 +302,26 @@ impl Store {
                 })
             })
             .transpose()?;
-        let id = appointment.id.as_bytes();
         let practitioner = appointment.practitioner_id.as_deref();
-        let index_key = keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id);
-        let practitioner_key =
-            keys::appointment_by_practitioner(&appointment.clinic_id, practitioner, appointment.start, &appointment.id);
-        let stale = previous
-            .filter(|p| p.start != appointment.start || p.practitioner_id != appointment.practitioner_id)
-            .map(|p| {
-                (
-                    keys::appointment_by_start(&p.clinic_id, p.start, &p.id),
-                    keys::appointment_by_practitioner(&p.clinic_id, p.practitioner_id.as_deref(), p.start, &p.id),
-                )
-            });
-        let counter = link.as_ref().map(|l| keys::link_day(l.link_id, l.day));
-        (
-            &self.appointments,
-            &self.appointments_by_start,
-            &self.appointments_by_practitioner,
-            &self.outbox,
-            &self.manage_tokens,
-            &self.link_days,
-        )
-            .transaction(
-                |(appointments, by_start, by_practitioner, outbox, manage_tokens, link_days)| {
-                    if let Some((stale_start, stale_practitioner)) = &stale {
-                        by_start.remove(stale_start.as_slice())?;
-                        by_practitioner.remove(stale_practitioner.as_slice())?;
-                    }
-                    by_start.insert(index_key.as_slice(), id)?;
-                    by_practitioner.insert(practitioner_key.as_slice(), id)?;
-                    appointments.insert(id, record.as_slice())?;
-                    if let Some(entry) = &entry {
-                        let seq = outbox.generate_id()?;
-                        outbox.insert(&seq.to_be_bytes(), entry.as_slice())?;
-                    }
-                    if let (Some(link), Some(counter)) = (&link, &counter) {
-                        manage_tokens.insert(link.manage_token_sha256.as_bytes(), id)?;
-                        let taken = link_days
-                            .get(counter.as_slice())?
-                            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
-                            .unwrap_or(0);
-                        link_days.insert(counter.as_slice(), &(taken + 1).to_be_bytes())?;
-                    }
-                    Ok::<_, ConflictableTransactionError<()>>(())
-                },
-            )
-            .map_err(tx_error)?;
-        if entry.is_some() {
-            self.outbox_signal.notify_one();
-        }
-        tracing::debug!(appointment = %appointment.id, ?op, "appointment written");
-        Ok(())
+        Ok(Prepared {
+            record: encode(appointment)?,
+            entry,
+            by_start: keys::appointment_by_start(&appointment.clinic_id, appointment.start, &appointment.id),
+            by_practitioner: keys::appointment_by_practitioner(
+                &appointment.clinic_id,
+                practitioner,
+                appointment.start,
+                &appointment.id,
+            ),
+            stale: previous
+                .filter(|p| p.start != appointment.start || p.practitioner_id != appointment.practitioner_id)
+                .map(|p| {
+                    (
+                        keys::appointment_by_start(&p.clinic_id, p.start, &p.id),
+                        keys::appointment_by_practitioner(&p.clinic_id, p.practitioner_id.as_deref(), p.start, &p.id),
+                    )
+                }),
+            link_day: change.link_day.map(|(link_id, day)| keys::link_day(link_id, day)),
+        })
     }
 }

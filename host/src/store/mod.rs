@@ -13,6 +13,7 @@ mod group_commit;
 pub mod integrity;
 mod keys;
 mod links;
+mod messages;
 mod outbox;
 mod plugins;
 mod pms_records;
@@ -26,8 +27,9 @@ use std::sync::{Arc, Mutex};
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
-pub use appointments::{AppointmentFilter, LinkBookingRecord};
+pub use appointments::{AppointmentFilter, Change, TokenChange};
 pub use error::StoreError;
+pub use messages::MessageCounts;
 pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
 pub use pms_records::PushStart;
@@ -49,6 +51,13 @@ pub struct Store {
     pms_records: sled::Tree,
     outbox: sled::Tree,
     manage_tokens: sled::Tree,
+    confirm_tokens: sled::Tree,
+    /// The notification outbox (see `messages`).
+    messages: sled::Tree,
+    messages_by_clinic: sled::Tree,
+    message_queue: sled::Tree,
+    messages_parked: sled::Tree,
+    mail_keys: sled::Tree,
     link_days: sled::Tree,
     categories: sled::Tree,
     published_times: sled::Tree,
@@ -62,6 +71,8 @@ pub struct Store {
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
     outbox_signal: Arc<tokio::sync::Notify>,
+    /// The same for the notification outbox and the mail worker.
+    message_signal: Arc<tokio::sync::Notify>,
     path: PathBuf,
     fault: Fault,
 }
@@ -150,6 +161,12 @@ impl Store {
             appointments_by_practitioner: db.open_tree("appointments_by_practitioner")?,
             pms_records: db.open_tree("pms_records")?,
             manage_tokens: db.open_tree("manage_tokens")?,
+            confirm_tokens: db.open_tree("confirm_tokens")?,
+            messages: db.open_tree("messages")?,
+            messages_by_clinic: db.open_tree("messages_by_clinic")?,
+            message_queue: db.open_tree("message_queue")?,
+            messages_parked: db.open_tree("messages_parked")?,
+            mail_keys: db.open_tree("mail_keys")?,
             link_days: db.open_tree("link_days")?,
             categories: db.open_tree("categories")?,
             published_times: db.open_tree("published_times")?,
@@ -163,6 +180,7 @@ impl Store {
             commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            message_signal: Arc::new(tokio::sync::Notify::new()),
             meta,
             db,
             path,

@@ -10,9 +10,12 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, abort};
 
 use super::codec::{decode, encode};
+use super::messages::MessageTrees;
 use super::outbox::{OutboxEntry, OutboxOp};
 use super::{Store, StoreError, tx_abort_error};
-use crate::domain::{Appointment, AppointmentStatus, PmsKnowledge, PmsRecord, PmsSyncState, PmsSyncStatus};
+use crate::domain::{
+    Appointment, AppointmentStatus, OutgoingMessage, PmsKnowledge, PmsRecord, PmsSyncState, PmsSyncStatus,
+};
 
 /// What `begin_push` found and did.
 #[derive(Debug, Clone)]
@@ -197,32 +200,50 @@ impl Store {
     }
 
     /// Applies a delivery's outcome to the appointment's record (`apply` sees the record and the current
-    /// appointment, which may be newer than the one delivered) and removes the outbox entries it consumed
-    /// (`consumed`), atomically.
+    /// appointment, which may be newer than the one delivered), removes the outbox entries it consumed
+    /// (`consumed`) and queues the messages it gives rise to (the practice told of a parked visit),
+    /// atomically.
     pub fn record_delivery(
         &self,
         appointment_id: &str,
         consumed: &[u64],
+        messages: &[OutgoingMessage],
         apply: impl Fn(&mut PmsRecord, &Appointment),
     ) -> Result<(), StoreError> {
-        (&self.appointments, &self.pms_records, &self.outbox)
-            .transaction(|(appointments, records, outbox)| {
-                if let Some(bytes) = appointments.get(appointment_id.as_bytes())? {
-                    let current: Appointment =
-                        decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
-                    let mut record = decode_record(records.get(appointment_id.as_bytes())?)
-                        .map_err(ConflictableTransactionError::Abort)?;
-                    apply(&mut record, &current);
-                    records.insert(
-                        appointment_id.as_bytes(),
-                        encode(&record).map_err(ConflictableTransactionError::Abort)?,
-                    )?;
-                }
-                for seq in consumed {
-                    outbox.remove(&seq.to_be_bytes())?;
-                }
-                Ok(())
-            })
-            .map_err(tx_abort_error)
+        let (m, c, q, p) = self.message_trees();
+        (&self.appointments, &self.pms_records, &self.outbox, m, c, q, p)
+            .transaction(
+                |(appointments, records, outbox, messages_tree, by_clinic, queue, parked)| {
+                    if let Some(bytes) = appointments.get(appointment_id.as_bytes())? {
+                        let current: Appointment =
+                            decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
+                        let mut record = decode_record(records.get(appointment_id.as_bytes())?)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        apply(&mut record, &current);
+                        records.insert(
+                            appointment_id.as_bytes(),
+                            encode(&record).map_err(ConflictableTransactionError::Abort)?,
+                        )?;
+                    }
+                    for seq in consumed {
+                        outbox.remove(&seq.to_be_bytes())?;
+                    }
+                    let trees = MessageTrees {
+                        messages: messages_tree,
+                        by_clinic,
+                        queue,
+                        parked,
+                    };
+                    for message in messages {
+                        trees.put(message)?;
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(tx_abort_error)?;
+        if !messages.is_empty() {
+            self.message_signal.notify_one();
+        }
+        Ok(())
     }
 }

@@ -10,7 +10,11 @@ use jiff::Timestamp;
 use super::outcome::{self, Attempt, Decision, Delivered};
 use super::scheduler::{SiteSignal, WorkItem};
 use super::{SyncEngine, SyncError};
-use crate::domain::{Appointment, AppointmentStatus, Clinic, PmsLinkState, PmsPlacement, PmsRecord};
+use crate::domain::{
+    Appointment, AppointmentStatus, Clinic, MessageKind, OutgoingMessage, PmsLinkState, PmsPlacement, PmsRecord,
+    PmsSyncState,
+};
+use crate::notify::{ClinicFacts, Composer};
 use crate::plugins::ConnectorFailure;
 use crate::plugins::contract::LocalAppointment;
 
@@ -45,6 +49,7 @@ impl SyncEngine {
             Decision::Retry { .. } => &[],
             Decision::Done | Decision::Park => &item.entries,
         };
+        let messages = self.trouble_notices(&item, &result, &decision);
         let recorded = match &sent {
             Some(sent) => {
                 let attempt = Attempt {
@@ -56,11 +61,13 @@ impl SyncEngine {
                     now: Timestamp::now(),
                 };
                 self.store
-                    .record_delivery(&item.appointment_id, consumed, |record, current| {
+                    .record_delivery(&item.appointment_id, consumed, &messages, |record, current| {
                         outcome::record(record, current, &attempt)
                     })
             }
-            None => self.store.record_delivery(&item.appointment_id, consumed, |_, _| {}),
+            None => self
+                .store
+                .record_delivery(&item.appointment_id, consumed, &messages, |_, _| {}),
         };
         if let Err(error) = recorded {
             tracing::error!(appointment = %item.appointment_id, %error, "cannot record a delivery's outcome");
@@ -87,6 +94,55 @@ impl SyncEngine {
         );
         self.finished.notify_waiters();
         result
+    }
+
+    /// What the practice must hear of this outcome: once when an appointment is parked (not at every retry),
+    /// once when one that was parked reaches the PMS.
+    fn trouble_notices(
+        &self,
+        item: &WorkItem,
+        result: &Result<Delivered, SyncError>,
+        decision: &Decision,
+    ) -> Vec<OutgoingMessage> {
+        let Some(identity) = self.config.mail.as_ref() else {
+            return Vec::new();
+        };
+        let was_parked = self
+            .store
+            .pms_record(&item.appointment_id)
+            .is_ok_and(|r| r.status.state == PmsSyncState::NeedsAttention);
+        let reached = matches!(result, Ok(Delivered::Pushed { .. } | Delivered::Cancelled));
+        let kind = match decision {
+            Decision::Park if !was_parked => MessageKind::SyncParked,
+            Decision::Done if was_parked && reached => MessageKind::SyncResolved,
+            _ => return Vec::new(),
+        };
+        let (Ok(appointment), Ok(clinic)) = (
+            self.store.appointment(&item.appointment_id),
+            self.store.clinic(&item.clinic_id),
+        ) else {
+            return Vec::new();
+        };
+        let with = match &appointment.practitioner_id {
+            Some(id) => self
+                .store
+                .practitioner(&clinic.id, id)
+                .map(|p| p.display_name())
+                .unwrap_or_default(),
+            None => "the clinic".to_string(),
+        };
+        let reason = result.as_ref().err().map(ToString::to_string);
+        let composer = Composer {
+            identity,
+            clinic: &clinic,
+            now: Timestamp::now(),
+        };
+        let facts = ClinicFacts {
+            appointment: Some((&appointment, &with)),
+            reason: reason.as_deref(),
+            ..Default::default()
+        };
+        composer.to_clinic(kind, facts).into_iter().collect()
     }
 
     fn count(&self, result: &Result<Delivered, SyncError>, decision: &Decision, item: &WorkItem) {
@@ -231,7 +287,8 @@ impl SyncEngine {
             AppointmentStatus::Cancelled
             | AppointmentStatus::Declined
             | AppointmentStatus::Expired
-            | AppointmentStatus::Requested => {
+            | AppointmentStatus::Requested
+            | AppointmentStatus::Held => {
                 let result = plugin
                     .cancel_appointment(&mut ctx, &local)
                     .await

@@ -42,6 +42,8 @@ pub struct SyncConfig {
     pub idle_wake: Duration,
     /// How often each clinic is reconciled with its PMS; `None` turns the schedule off.
     pub reconcile_every: Option<Duration>,
+    /// Where mail comes from, when the server sends mail (the practice hears of parked appointments).
+    pub mail: Option<crate::notify::MailIdentity>,
 }
 
 impl Default for SyncConfig {
@@ -60,6 +62,7 @@ impl Default for SyncConfig {
             },
             idle_wake: Duration::from_secs(1),
             reconcile_every: Some(Duration::from_secs(3600)),
+            mail: None,
         }
     }
 }

@@ -37,6 +37,8 @@ struct Retry {
 #[derive(Debug, Clone)]
 struct Health {
     consecutive_offline: u32,
+    /// When the run of offline answers began.
+    offline_since: Option<jiff::Timestamp>,
     paused_until: Option<Instant>,
     probe_interval: Duration,
     probing: bool,
@@ -65,6 +67,9 @@ pub struct SiteStatus {
     /// Rate limited: nothing is sent before this many milliseconds have passed.
     pub held_for_ms: Option<u64>,
     pub next_probe_in_ms: Option<u64>,
+    /// While paused: since when the site has not answered (RFC 3339).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub offline_since: Option<jiff::Timestamp>,
     pub last_success: Option<String>,
     pub last_error: Option<String>,
 }
@@ -83,6 +88,7 @@ impl Site {
             hold_until: None,
             health: Health {
                 consecutive_offline: 0,
+                offline_since: None,
                 paused_until: None,
                 probe_interval: policy.probe_base,
                 probing: false,
@@ -118,6 +124,7 @@ impl Site {
             paused: self.paused(),
             held_for_ms: self.hold_until.filter(|t| *t > now).map(|t| ms_until(t, now)),
             next_probe_in_ms: self.health.paused_until.map(|t| ms_until(t, now)),
+            offline_since: self.health.offline_since.filter(|_| self.paused()),
             last_success: self.last_success.map(|t| t.to_string()),
             last_error: self.last_error.clone(),
         }
@@ -259,9 +266,13 @@ impl Scheduler {
         match signal {
             SiteSignal::Answered => {
                 site.health.consecutive_offline = 0;
+                site.health.offline_since = None;
                 site.last_success = Some(jiff::Timestamp::now());
             }
             SiteSignal::Offline => {
+                if site.health.consecutive_offline == 0 {
+                    site.health.offline_since = Some(jiff::Timestamp::now());
+                }
                 site.health.consecutive_offline += 1;
                 if site.health.consecutive_offline >= threshold && !site.paused() {
                     tracing::warn!(
@@ -300,6 +311,7 @@ impl Scheduler {
             tracing::info!(clinic = clinic_id, "PMS site back online: resuming its queue");
             site.health = Health {
                 consecutive_offline: 0,
+                offline_since: None,
                 paused_until: None,
                 probe_interval: base,
                 probing: false,

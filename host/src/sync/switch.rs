@@ -173,7 +173,7 @@ impl SyncEngine {
             // Those cancelled are no longer in the old PMS, whatever happens next.
             for id in &cancelled {
                 let old = from.clone().unwrap_or_default();
-                let _ = self.store.record_delivery(id, &[], |record, _| {
+                let _ = self.store.record_delivery(id, &[], &[], |record, _| {
                     record.status.held_by.retain(|h| h.connector != old)
                 });
             }
@@ -223,9 +223,9 @@ impl SyncEngine {
                 Ok(()) => requeued += 1,
                 // Changed meanwhile: that change queued it already; its state still needs the switch.
                 Err(crate::store::StoreError::Conflict { .. }) => {
-                    let _ = self
-                        .store
-                        .record_delivery(&appointment.id, &[], |record, _| record.status.switched_to(&connector));
+                    let _ = self.store.record_delivery(&appointment.id, &[], &[], |record, _| {
+                        record.status.switched_to(&connector)
+                    });
                     requeued += 1;
                 }
                 Err(other) => return Err(other.into()),

@@ -194,6 +194,30 @@ impl Drop for Server {
     }
 }
 
+/// A child process that is killed when the test ends, passing or failing: a panicking test must not leave a
+/// server holding the test runner's output open (the runner would wait for it forever).
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// The address a server started on port 0 wrote to its data dir (`server.addr`), once it listens. Panics
 /// when the server exits first, with its standard error when that was piped, or after 30 s.
 pub async fn listening_addr(data_dir: &Path, child: &mut Child) -> String {
