@@ -97,7 +97,8 @@ def main():
 
     kwargs = {}
     if args.user:
-        kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=context is not None)
+        kwargs.update(authenticator=authenticate, auth_required=True,
+                      auth_require_tls=context is not None and not args.implicit_tls)
     if context is not None and not args.implicit_tls:
         kwargs.update(tls_context=context, require_starttls=True)
     controller = Controller(

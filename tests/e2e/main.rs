@@ -1,5 +1,5 @@
 //! The end-to-end suites: the real `repbook` binary, real components, real sled files, real HTTP on
-//! loopback, a real browser and real servers (Radicale), with halo-sim the only stand-in.
+//! loopback, a real browser and real servers (Radicale, aiosmtpd), with halo-sim the only stand-in.
 //!
 //! One test binary, one module per suite: every suite links wasmtime and the whole host once instead of 27
 //! times (matklad's "one `tests/it/main.rs`"). A test is still selected by its name, whatever the module:
@@ -20,6 +20,7 @@ mod durability;
 mod exposure;
 mod hostile_connections;
 mod hostile_requests;
+mod notify_mail;
 mod observability;
 mod openapi;
 mod outage;

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::email::looks_like_email;
+use super::email::{clean_email, looks_like_email};
 pub use super::local_time::LocalStart;
 use super::local_time::{parse_local_start, resolve_local_start};
 use super::{Clinic, DomainError, check_duration, refuse_controls, require_text};
@@ -34,7 +34,7 @@ impl Rep {
                 });
             }
         }
-        let email = self.email.trim().to_string();
+        let email = clean_email(&self.email);
         if email.chars().count() > 254 {
             return Err(DomainError::Invalid {
                 field: "rep.email",

@@ -16,16 +16,25 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
-/// The form addresses are compared in: Unicode compatibility forms folded (NFKC), invisible characters
-/// removed, surrounding space trimmed, lower case, and no trailing dot on the domain. What is shown and
-/// mailed to is the address as the rep typed it; this is only for comparing.
-pub fn normalize_email(text: &str) -> String {
+/// The form an address is kept, shown and mailed in: Unicode compatibility forms folded (NFKC), invisible
+/// characters removed, surrounding space trimmed, no trailing dot and a lower-case domain. The local part
+/// keeps its case: a mail server may (rarely) tell `Jane` from `jane`, so mail goes where the rep typed.
+pub fn clean_email(text: &str) -> String {
     let folded: String = text.nfkc().filter(|c| !is_invisible(*c)).collect();
-    let mut address = folded.trim().to_lowercase();
+    let mut address = folded.trim().to_string();
     while address.ends_with('.') {
         address.pop();
     }
-    address
+    match address.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => address,
+    }
+}
+
+/// The form addresses are compared in: the kept form (`clean_email`) in lower case, so that every spelling
+/// of one mailbox is one rep for the per-rep limits.
+pub fn normalize_email(text: &str) -> String {
+    clean_email(text).to_lowercase()
 }
 
 /// The domain part of an address (normalised), e.g. `pharma.test`.
@@ -81,6 +90,10 @@ mod tests {
             normalize_email("alice2@pharma.test")
         );
         assert_eq!(email_domain("Bob@Globex.Test."), "globex.test");
+        assert_eq!(
+            clean_email(" Jane.Citizen@Acme.TEST.\u{200B}"),
+            "Jane.Citizen@acme.test"
+        );
     }
 
     #[test]

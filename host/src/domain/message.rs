@@ -102,6 +102,15 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// Messages with the same key go in the order they were written, one at a time: a rep never reads
+    /// "cancelled" before "booked", even when "booked" waited for a retry. Messages of no visit (an
+    /// agenda, a recovery, a test) wait for nothing.
+    pub fn order_key(&self) -> Option<String> {
+        self.appointment_id
+            .as_ref()
+            .map(|appointment| format!("{appointment} {}", self.to.join(",")))
+    }
+
     /// Whether the worker should try it now.
     pub fn due(&self, now: Timestamp) -> bool {
         self.state == MessageState::Queued && self.next_try_at <= now

@@ -94,14 +94,28 @@ impl Notifier {
         let wake = self.store.message_signal();
         while !self.stopping.load(Ordering::SeqCst) {
             let now = self.clock.now();
-            match self.store.due_messages(now, 64) {
-                Ok(due) => {
-                    for message in due {
-                        if !self.in_flight().insert(message.id.clone()) {
+            let mut next_due: Option<jiff::Timestamp> = None;
+            match self.store.queue_heads() {
+                Ok(heads) => {
+                    for message in heads {
+                        if !message.due(now) {
+                            next_due = Some(next_due.map_or(message.next_try_at, |t| t.min(message.next_try_at)));
                             continue;
                         }
                         let Ok(permit) = self.slots.clone().acquire_owned().await else {
                             return;
+                        };
+                        if !self.in_flight().insert(message.id.clone()) {
+                            continue;
+                        }
+                        // The list was read before this send slot came free: a send that finished meanwhile
+                        // recorded its outcome before leaving `in_flight`, so the store says whether it went.
+                        let message = match self.store.message(&message.id) {
+                            Ok(current) if current.due(self.clock.now()) => current,
+                            _ => {
+                                self.in_flight().remove(&message.id);
+                                continue;
+                            }
                         };
                         let (notifier, mailer) = (self.clone(), mailer.clone());
                         tokio::spawn(async move {
@@ -112,16 +126,13 @@ impl Notifier {
                 }
                 Err(error) => tracing::error!(%error, "cannot read the notification outbox"),
             }
-            let next = self
-                .store
-                .next_message_due()
-                .ok()
-                .flatten()
+            // Sleep until the next retry falls due, a commit queues a message, or a send finishes.
+            let next = next_due
                 .map(|due| due.duration_since(self.clock.now()))
                 .and_then(|wait| wait.try_into().ok())
                 .unwrap_or(self.config.idle_wake)
                 .min(self.config.idle_wake)
-                .max(Duration::from_millis(50));
+                .max(Duration::from_millis(20));
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(next) => {}

@@ -4,7 +4,6 @@
 //! Messages that tell of a change are written in that change's transaction (`appointments::write`); the
 //! worker records each attempt here.
 
-use jiff::Timestamp;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree, abort};
 
@@ -141,29 +140,19 @@ impl Store {
         }
     }
 
-    /// The queued messages whose time has come, oldest first, at most `limit`.
-    pub fn due_messages(&self, now: Timestamp, limit: usize) -> Result<Vec<OutgoingMessage>, StoreError> {
-        let mut due = Vec::new();
+    /// The queued messages that may go next, in the order they were written: of the messages with one
+    /// [`OutgoingMessage::order_key`], only the oldest queued one. Due or not; the worker picks the due.
+    pub fn queue_heads(&self) -> Result<Vec<OutgoingMessage>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut heads = Vec::new();
+        // The queue is keyed by message id, a ULID: creation order.
         for id in self.message_queue.iter().keys() {
             let message = self.message(&String::from_utf8_lossy(&id?))?;
-            if message.due(now) {
-                due.push(message);
-                if due.len() >= limit {
-                    break;
-                }
+            if message.order_key().is_none_or(|key| seen.insert(key)) {
+                heads.push(message);
             }
         }
-        Ok(due)
-    }
-
-    /// When the earliest queued message falls due, if any waits.
-    pub fn next_message_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let mut next: Option<Timestamp> = None;
-        for id in self.message_queue.iter().keys() {
-            let message = self.message(&String::from_utf8_lossy(&id?))?;
-            next = Some(next.map_or(message.next_try_at, |n| n.min(message.next_try_at)));
-        }
-        Ok(next)
+        Ok(heads)
     }
 
     /// Applies `change` to a stored message and keeps its indexes in step, atomically. `NotFound` when
@@ -195,9 +184,8 @@ impl Store {
                 Ok(message)
             })
             .map_err(tx_abort_error)?;
-        if updated.state == MessageState::Queued {
-            self.message_signal.notify_one();
-        }
+        // Queued again, or out of the queue and so letting the next message of its visit go: the worker looks.
+        self.message_signal.notify_one();
         Ok(updated)
     }
 

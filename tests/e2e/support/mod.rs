@@ -7,6 +7,7 @@ pub mod booking;
 pub mod browser;
 pub mod pms;
 pub mod radicale;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
