@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::Server;
 use crate::support::booking::{ROOMY_LIMITS, weekday};
-use crate::support::browser::Browser;
+use crate::support::browser::{Admin, Browser};
 use crate::support::local_date_in;
 use crate::support::pms::{sim_get, wait_drained, weekday_sessions};
 use serde_json::{Value, json};
@@ -40,67 +40,6 @@ fn seed() -> halo_sim::Seed {
         .to_string(),
     )
     .unwrap()
-}
-
-struct Admin<'a> {
-    browser: &'a Browser,
-}
-
-impl Admin<'_> {
-    async fn tab(&self, name: &str) {
-        self.browser.click(&format!("#tab-{name}")).await;
-        self.browser
-            .until(
-                &format!("the {name} tab"),
-                &format!("!document.getElementById('panel-{name}').hidden && !document.getElementById('panel-{name}').hasAttribute('aria-busy') && document.getElementById('panel-{name}').children.length"),
-            )
-            .await;
-    }
-
-    async fn fill(&self, id: &str, value: &str) {
-        let set = self
-            .browser
-            .js(&format!(
-                "const e = document.getElementById({id:?}); if (!e) return false; e.focus(); e.value = ''; return true;"
-            ))
-            .await;
-        assert_eq!(set, json!(true), "no field #{id}");
-        if !value.is_empty() {
-            self.browser.keys(value).await;
-        }
-    }
-
-    async fn choose(&self, id: &str, value: &str) {
-        let set = self
-            .browser
-            .js(&format!(
-                "const e = document.getElementById({id:?}); e.value = {value:?}; e.dispatchEvent(new Event('change')); return e.value;"
-            ))
-            .await;
-        assert_eq!(set, json!(value), "#{id} has no option {value}");
-    }
-
-    /// Clicks, then waits for the status line to say `done` or the error box to show.
-    async fn press(&self, css: &str) -> (String, String) {
-        self.browser.js("document.getElementById('status').textContent = ''; const e = document.getElementById('error'); e.hidden = true; e.textContent = ''; return 1;").await;
-        self.browser.click(css).await;
-        self.browser
-            .until(
-                &format!("an answer to {css}"),
-                "document.getElementById('status').textContent.length > 0 && !document.getElementById('status').textContent.endsWith('…') || !document.getElementById('error').hidden",
-            )
-            .await;
-        (self.browser.text("status").await, self.browser.text("error").await)
-    }
-
-    async fn panel_text(&self, name: &str) -> String {
-        self.browser.text(&format!("panel-{name}")).await
-    }
-
-    async fn shot(&self, name: &str) {
-        self.browser.assert_accessible(&format!("the admin page, {name}")).await;
-        self.browser.screenshot(&format!("admin-{name}")).await;
-    }
 }
 
 #[tokio::test]

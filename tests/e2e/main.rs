@@ -20,6 +20,7 @@ mod durability;
 mod exposure;
 mod hostile_connections;
 mod hostile_requests;
+mod mail_faults;
 mod notify_mail;
 mod observability;
 mod openapi;

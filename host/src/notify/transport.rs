@@ -66,6 +66,26 @@ enum Way {
 pub struct Mailer {
     way: Way,
     from: Address,
+    /// How long one conversation may take, start to end: lettre bounds only the connect, and a server
+    /// that accepts and then never answers must not hold a send slot for ever.
+    timeout: Duration,
+}
+
+/// Runs one conversation with the mail server within `limit`.
+async fn within<T>(
+    limit: Duration,
+    conversation: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, SendFailure> {
+    match tokio::time::timeout(limit, conversation).await {
+        Ok(answer) => answer.map_err(|error| failure(&error)),
+        Err(_) => Err(SendFailure {
+            transient: true,
+            reply: format!(
+                "the mail server did not answer within {} s (timed out)",
+                limit.as_secs()
+            ),
+        }),
+    }
 }
 
 fn tls_parameters(host: &str, ca: Option<&PathBuf>) -> Result<TlsParameters, MailSetupError> {
@@ -147,7 +167,11 @@ impl Mailer {
             (None, Some(dir)) => Way::Dir(dir.clone()),
             (None, None) => return Ok(None),
         };
-        Ok(Some(Mailer { way, from }))
+        Ok(Some(Mailer {
+            way,
+            from,
+            timeout: settings.timeout,
+        }))
     }
 
     /// Where mail goes, for people: `smtp://mail.example.com:587` or the folder.
@@ -175,10 +199,8 @@ impl Mailer {
                     transient: false,
                     reply: format!("no address to send to: {e}"),
                 })?;
-                match transport.send_raw(&envelope, body).await {
-                    Ok(response) => Ok(reply_text(response.code().to_string(), response.message())),
-                    Err(error) => Err(failure(&error)),
-                }
+                let response = within(self.timeout, transport.send_raw(&envelope, body)).await?;
+                Ok(reply_text(response.code().to_string(), response.message()))
             }
             Way::Dir(dir) => write_file(dir, &message.id, body).map(|path| format!("written to {}", path.display())),
         }
@@ -188,15 +210,14 @@ impl Mailer {
     /// `mail test` say about the server.
     pub async fn check(&self) -> Result<String, SendFailure> {
         match &self.way {
-            Way::Smtp { transport, shown } => match transport.test_connection().await {
-                Ok(true) => Ok(format!(
+            Way::Smtp { transport, shown } => match within(self.timeout, transport.test_connection()).await? {
+                true => Ok(format!(
                     "{shown} accepts the connection (TLS and sign-in as configured)"
                 )),
-                Ok(false) => Err(SendFailure {
+                false => Err(SendFailure {
                     transient: true,
                     reply: format!("{shown} did not accept the connection"),
                 }),
-                Err(error) => Err(failure(&error)),
             },
             Way::Dir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| SendFailure {
@@ -220,7 +241,12 @@ fn reply_text<'a>(code: String, lines: impl Iterator<Item = &'a str>) -> String 
 fn failure(error: &lettre::transport::smtp::Error) -> SendFailure {
     let transient = !error.is_permanent();
     let reply = match error.status() {
-        Some(code) => format!("{code} {error}"),
+        // lettre says "permanent error (550): 5.1.1 ..."; people read the server's own line.
+        Some(code) => {
+            let text = error.to_string();
+            let said = text.split_once("): ").map_or(text.as_str(), |(_, said)| said);
+            format!("{code} {said}")
+        }
         None if error.is_timeout() => format!("the mail server did not answer in time ({error})"),
         None if error.is_tls() => format!("TLS with the mail server failed: {error}"),
         None => format!("cannot talk to the mail server: {error}"),

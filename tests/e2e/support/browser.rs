@@ -280,3 +280,80 @@ impl Drop for Browser {
         let _ = self.driver.kill();
     }
 }
+
+/// The admin page as the suites drive it: tabs, fields, buttons that answer in the status line.
+pub struct Admin<'a> {
+    pub browser: &'a Browser,
+}
+
+impl Admin<'_> {
+    pub async fn tab(&self, name: &str) {
+        self.browser.click(&format!("#tab-{name}")).await;
+        self.browser
+            .until(
+                &format!("the {name} tab"),
+                &format!("!document.getElementById('panel-{name}').hidden && !document.getElementById('panel-{name}').hasAttribute('aria-busy') && document.getElementById('panel-{name}').children.length"),
+            )
+            .await;
+    }
+
+    pub async fn fill(&self, id: &str, value: &str) {
+        let set = self
+            .browser
+            .js(&format!(
+                "const e = document.getElementById({id:?}); if (!e) return false; e.focus(); e.value = ''; return true;"
+            ))
+            .await;
+        assert_eq!(set, json!(true), "no field #{id}");
+        if !value.is_empty() {
+            self.browser.keys(value).await;
+        }
+    }
+
+    pub async fn choose(&self, id: &str, value: &str) {
+        let set = self
+            .browser
+            .js(&format!(
+                "const e = document.getElementById({id:?}); e.value = {value:?}; e.dispatchEvent(new Event('change')); return e.value;"
+            ))
+            .await;
+        assert_eq!(set, json!(value), "#{id} has no option {value}");
+    }
+
+    /// Clicks, then waits for the status line to say `done` or the error box to show.
+    pub async fn press(&self, css: &str) -> (String, String) {
+        self.browser.js("document.getElementById('status').textContent = ''; const e = document.getElementById('error'); e.hidden = true; e.textContent = ''; return 1;").await;
+        self.browser.click(css).await;
+        self.browser
+            .until(
+                &format!("an answer to {css}"),
+                "document.getElementById('status').textContent.length > 0 && !document.getElementById('status').textContent.endsWith('…') || !document.getElementById('error').hidden",
+            )
+            .await;
+        (self.browser.text("status").await, self.browser.text("error").await)
+    }
+
+    pub async fn panel_text(&self, name: &str) -> String {
+        self.browser.text(&format!("panel-{name}")).await
+    }
+
+    pub async fn shot(&self, name: &str) {
+        self.browser.assert_accessible(&format!("the admin page, {name}")).await;
+        self.browser.screenshot(&format!("admin-{name}")).await;
+    }
+}
+
+impl Admin<'_> {
+    /// Opens the admin page and signs in with the server's token; waits for the clinic page.
+    pub async fn sign_in(&self, base: &str, token: &str) {
+        self.browser.goto(&format!("{base}/")).await;
+        self.browser
+            .until("the sign-in form", "!document.getElementById('sign-in').hidden")
+            .await;
+        self.fill("token", token).await;
+        self.browser.keys("\u{e007}").await;
+        self.browser
+            .until("the clinic's workspace", "!document.getElementById('workspace').hidden")
+            .await;
+    }
+}
