@@ -244,3 +244,53 @@ impl Store {
         self.message_signal.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::domain::MessageKind;
+
+    fn message(id: &str, appointment: Option<&str>, to: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            id: id.into(),
+            clinic_id: "c".into(),
+            appointment_id: appointment.map(str::to_string),
+            kind: MessageKind::Booked,
+            to: vec![to.into()],
+            subject: id.into(),
+            state: MessageState::Queued,
+            tries: 0,
+            next_try_at: Timestamp::UNIX_EPOCH,
+            last_reply: None,
+            created_at: Timestamp::UNIX_EPOCH,
+            sent_at: None,
+            body: Some(b"x".to_vec()),
+        }
+    }
+
+    /// One visit's messages to one person go one at a time, in the order written; others do not wait.
+    #[test]
+    fn queue_heads_are_the_oldest_queued_message_of_each_visit_and_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let written = [
+            message("01A", Some("visit-1"), "rep@a.test"),
+            message("01B", Some("visit-1"), "rep@a.test"),
+            message("01C", Some("visit-1"), "practice@c.test"),
+            message("01D", None, "practice@c.test"),
+            message("01E", Some("visit-2"), "rep@a.test"),
+        ];
+        store.enqueue_messages(&written).unwrap();
+        let heads = |store: &Store| -> Vec<String> { store.queue_heads().unwrap().into_iter().map(|m| m.id).collect() };
+        assert_eq!(heads(&store), ["01A", "01C", "01D", "01E"]);
+        store
+            .update_message("01A", |m| {
+                m.state = MessageState::Sent;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(heads(&store), ["01B", "01C", "01D", "01E"]);
+    }
+}
