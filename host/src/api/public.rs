@@ -332,6 +332,7 @@ impl Booked {
             .appointment
             .hold
             .as_ref()
+            .filter(|_| booked.visit.appointment.status == AppointmentStatus::Held)
             .map(|h| rfc3339_in(h.expires_at, &booked.visit.clinic.tz()));
         Booked {
             status: booked.visit.appointment.status,

@@ -304,17 +304,21 @@ impl Appointment {
     /// The rep confirmed their address: a held booking becomes booked (or, in a time that needs approval,
     /// a request), with its manage link. Refused once the hold has lapsed: the slot was let go.
     pub fn confirmed(&self, clinic: &Clinic, manage: ManageAccess, now: Timestamp) -> Result<Self, DomainError> {
-        let Some(hold) = self.hold.as_ref().filter(|_| self.status == AppointmentStatus::Held) else {
-            return Err(DomainError::NotHeld {
-                id: self.id.clone(),
-                status: self.status,
-            });
+        // A confirmed visit has no hold any more; a lapsed one keeps it, to say so.
+        let not_held = || DomainError::NotHeld {
+            id: self.id.clone(),
+            state: format!("{:?}", self.status).to_lowercase(),
         };
-        if !self.occupies(now) {
-            return Err(DomainError::HoldExpired {
-                until: super::local_parts(hold.expires_at, &clinic.tz()).datetime_text(),
-                zone: clinic.timezone.clone(),
-            });
+        let hold = self.hold.as_ref().ok_or_else(not_held)?;
+        match self.status {
+            AppointmentStatus::Held if self.occupies(now) => {}
+            AppointmentStatus::Held | AppointmentStatus::Expired => {
+                return Err(DomainError::HoldExpired {
+                    until: super::local_parts(hold.expires_at, &clinic.tz()).datetime_text(),
+                    zone: clinic.timezone.clone(),
+                });
+            }
+            _ => return Err(not_held()),
         }
         let mut next = self.clone();
         if hold.approval_required {
@@ -418,8 +422,8 @@ impl Appointment {
             return None;
         }
         let mut next = self.clone();
+        // A lapsed hold stays on the record: confirming it later says it lapsed, and the rep's mail says why.
         next.status = AppointmentStatus::Expired;
-        next.hold = None;
         next.version += 1;
         next.updated_at = now;
         Some(next)

@@ -74,11 +74,11 @@ pub enum DomainError {
          through the clinic's link"
     )]
     HoldExpired { until: String, zone: String },
-    #[error("appointment {id} is {status:?}: it is not waiting for its address to be confirmed")]
-    NotHeld {
-        id: String,
-        status: crate::domain::AppointmentStatus,
-    },
+    #[error(
+        "this visit is {state}: there is nothing left to confirm; the email that confirmed it has the link to \
+         see, change or cancel it"
+    )]
+    NotHeld { id: String, state: String },
     #[error("{message}")]
     BookingRule { code: &'static str, message: String },
 }
