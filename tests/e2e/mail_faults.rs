@@ -156,7 +156,7 @@ async fn mail_server_down_for_a_while_then_everything_goes_once_and_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_421_and_451_are_tried_again_and_a_550_is_parked_until_a_person_sends_it_again() {
-    let smtp = Smtp::start(Tls::StartTls).await;
+    let smtp = Smtp::start(Tls::Starttls).await;
     let dir = tempfile::tempdir().unwrap();
     let env = smtp.env(100);
     let server = Server::start_with_env(dir.path(), &env_refs(&env)).await;

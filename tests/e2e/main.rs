@@ -23,6 +23,7 @@ mod hostile_requests;
 mod mail_faults;
 mod notify_holds;
 mod notify_mail;
+mod notify_notices;
 mod observability;
 mod openapi;
 mod outage;

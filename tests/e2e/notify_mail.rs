@@ -32,7 +32,7 @@ struct Visit {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_rep_mail_reads_right_in_three_zones_across_a_clock_change() {
-    let smtp = Smtp::start(Tls::StartTls).await;
+    let smtp = Smtp::start(Tls::Starttls).await;
     let dir = tempfile::tempdir().unwrap();
     let env = smtp.env(200);
     let server = Server::start_with_env(dir.path(), &env_refs(&env)).await;

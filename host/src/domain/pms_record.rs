@@ -172,6 +172,10 @@ pub struct PmsRecord {
     pub version: u64,
     #[serde(flatten)]
     pub status: PmsSyncStatus,
+    /// The practice was told this appointment could not be sent, and not yet that it went: what makes
+    /// that mail go once per problem, however often it is retried.
+    #[serde(default)]
+    pub trouble_told: bool,
 }
 
 impl Default for PmsRecord {
@@ -179,6 +183,7 @@ impl Default for PmsRecord {
         PmsRecord {
             version: 0,
             status: PmsSyncStatus::initial(),
+            trouble_told: false,
         }
     }
 }

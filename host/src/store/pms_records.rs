@@ -207,19 +207,19 @@ impl Store {
         &self,
         appointment_id: &str,
         consumed: &[u64],
-        messages: &[OutgoingMessage],
-        apply: impl Fn(&mut PmsRecord, &Appointment),
+        apply: impl Fn(&mut PmsRecord, &Appointment) -> Vec<OutgoingMessage>,
     ) -> Result<(), StoreError> {
         let (m, c, q, p) = self.message_trees();
         (&self.appointments, &self.pms_records, &self.outbox, m, c, q, p)
             .transaction(
                 |(appointments, records, outbox, messages_tree, by_clinic, queue, parked)| {
+                    let mut messages = Vec::new();
                     if let Some(bytes) = appointments.get(appointment_id.as_bytes())? {
                         let current: Appointment =
                             decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
                         let mut record = decode_record(records.get(appointment_id.as_bytes())?)
                             .map_err(ConflictableTransactionError::Abort)?;
-                        apply(&mut record, &current);
+                        messages = apply(&mut record, &current);
                         records.insert(
                             appointment_id.as_bytes(),
                             encode(&record).map_err(ConflictableTransactionError::Abort)?,
@@ -234,16 +234,17 @@ impl Store {
                         queue,
                         parked,
                     };
-                    for message in messages {
+                    for message in &messages {
                         trees.put(message)?;
                     }
-                    Ok(())
+                    Ok(!messages.is_empty())
                 },
             )
-            .map_err(tx_abort_error)?;
-        if !messages.is_empty() {
-            self.message_signal.notify_one();
-        }
-        Ok(())
+            .map_err(tx_abort_error)
+            .map(|told| {
+                if told {
+                    self.message_signal.notify_one();
+                }
+            })
     }
 }

@@ -49,7 +49,11 @@ fn move_pms_state_to_its_own_tree(db: &sled::Db) -> Result<(), StoreError> {
             what: "appointment's PMS state",
             message: e.to_string(),
         })?;
-        let record = crate::domain::PmsRecord { version, status };
+        let record = crate::domain::PmsRecord {
+            version,
+            status,
+            trouble_told: false,
+        };
         // Both writes or neither: a crash between them re-runs this step, which finds the record moved.
         (&appointments, &records)
             .transaction(|(appointments, records)| {

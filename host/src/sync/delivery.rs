@@ -12,7 +12,6 @@ use super::scheduler::{SiteSignal, WorkItem};
 use super::{SyncEngine, SyncError};
 use crate::domain::{
     Appointment, AppointmentStatus, Clinic, MessageKind, OutgoingMessage, PmsLinkState, PmsPlacement, PmsRecord,
-    PmsSyncState,
 };
 use crate::notify::{ClinicFacts, Composer};
 use crate::plugins::ConnectorFailure;
@@ -49,7 +48,21 @@ impl SyncEngine {
             Decision::Retry { .. } => &[],
             Decision::Done | Decision::Park => &item.entries,
         };
-        let messages = self.trouble_notices(&item, &result, &decision);
+        let notice = self.trouble_notice(&item, &result, &decision);
+        // Told once per problem: the record remembers that the practice heard of it.
+        let tell = |record: &mut PmsRecord| -> Vec<OutgoingMessage> {
+            match &notice {
+                Some(m) if m.kind == MessageKind::SyncParked && !record.trouble_told => {
+                    record.trouble_told = true;
+                    vec![m.clone()]
+                }
+                Some(m) if m.kind == MessageKind::SyncResolved && record.trouble_told => {
+                    record.trouble_told = false;
+                    vec![m.clone()]
+                }
+                _ => Vec::new(),
+            }
+        };
         let recorded = match &sent {
             Some(sent) => {
                 let attempt = Attempt {
@@ -61,13 +74,14 @@ impl SyncEngine {
                     now: Timestamp::now(),
                 };
                 self.store
-                    .record_delivery(&item.appointment_id, consumed, &messages, |record, current| {
-                        outcome::record(record, current, &attempt)
+                    .record_delivery(&item.appointment_id, consumed, |record, current| {
+                        outcome::record(record, current, &attempt);
+                        tell(record)
                     })
             }
             None => self
                 .store
-                .record_delivery(&item.appointment_id, consumed, &messages, |_, _| {}),
+                .record_delivery(&item.appointment_id, consumed, |record, _| tell(record)),
         };
         if let Err(error) = recorded {
             tracing::error!(appointment = %item.appointment_id, %error, "cannot record a delivery's outcome");
@@ -96,32 +110,27 @@ impl SyncEngine {
         result
     }
 
-    /// What the practice must hear of this outcome: once when an appointment is parked (not at every retry),
-    /// once when one that was parked reaches the PMS.
-    fn trouble_notices(
+    /// What the practice would hear of this outcome: that the appointment could not be sent (when it is
+    /// parked), or that it went after all (when it reached the PMS). Whether it is told is the record's
+    /// call (`trouble_told`), so it goes once per problem, never once per retry.
+    fn trouble_notice(
         &self,
         item: &WorkItem,
         result: &Result<Delivered, SyncError>,
         decision: &Decision,
-    ) -> Vec<OutgoingMessage> {
-        let Some(identity) = self.config.mail.as_ref() else {
-            return Vec::new();
-        };
-        let was_parked = self
-            .store
-            .pms_record(&item.appointment_id)
-            .is_ok_and(|r| r.status.state == PmsSyncState::NeedsAttention);
+    ) -> Option<OutgoingMessage> {
+        let identity = self.config.mail.as_ref()?;
         let reached = matches!(result, Ok(Delivered::Pushed { .. } | Delivered::Cancelled));
         let kind = match decision {
-            Decision::Park if !was_parked => MessageKind::SyncParked,
-            Decision::Done if was_parked && reached => MessageKind::SyncResolved,
-            _ => return Vec::new(),
+            Decision::Park => MessageKind::SyncParked,
+            Decision::Done if reached => MessageKind::SyncResolved,
+            _ => return None,
         };
         let (Ok(appointment), Ok(clinic)) = (
             self.store.appointment(&item.appointment_id),
             self.store.clinic(&item.clinic_id),
         ) else {
-            return Vec::new();
+            return None;
         };
         let with = match &appointment.practitioner_id {
             Some(id) => self
@@ -142,7 +151,7 @@ impl SyncEngine {
             reason: reason.as_deref(),
             ..Default::default()
         };
-        composer.to_clinic(kind, facts).into_iter().collect()
+        composer.to_clinic(kind, facts)
     }
 
     fn count(&self, result: &Result<Delivered, SyncError>, decision: &Decision, item: &WorkItem) {

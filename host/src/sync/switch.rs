@@ -173,8 +173,9 @@ impl SyncEngine {
             // Those cancelled are no longer in the old PMS, whatever happens next.
             for id in &cancelled {
                 let old = from.clone().unwrap_or_default();
-                let _ = self.store.record_delivery(id, &[], &[], |record, _| {
-                    record.status.held_by.retain(|h| h.connector != old)
+                let _ = self.store.record_delivery(id, &[], |record, _| {
+                    record.status.held_by.retain(|h| h.connector != old);
+                    Vec::new()
                 });
             }
             if !failures.is_empty() {
@@ -223,8 +224,9 @@ impl SyncEngine {
                 Ok(()) => requeued += 1,
                 // Changed meanwhile: that change queued it already; its state still needs the switch.
                 Err(crate::store::StoreError::Conflict { .. }) => {
-                    let _ = self.store.record_delivery(&appointment.id, &[], &[], |record, _| {
-                        record.status.switched_to(&connector)
+                    let _ = self.store.record_delivery(&appointment.id, &[], |record, _| {
+                        record.status.switched_to(&connector);
+                        Vec::new()
                     });
                     requeued += 1;
                 }

@@ -22,7 +22,7 @@ pub enum Tls {
     /// Plain SMTP (`smtp://`), no sign-in.
     Plain,
     /// STARTTLS required (`smtp://...?tls=required`), with AUTH.
-    StartTls,
+    Starttls,
     /// TLS from the first byte (`smtps://`), with AUTH.
     Implicit,
 }
@@ -127,7 +127,7 @@ impl Smtp {
     pub fn url(&self) -> String {
         match self.tls {
             Tls::Plain => format!("smtp://127.0.0.1:{}", self.port),
-            Tls::StartTls => format!("smtp://127.0.0.1:{}?tls=required", self.port),
+            Tls::Starttls => format!("smtp://127.0.0.1:{}?tls=required", self.port),
             Tls::Implicit => format!("smtps://127.0.0.1:{}", self.port),
         }
     }
