@@ -252,16 +252,18 @@ function bookPage() {
       focusOn("recover-email");
       return;
     }
+    // The answer goes beside the form the rep just used, not at the top of a long page.
     $("recover-button").disabled = true;
-    say("Sending…");
+    $("recover-answer").textContent = "Sending…";
     const answer = await call("POST", `${path}/recover`, { email });
     $("recover-button").disabled = false;
-    say("");
+    $("recover-answer").textContent = "";
     if (!answer.ok) {
       showError(answer.message);
       return;
     }
-    say(answer.data.message);
+    $("recover-answer").textContent = answer.data.message;
+    $("recover-answer").scrollIntoView({ block: "nearest" });
   });
   reload();
 }

@@ -21,6 +21,7 @@ mod exposure;
 mod hostile_connections;
 mod hostile_requests;
 mod mail_faults;
+mod notify_browser;
 mod notify_holds;
 mod notify_mail;
 mod notify_notices;

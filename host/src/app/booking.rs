@@ -563,9 +563,10 @@ impl App {
                 let with = with_whom(&names, next.practitioner_id.as_deref());
                 renewed.push((next, with, token));
             }
+            // To the address the visits were booked with (the one that proved itself), not as typed here.
             let message = self
                 .composer(&clinic)
-                .and_then(|composer| composer.recovery(email, &renewed));
+                .and_then(|composer| composer.recovery(&mine[0].rep.email, &renewed));
             let digests: Vec<[String; 2]> = mine
                 .iter()
                 .zip(&renewed)
