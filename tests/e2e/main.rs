@@ -20,6 +20,7 @@ mod durability;
 mod exposure;
 mod hostile_connections;
 mod hostile_requests;
+mod mail_cli;
 mod mail_faults;
 mod notify_browser;
 mod notify_holds;
