@@ -27,12 +27,18 @@ async fn mail_cli_status_test_list_retry_and_doctor_say_what_the_server_said() {
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let data = dir.path().join("data");
     let server = Server::start_logged(&data, &env_refs(&env), Some(&log)).await;
-    let clinic = server.create_clinic("Harbour Medical Centre", "Australia/Sydney", "NSW").await;
+    let clinic = server
+        .create_clinic("Harbour Medical Centre", "Australia/Sydney", "NSW")
+        .await;
     let doctor = server.add_doctor(&clinic, "Ana", "Ng", "MED0001234567").await;
 
     let (out, _) = text(&support::cli(&data, &["mail", "status"]));
     assert!(
-        out.contains(&format!("Mail goes to smtp://127.0.0.1:{} from {}", smtp.port, smtp::FROM)),
+        out.contains(&format!(
+            "Mail goes to smtp://127.0.0.1:{} from {}",
+            smtp.port,
+            smtp::FROM
+        )),
         "{out}"
     );
 
@@ -63,7 +69,10 @@ async fn mail_cli_status_test_list_retry_and_doctor_say_what_the_server_said() {
     assert_eq!(status, 201, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let listed = loop {
-        let (out, _) = text(&support::cli(&data, &["mail", "list", "--clinic", &clinic, "--parked", "--json"]));
+        let (out, _) = text(&support::cli(
+            &data,
+            &["mail", "list", "--clinic", &clinic, "--parked", "--json"],
+        ));
         let listed: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
         if listed["messages"].as_array().is_some_and(|m| !m.is_empty()) {
             break listed;
@@ -73,10 +82,19 @@ async fn mail_cli_status_test_list_retry_and_doctor_say_what_the_server_said() {
     };
     let parked = &listed["messages"][0];
     let (out, _) = text(&support::cli(&data, &["mail", "list", "--clinic", &clinic, "--parked"]));
-    assert!(out.contains("typo@harbour.test") && out.contains("User unknown"), "{out}");
+    assert!(
+        out.contains("typo@harbour.test") && out.contains("User unknown"),
+        "{out}"
+    );
     let (out, _) = text(&support::cli(&data, &["doctor", "--clinic", &clinic]));
-    assert!(out.contains("PROBLEM") && out.contains("messages") && out.contains("typo@harbour.test"), "{out}");
-    assert!(out.contains("accepts the connection"), "doctor checks the server as sending does: {out}");
+    assert!(
+        out.contains("PROBLEM") && out.contains("messages") && out.contains("typo@harbour.test"),
+        "{out}"
+    );
+    assert!(
+        out.contains("accepts the connection"),
+        "doctor checks the server as sending does: {out}"
+    );
     smtp.set(json!({"mode": "ok"}));
     let output = support::cli(&data, &["mail", "retry", parked["id"].as_str().unwrap()]);
     let (out, err) = text(&output);
@@ -112,8 +130,14 @@ async fn mail_doctor_names_a_refused_sign_in_without_showing_the_password() {
     let output = support::cli(&data, &["doctor", "--clinic", &clinic]);
     let (out, _) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{out}");
-    let line = out.lines().find(|l| l.contains(" mail ")).unwrap_or_else(|| panic!("{out}"));
-    assert!(line.contains("PROBLEM") && line.contains("535"), "the server's refusal: {line}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(" mail "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("PROBLEM") && line.contains("535"),
+        "the server's refusal: {line}"
+    );
     assert!(!out.contains("not-the-password-123"));
     let output = support::cli(&data, &["mail", "test", "--to", "it@harbour.test"]);
     let (_, err) = text(&output);
@@ -134,13 +158,28 @@ fn mail_settings_that_cannot_work_refuse_to_start_and_say_what_to_fix() {
         assert!(!output.status.success(), "{args:?} started");
         String::from_utf8_lossy(&output.stderr).to_string()
     };
-    let err = start(&["--smtp-url", "smtp://mailer:hunter2@127.0.0.1:25", "--mail-from", "a@b.test"]);
-    assert!(err.contains("must not carry a password") && !err.contains("hunter2"), "{err}");
+    let err = start(&[
+        "--smtp-url",
+        "smtp://mailer:hunter2@127.0.0.1:25",
+        "--mail-from",
+        "a@b.test",
+    ]);
+    assert!(
+        err.contains("must not carry a password") && !err.contains("hunter2"),
+        "{err}"
+    );
     let err = start(&["--smtp-url", "smtp://127.0.0.1:25"]);
     assert!(err.contains("--mail-from is needed"), "{err}");
     let err = start(&["--smtp-url", "imap://127.0.0.1:143", "--mail-from", "a@b.test"]);
     assert!(err.contains("smtp://host:587?tls=required"), "{err}");
-    let err = start(&["--smtp-url", "smtps://127.0.0.1:465", "--mail-from", "a@b.test", "--smtp-ca-file", "/nonexistent.pem"]);
+    let err = start(&[
+        "--smtp-url",
+        "smtps://127.0.0.1:465",
+        "--mail-from",
+        "a@b.test",
+        "--smtp-ca-file",
+        "/nonexistent.pem",
+    ]);
     assert!(err.contains("cannot read --smtp-ca-file /nonexistent.pem"), "{err}");
     let err = start(&["--mail-dir", "/tmp", "--mail-from", "not an address"]);
     assert!(err.contains("is not an email address"), "{err}");

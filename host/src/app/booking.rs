@@ -242,15 +242,16 @@ impl App {
         except: Option<&str>,
     ) -> Result<(Slot, HashMap<String, String>), AppError> {
         let day = wanted.local_date;
+        let is_wanted = |s: &&Slot| s.start == wanted.instant && s.practitioner_id.as_deref() == practitioner;
+        // The wanted day alone answers a booking; the weeks after it are read only to name the next free
+        // time in a refusal (computing them for every booking cost most of its time under the clinic lock).
+        let offer = self.open(clinic, categories, appointments, day, day, now, except)?;
+        if let Some(slot) = offer.slots.iter().find(is_wanted) {
+            return Ok((slot.clone(), offer.names));
+        }
         let horizon = day.checked_add(NEXT_FREE_DAYS.days()).unwrap_or(day);
         let offer = self.open(clinic, categories, appointments, day, horizon, now, except)?;
         let open = &offer.slots;
-        if let Some(slot) = open
-            .iter()
-            .find(|s| s.start == wanted.instant && s.practitioner_id.as_deref() == practitioner)
-        {
-            return Ok((slot.clone(), offer.names.clone()));
-        }
         let with = |p: Option<&str>| match p {
             Some(id) => offer
                 .names

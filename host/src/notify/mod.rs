@@ -97,23 +97,26 @@ impl Notifier {
             let mut next_due: Option<jiff::Timestamp> = None;
             match self.store.queue_heads() {
                 Ok(heads) => {
-                    for message in heads {
-                        if !message.due(now) {
-                            next_due = Some(next_due.map_or(message.next_try_at, |t| t.min(message.next_try_at)));
+                    for head in heads {
+                        if head.next_try_at > now {
+                            next_due = Some(next_due.map_or(head.next_try_at, |t| t.min(head.next_try_at)));
+                            continue;
+                        }
+                        if self.in_flight().contains(&head.id) {
                             continue;
                         }
                         let Ok(permit) = self.slots.clone().acquire_owned().await else {
                             return;
                         };
-                        if !self.in_flight().insert(message.id.clone()) {
+                        if !self.in_flight().insert(head.id.clone()) {
                             continue;
                         }
                         // The list was read before this send slot came free: a send that finished meanwhile
                         // recorded its outcome before leaving `in_flight`, so the store says whether it went.
-                        let message = match self.store.message(&message.id) {
+                        let message = match self.store.message(&head.id) {
                             Ok(current) if current.due(self.clock.now()) => current,
                             _ => {
-                                self.in_flight().remove(&message.id);
+                                self.in_flight().remove(&head.id);
                                 continue;
                             }
                         };

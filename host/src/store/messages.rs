@@ -7,9 +7,31 @@
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree, abort};
 
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
 use super::codec::{decode, encode};
 use super::{Store, StoreError, keys, tx_abort_error};
 use crate::domain::{MessageState, OutgoingMessage};
+
+/// What the queue index keeps of a waiting message: enough for the worker to choose what goes next
+/// without reading every message's text at every wake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueHead {
+    pub id: String,
+    pub next_try_at: Timestamp,
+    order_key: Option<String>,
+}
+
+impl QueueHead {
+    fn of(message: &OutgoingMessage) -> QueueHead {
+        QueueHead {
+            id: message.id.clone(),
+            next_try_at: message.next_try_at,
+            order_key: message.order_key(),
+        }
+    }
+}
 
 /// The four trees a message lives in, inside a transaction.
 pub(super) struct MessageTrees<'a> {
@@ -28,7 +50,10 @@ impl MessageTrees<'_> {
         self.by_clinic
             .insert(keys::owned(&message.clinic_id, &message.id), id)?;
         match message.state {
-            MessageState::Queued => self.queue.insert(id, &[])?,
+            MessageState::Queued => self.queue.insert(
+                id,
+                encode(&QueueHead::of(message)).map_err(ConflictableTransactionError::Abort)?,
+            )?,
             _ => self.queue.remove(id)?,
         };
         match message.state {
@@ -142,14 +167,15 @@ impl Store {
 
     /// The queued messages that may go next, in the order they were written: of the messages with one
     /// [`OutgoingMessage::order_key`], only the oldest queued one. Due or not; the worker picks the due.
-    pub fn queue_heads(&self) -> Result<Vec<OutgoingMessage>, StoreError> {
+    pub fn queue_heads(&self) -> Result<Vec<QueueHead>, StoreError> {
         let mut seen = std::collections::HashSet::new();
         let mut heads = Vec::new();
         // The queue is keyed by message id, a ULID: creation order.
-        for id in self.message_queue.iter().keys() {
-            let message = self.message(&String::from_utf8_lossy(&id?))?;
-            if message.order_key().is_none_or(|key| seen.insert(key)) {
-                heads.push(message);
+        for item in self.message_queue.iter() {
+            let (_, value) = item?;
+            let head: QueueHead = decode("queued message", &value)?;
+            if head.order_key.as_ref().is_none_or(|key| seen.insert(key.clone())) {
+                heads.push(head);
             }
         }
         Ok(heads)
@@ -283,7 +309,7 @@ mod tests {
             message("01E", Some("visit-2"), "rep@a.test"),
         ];
         store.enqueue_messages(&written).unwrap();
-        let heads = |store: &Store| -> Vec<String> { store.queue_heads().unwrap().into_iter().map(|m| m.id).collect() };
+        let heads = |store: &Store| -> Vec<String> { store.queue_heads().unwrap().into_iter().map(|h| h.id).collect() };
         assert_eq!(heads(&store), ["01A", "01C", "01D", "01E"]);
         store
             .update_message("01A", |m| {

@@ -29,7 +29,7 @@ use sled::transaction::TransactionError;
 
 pub use appointments::{AppointmentFilter, Change, TokenChange};
 pub use error::StoreError;
-pub use messages::MessageCounts;
+pub use messages::{MessageCounts, QueueHead};
 pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
 pub use pms_records::PushStart;
