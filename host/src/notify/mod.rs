@@ -209,3 +209,54 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MessageKind;
+
+    /// A sent message may have carried a rep's manage or confirmation link: the store keeps its record
+    /// (who, what, when, the server's reply) and drops its text.
+    #[tokio::test]
+    async fn a_sent_message_keeps_its_record_and_drops_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+        let outbox = dir.path().join("mail");
+        let settings = MailSettings {
+            mail_dir: Some(outbox.clone()),
+            mail_from: Some("visits@clinic.test".into()),
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let mailer = Mailer::from_settings(&settings).unwrap().unwrap();
+        let text = b"Subject: Confirm\r\n\r\nhttp://127.0.0.1/confirm/secret-capability\r\n".to_vec();
+        let message = OutgoingMessage {
+            id: "01MESSAGE".into(),
+            clinic_id: "c".into(),
+            appointment_id: Some("visit".into()),
+            kind: MessageKind::ConfirmAddress,
+            to: vec!["rep@pharma.test".into()],
+            subject: "Confirm".into(),
+            state: MessageState::Queued,
+            tries: 0,
+            next_try_at: jiff::Timestamp::UNIX_EPOCH,
+            last_reply: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            sent_at: None,
+            body: Some(text.clone()),
+        };
+        store.enqueue_messages(std::slice::from_ref(&message)).unwrap();
+        let notifier = Notifier::new(store.clone(), None, Clock::system(), NotifyConfig::default());
+
+        notifier.deliver(&mailer, message).await;
+
+        let stored = store.message("01MESSAGE").unwrap();
+        assert_eq!(stored.state, MessageState::Sent);
+        assert_eq!(stored.tries, 1);
+        assert!(stored.sent_at.is_some());
+        assert!(stored.last_reply.as_deref().unwrap_or("").contains("written to"));
+        assert_eq!(stored.body, None, "the text (and the link in it) stays after sending");
+        assert_eq!(std::fs::read(outbox.join("01MESSAGE.eml")).unwrap(), text);
+        assert!(store.queue_heads().unwrap().is_empty());
+    }
+}
