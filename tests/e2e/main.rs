@@ -37,6 +37,7 @@ mod rep_booking;
 mod rep_guards;
 mod scheduler;
 mod secrets;
+mod security;
 mod seed_flow;
 mod shutdown;
 mod store_integrity;

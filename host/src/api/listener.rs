@@ -3,7 +3,8 @@
 //! its body; the server holds at most so many connections in all and per client address, and closes the
 //! rest at once, before any buffer is allocated for them. That is what keeps a slowloris from starving
 //! `/healthz` or the rep's pages. TLS (rustls) is optional; behind a reverse proxy, the client address
-//! comes from `X-Forwarded-For` only when the connection is from a proxy the operator listed as trusted.
+//! comes from `X-Forwarded-For` only when the connection is from a proxy the operator listed as trusted,
+//! and so does whether the client spoke HTTPS (`X-Forwarded-Proto`): each request carries `Https`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -30,7 +31,8 @@ pub struct ConnectionConfig {
     /// Open connections in all; at the cap, a new one replaces the connection idle the longest (or, when
     /// every one is busy with a request, is closed at once).
     pub max_connections: usize,
-    /// Open connections per client address (trusted proxies excepted).
+    /// Open connections per client address (trusted proxies excepted); at the cap, a new one replaces
+    /// that address's connection idle the longest.
     pub per_address: usize,
     /// Time to send a request's headers, and the longest a kept-alive connection may sit idle.
     pub header_timeout: Duration,
@@ -158,6 +160,35 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Whether the client reached repbook over HTTPS: served here with TLS, or through a trusted proxy that
+/// says so in `X-Forwarded-Proto` (its last value: the nearest proxy's word).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Https(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Https {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Https>().copied().unwrap_or_default())
+    }
+}
+
+fn over_https(served_tls: bool, peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> bool {
+    if served_tls {
+        return true;
+    }
+    if !trusted.contains(&peer) {
+        return false;
+    }
+    headers
+        .get_all("x-forwarded-proto")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
 /// Walks `X-Forwarded-For` from the nearest hop back, skipping trusted proxies; the first other address is
 /// the client. A missing or malformed header leaves the peer as the client.
 fn client_addr(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
@@ -184,8 +215,9 @@ struct Occupancy {
     by_address: HashMap<IpAddr, usize>,
     /// The most connections open since memory was last handed back.
     peak: usize,
-    /// Every open connection's activity, so a full server can close the one idle the longest.
-    open: HashMap<u64, Arc<Activity>>,
+    /// Every open connection's address and activity, so a full server (or a full address) can close the
+    /// one idle the longest.
+    open: HashMap<u64, (IpAddr, Arc<Activity>)>,
     next_id: u64,
 }
 
@@ -272,21 +304,22 @@ impl Drop for Slot {
     }
 }
 
-/// A slot for a new connection from `addr`, or `None` when it must be closed at once: its address holds
-/// its share already, or the server is full and every open connection is busy with a request. A full
-/// server with idle connections (a slowloris holds many, spread over addresses) closes the one idle the
-/// longest to make room, so a health check or a real client always gets in.
+/// A slot for a new connection from `addr`, or `None` when it must be closed at once because every
+/// connection it would replace is busy with a request. An address at its share, or a full server, closes
+/// its connection idle the longest (one that never finished its headers is idle since its accept) to make
+/// room: a slowloris holding many connections, from one address or spread over many, cannot keep out a
+/// health check or a real client, even one behind the same NAT.
 fn take_slot(occupancy: &Arc<Mutex<Occupancy>>, addr: IpAddr, config: &ConnectionConfig) -> Option<Slot> {
     let mut guard = occupancy.lock().unwrap_or_else(|p| p.into_inner());
     let from_address = guard.by_address.get(&addr).copied().unwrap_or(0);
-    if from_address >= config.per_address && !config.trusted_proxies.contains(&addr) {
-        return None;
-    }
-    if guard.total >= config.max_connections {
+    // One eviction makes room for both caps when the victim is this address's own.
+    let address_full = from_address >= config.per_address && !config.trusted_proxies.contains(&addr);
+    if address_full || guard.total >= config.max_connections {
         let victim = guard
             .open
             .values()
-            .filter_map(|a| a.idle().map(|since| (since, a)))
+            .filter(|(owner, _)| !address_full || *owner == addr)
+            .filter_map(|(_, a)| a.idle().map(|since| (since, a)))
             .min_by_key(|(since, _)| *since)
             .map(|(_, a)| a.clone())?;
         victim.closing.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -299,7 +332,7 @@ fn take_slot(occupancy: &Arc<Mutex<Occupancy>>, addr: IpAddr, config: &Connectio
     let id = guard.next_id;
     guard.next_id += 1;
     let activity = Arc::new(Activity::new());
-    guard.open.insert(id, activity.clone());
+    guard.open.insert(id, (addr, activity.clone()));
     Some(Slot {
         occupancy: occupancy.clone(),
         addr,
@@ -392,6 +425,7 @@ fn connection(
     graceful: &hyper_util::server::graceful::GracefulShutdown,
 ) -> impl Future<Output = ()> + Send + 'static {
     let watcher = graceful.watcher();
+    let served_tls = tls.is_some();
     async move {
         let activity = slot.activity.clone();
         let _slot = slot;
@@ -401,6 +435,7 @@ fn connection(
             hyper::service::service_fn(move |request: axum::http::Request<Incoming>| {
                 let in_flight = InFlight::begin(&activity);
                 let client = ClientAddr(client_addr(peer.ip(), request.headers(), &config.trusted_proxies));
+                let https = over_https(served_tls, peer.ip(), request.headers(), &config.trusted_proxies);
                 let limit = config.body_timeout;
                 let mut request = request.map(|inner| {
                     axum::body::Body::new(DeadlineBody {
@@ -411,6 +446,7 @@ fn connection(
                 });
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.extensions_mut().insert(client);
+                request.extensions_mut().insert(Https(https));
                 let answer = app.clone().oneshot(request);
                 async move {
                     let response = answer.await;

@@ -8,6 +8,7 @@ mod backup;
 mod clinics;
 mod error;
 mod extract;
+mod headers;
 pub mod links;
 pub mod listener;
 pub mod mail;
@@ -216,6 +217,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(error::envelope))
+        .layer(axum::middleware::from_fn(headers::security_headers))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -30,6 +30,8 @@ pub struct PublicLimits {
     sign_ins_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
     /// "Email me my visits", per (normalised) address asked for: a mailbox is not flooded.
     recoveries_per_recipient: DefaultKeyedRateLimiter<String>,
+    /// Wrong API tokens per address, on every authenticated route and sign-in.
+    pub auth_failures: crate::api::auth::AuthFailures,
 }
 
 /// Requests per minute the public routes allow; a burst of that many, refilled evenly over the minute.
@@ -62,6 +64,10 @@ impl PublicLimits {
             per_capability: DefaultKeyedRateLimiter::keyed(per_minute(config.per_capability)),
             // Guessing a 256-bit token is hopeless anyway; this keeps the log and the CPU quiet.
             sign_ins_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
+            auth_failures: crate::api::auth::AuthFailures::new(
+                config.writes_per_address,
+                std::time::Duration::from_secs(60),
+            ),
             recoveries_per_recipient: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
                 NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
             )),
@@ -87,6 +93,7 @@ impl PublicLimits {
         self.per_capability.retain_recent();
         self.sign_ins_per_address.retain_recent();
         self.recoveries_per_recipient.retain_recent();
+        self.auth_failures.retain_recent(std::time::Instant::now());
     }
 }
 

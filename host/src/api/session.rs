@@ -2,6 +2,11 @@
 //! so the page never keeps the token in script-readable storage. Requests that change state with the cookie
 //! must also carry the session's CSRF token in `X-CSRF-Token`; bearer-token clients (CLI, scripts) are not
 //! affected. Sessions live in memory: a restart signs everyone out, which is the safe direction.
+//!
+//! Over HTTPS the cookie is `__Host-repbook_session; Secure`: a browser never sends it over plain HTTP,
+//! and a plain-HTTP page on the same host cannot set (toss) a cookie of that name; only that name is read
+//! there. Over plain HTTP, where any page of the host can set `repbook_session`, any live one of the
+//! cookies of that name counts, so a tossed one cannot sign the manager out.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,10 +22,12 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::listener::ClientAddr;
+use super::listener::{ClientAddr, Https};
 use crate::app::{digest, new_capability};
 
 pub const COOKIE: &str = "repbook_session";
+/// The cookie's name over HTTPS; browsers keep `__Host-` cookies only when Secure, host-only, `Path=/`.
+pub const SECURE_COOKIE: &str = "__Host-repbook_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 const MAX_SESSIONS: usize = 256;
@@ -83,39 +90,52 @@ impl Sessions {
         ))
     }
 
-    /// The session a request's cookie names, if it is live.
-    fn find(&self, headers: &HeaderMap) -> Option<SessionView> {
-        let cookie = session_cookie(headers)?;
+    /// The live session one of the request's session cookies names, with that cookie's digest.
+    fn find(&self, headers: &HeaderMap, https: Https) -> Option<(String, SessionView)> {
         let live = self.lock();
-        let session = live.get(&digest(&cookie))?;
-        let left = session.expires.checked_duration_since(Instant::now())?;
-        Some(SessionView {
-            csrf_token: session.csrf.clone(),
-            expires_in_secs: left.as_secs(),
+        let now = Instant::now();
+        session_cookies(headers, https).into_iter().find_map(|cookie| {
+            let key = digest(&cookie);
+            let session = live.get(&key)?;
+            let left = session.expires.checked_duration_since(now)?;
+            Some((
+                key,
+                SessionView {
+                    csrf_token: session.csrf.clone(),
+                    expires_in_secs: left.as_secs(),
+                },
+            ))
         })
     }
 
-    fn close(&self, headers: &HeaderMap) {
-        if let Some(cookie) = session_cookie(headers) {
-            self.lock().remove(&digest(&cookie));
-        }
+    fn close(&self, key: &str) {
+        self.lock().remove(key);
     }
 }
 
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+fn cookie_name(https: Https) -> &'static str {
+    if https.0 { SECURE_COOKIE } else { COOKIE }
+}
+
+/// Every value of the session cookie's name for this transport, in the order sent.
+fn session_cookies(headers: &HeaderMap, https: Https) -> Vec<String> {
+    let wanted = cookie_name(https);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .filter(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_string())
+        .collect()
 }
 
-fn cookie_header(value: &str, max_age: u64) -> HeaderValue {
+fn cookie_header(value: &str, max_age: u64, https: Https) -> HeaderValue {
+    let secure = if https.0 { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict{secure}; Max-Age={max_age}",
+        cookie_name(https)
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("repbook_session=; Path=/; Max-Age=0"))
 }
@@ -126,31 +146,45 @@ pub enum Credential {
     Session,
 }
 
+/// Who is asking, as the listener saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub client: std::net::IpAddr,
+    pub https: Https,
+}
+
 /// Checks the bearer token or, failing that, the session cookie (with the CSRF header for any method that
-/// changes state).
+/// changes state). An address that sent too many wrong tokens is answered 429 until its minute is over,
+/// whatever it sends (`AuthFailures`); each wrong token is logged with the address, never its text.
 pub fn authenticate(
     state: &AppState,
     method: &axum::http::Method,
     headers: &HeaderMap,
-) -> Result<Credential, ApiError> {
+    caller: Caller,
+) -> Result<(Credential, Option<String>), ApiError> {
+    let failures = &state.public_limits.auth_failures;
+    if let Some(wait) = failures.blocked(caller.client, Instant::now()) {
+        return Err(too_many_failures(wait));
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     if let Some(token) = bearer {
-        return if bool::from(token.as_bytes().ct_eq(state.token.as_bytes())) {
-            Ok(Credential::Bearer)
-        } else {
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "bad_token",
-                "the bearer token is wrong; use the token in the data dir's token file or REPBOOK_TOKEN",
-            ))
-        };
+        if bool::from(token.as_bytes().ct_eq(state.token.as_bytes())) {
+            return Ok((Credential::Bearer, None));
+        }
+        tracing::warn!(client = %caller.client, "a request with a wrong API token");
+        failures.record(caller.client, Instant::now());
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "the bearer token is wrong; use the token in the data dir's token file or REPBOOK_TOKEN",
+        ));
     }
-    let Some(session) = state.sessions.find(headers) else {
-        return Err(if session_cookie(headers).is_some() {
+    let Some((key, session)) = state.sessions.find(headers, caller.https) else {
+        return Err(if !session_cookies(headers, caller.https).is_empty() {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "session_expired",
@@ -175,7 +209,18 @@ pub fn authenticate(
             ));
         }
     }
-    Ok(Credential::Session)
+    Ok((Credential::Session, Some(key)))
+}
+
+fn too_many_failures(wait: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "too many wrong tokens from this address; wait {} s and try again with the token in the data dir's token file",
+            wait.as_secs().max(1)
+        ),
+    )
 }
 
 /// `POST /api/v1/session`: the token for a session cookie. Rate-limited like the public routes' writes.
@@ -191,8 +236,12 @@ pub fn authenticate(
 pub async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    https: Https,
     JsonBody(body): JsonBody<SignIn>,
 ) -> Result<Response, ApiError> {
+    if let Some(wait) = state.public_limits.auth_failures.blocked(client, Instant::now()) {
+        return Err(too_many_failures(wait));
+    }
     if !state.public_limits.allow_sign_in(client) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -202,6 +251,7 @@ pub async fn sign_in(
     }
     if !bool::from(body.token.trim().as_bytes().ct_eq(state.token.as_bytes())) {
         tracing::warn!(%client, "admin sign-in with a wrong token");
+        state.public_limits.auth_failures.record(client, Instant::now());
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_token",
@@ -212,7 +262,7 @@ pub async fn sign_in(
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     response
         .headers_mut()
-        .insert(header::SET_COOKIE, cookie_header(&cookie, LIFETIME.as_secs()));
+        .insert(header::SET_COOKIE, cookie_header(&cookie, LIFETIME.as_secs(), https));
     Ok(response)
 }
 
@@ -225,11 +275,15 @@ pub async fn sign_in(
     responses((status = 200, description = "Done", body = SessionView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
-pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<SessionView>, ApiError> {
+pub async fn current(
+    State(state): State<AppState>,
+    https: Https,
+    headers: HeaderMap,
+) -> Result<Json<SessionView>, ApiError> {
     state
         .sessions
-        .find(&headers)
-        .map(Json)
+        .find(&headers, https)
+        .map(|(_, view)| Json(view))
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in with the API token"))
 }
 
@@ -243,12 +297,18 @@ pub async fn current(State(state): State<AppState>, headers: HeaderMap) -> Resul
 )]
 pub async fn sign_out(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    https: Https,
     method: axum::http::Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authenticate(&state, &method, &headers)?;
-    state.sessions.close(&headers);
+    let (_, session) = authenticate(&state, &method, &headers, Caller { client, https })?;
+    if let Some(key) = session {
+        state.sessions.close(&key);
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie_header("", 0));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie_header("", 0, https));
     Ok(response)
 }

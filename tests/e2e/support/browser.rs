@@ -42,6 +42,12 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium whose window is `width` x `height` CSS pixels.
     pub async fn start(width: u32, height: u32) -> Browser {
+        Self::start_with_args(width, height, &[]).await
+    }
+
+    /// Like `start`, with more Chromium switches (e.g. `--ignore-certificate-errors` for a throwaway
+    /// certificate).
+    pub async fn start_with_args(width: u32, height: u32, extra: &[&str]) -> Browser {
         let port = free_port();
         let driver = Command::new(need(CHROMEDRIVER))
             .arg(format!("--port={port}"))
@@ -79,6 +85,9 @@ impl Browser {
         });
         // Chromium's window is at least 500 px wide; a phone's viewport needs device emulation.
         let mut options = options;
+        if let Some(args) = options["args"].as_array_mut() {
+            args.extend(extra.iter().map(|a| json!(a)));
+        }
         if width < 500 {
             options["mobileEmulation"] =
                 json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1, "touch": true}});

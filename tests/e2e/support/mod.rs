@@ -19,6 +19,16 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_repbook");
 
+/// The host name a `start_https` server answers as (resolved to loopback by its client, and by a browser
+/// started with `--host-resolver-rules=MAP repbook.test 127.0.0.1`).
+pub const HTTPS_HOST: &str = "repbook.test";
+
+struct Tls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    cert_pem: String,
+}
+
 pub struct Server {
     child: Option<Child>,
     pub base: String,
@@ -39,6 +49,27 @@ impl Server {
 
     /// Like `start_with_env`, with the server's log (standard error) written to `log` when given.
     pub async fn start_logged(data_dir: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Server {
+        Self::start_serving(data_dir, env, log, None).await
+    }
+
+    /// Serves HTTPS itself with a throwaway certificate for `HTTPS_HOST` (written beside the data dir);
+    /// `base` is `https://repbook.test:PORT`, and `client()` resolves that name to loopback and trusts the
+    /// certificate. (Not `localhost`: browsers treat it as secure even over plain HTTP.)
+    pub async fn start_https(data_dir: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Server {
+        let cert = rcgen::generate_simple_self_signed(vec![HTTPS_HOST.to_string()]).unwrap();
+        let cert_file = data_dir.with_extension("cert.pem");
+        let key_file = data_dir.with_extension("key.pem");
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+        let tls = Tls {
+            cert_file,
+            key_file,
+            cert_pem: cert.cert.pem(),
+        };
+        Self::start_serving(data_dir, env, log, Some(tls)).await
+    }
+
+    async fn start_serving(data_dir: &Path, env: &[(&str, &str)], log: Option<&Path>, tls: Option<Tls>) -> Server {
         let addr_file = data_dir.join("server.addr");
         let _ = std::fs::remove_file(&addr_file);
         let mut command = Command::new(BIN);
@@ -55,6 +86,13 @@ impl Server {
         for (key, value) in env {
             command.env(key, value);
         }
+        if let Some(tls) = &tls {
+            command
+                .arg("--tls-cert")
+                .arg(&tls.cert_file)
+                .arg("--tls-key")
+                .arg(&tls.key_file);
+        }
         let mut child = command.spawn().expect("spawn repbook serve");
         let addr = listening_addr(data_dir, &mut child).await;
         let token = env
@@ -67,12 +105,24 @@ impl Server {
                     .trim()
                     .to_string()
             });
+        let (base, http) = match &tls {
+            None => (format!("http://{addr}"), reqwest::Client::new()),
+            Some(tls) => {
+                let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+                let client = reqwest::Client::builder()
+                    .add_root_certificate(reqwest::Certificate::from_pem(tls.cert_pem.as_bytes()).unwrap())
+                    .resolve(HTTPS_HOST, addr.parse().expect("socket address"))
+                    .build()
+                    .unwrap();
+                (format!("https://{HTTPS_HOST}:{port}"), client)
+            }
+        };
         let server = Server {
             child: Some(child),
-            base: format!("http://{addr}"),
+            base,
             token,
             data_dir: data_dir.to_path_buf(),
-            http: reqwest::Client::new(),
+            http,
         };
         let health = server
             .http
@@ -102,6 +152,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The server's HTTP client (trusting its certificate when it serves HTTPS).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The server's process id (for /proc readings).
@@ -339,6 +394,11 @@ pub struct Listener {
 
 impl Listener {
     pub async fn start(body: &'static str) -> Listener {
+        Self::start_with_headers("", body).await
+    }
+
+    /// Like `start`, each answer with `headers` (lines ending in CRLF) too, e.g. a `Set-Cookie`.
+    pub async fn start_with_headers(headers: &'static str, body: &'static str) -> Listener {
         use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -370,7 +430,7 @@ impl Listener {
                             buffer.copy_within(end + 4..read, 0);
                             read -= end + 4;
                             let response = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n{headers}content-length: {}\r\n\r\n{body}",
                                 body.len()
                             );
                             if stream.write_all(response.as_bytes()).await.is_err() {

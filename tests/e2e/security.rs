@@ -1,0 +1,326 @@
+//! Security, second round: what an attacker holding a plain-HTTP page on the clinic's host, one booking
+//! link, or a stream of guesses can still do, each through the real binary. The session cookie over
+//! HTTPS (in Chromium, with a plain-HTTP page on the same host trying to read and toss it), HSTS, wrong
+//! bearer tokens throttled per address, one address's stalled connections never keeping out its own
+//! health probe, and answers that carry reps' details kept out of caches and content sniffing.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::hostile_connections::stall;
+use crate::support::booking::{book, clinic, link, publish, rep, weekday};
+use crate::support::browser::{Admin, Browser};
+use crate::support::{HTTPS_HOST, Listener, Server, local_date_in};
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// The value of cookie `name` in a `Set-Cookie` line.
+fn cookie_value(set_cookie: &str, name: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|pair| pair.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {set_cookie}"))
+        .to_string()
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({ "token": token }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    response
+}
+
+/// Over HTTPS the session cookie is `__Host-…; Secure` and answers carry HSTS, so a page served over plain
+/// HTTP on the same host (cookies are per host, not per port) never receives it and cannot toss one that
+/// signs the manager out. Checked in Chromium, as the manager's browser would behave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_session_cookie_over_https_never_reaches_a_plain_http_page_and_cannot_be_tossed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let server = Server::start_https(&data, &[], None).await;
+    clinic(&server, "Australia/Sydney", "NSW").await;
+
+    // What the server says, read plainly.
+    let signed = sign_in(server.client(), &server.base, &server.token, &[]).await;
+    let cookies = set_cookies(&signed);
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let cookie = &cookies[0];
+    assert!(cookie.starts_with("__Host-repbook_session="), "{cookie}");
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} missing: {cookie}"
+        );
+    }
+    assert!(!cookie.contains("Domain="), "a __Host- cookie is host-only: {cookie}");
+    assert_eq!(
+        signed
+            .headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap()),
+        Some("max-age=31536000")
+    );
+
+    // A page over plain HTTP on the same host: it records what the browser sends it, and tries to toss
+    // session cookies of both names.
+    let plain = Listener::start_with_headers(
+        "set-cookie: repbook_session=tossed; Path=/api\r\nset-cookie: __Host-repbook_session=tossed; Path=/\r\n",
+        "<!doctype html><title>another service on the clinic's server</title><p>hello",
+    )
+    .await;
+    let resolve = format!("--host-resolver-rules=MAP {HTTPS_HOST} 127.0.0.1");
+    let browser = Browser::start_with_args(1280, 900, &["--ignore-certificate-errors", &resolve]).await;
+    let admin = Admin { browser: &browser };
+    admin.sign_in(&server.base, &server.token).await;
+    let plain_url = format!("http://{HTTPS_HOST}:{}", plain.addr.port());
+    browser.goto(&format!("{plain_url}/")).await;
+    browser.goto(&format!("{plain_url}/api/v1/session")).await;
+    let seen = plain.requests.lock().unwrap().clone();
+    assert!(seen.len() >= 2, "{seen:?}");
+    for request in &seen {
+        assert!(
+            !request.to_ascii_lowercase().contains("__host-repbook_session"),
+            "the session cookie went to a plain-HTTP page:\n{request}"
+        );
+    }
+    // The tossed cookie is in the browser now (the page under /api carried it back), yet the manager stays
+    // signed in.
+    assert!(
+        seen.iter()
+            .any(|r| r.starts_with("GET /api/v1/session") && r.contains("repbook_session=tossed")),
+        "{seen:?}"
+    );
+    browser.goto(&format!("{}/", server.base)).await;
+    browser
+        .until(
+            "the clinic's workspace, still signed in after the toss",
+            "!document.getElementById('workspace').hidden",
+        )
+        .await;
+    browser.close().await;
+}
+
+/// Over plain HTTP any page of the host can set `repbook_session`: a live one among several counts. Behind
+/// a trusted proxy that says `X-Forwarded-Proto: https`, the cookie is Secure with HSTS; the same header
+/// from anyone else changes nothing.
+#[tokio::test]
+async fn security_a_tossed_cookie_is_outvoted_and_a_trusted_proxys_https_is_believed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_TRUSTED_PROXIES", "127.0.0.2")]).await;
+    let http = reqwest::Client::new();
+    let signed = sign_in(&http, &server.base, &server.token, &[]).await;
+    let cookie = &set_cookies(&signed)[0];
+    assert!(
+        cookie.starts_with("repbook_session=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert!(signed.headers().get("strict-transport-security").is_none());
+    let value = cookie_value(cookie, "repbook_session");
+    let session = http
+        .get(format!("{}/api/v1/session", server.base))
+        .header("cookie", format!("repbook_session=tossed; repbook_session={value}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        session.status(),
+        200,
+        "a tossed cookie before the live one signed the manager out"
+    );
+
+    // The same X-Forwarded-Proto from a client that is not the proxy: still plain.
+    let pretending = sign_in(&http, &server.base, &server.token, &[("x-forwarded-proto", "https")]).await;
+    assert!(set_cookies(&pretending)[0].starts_with("repbook_session="));
+    assert!(pretending.headers().get("strict-transport-security").is_none());
+
+    // From the trusted proxy's address.
+    let port = server.base.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let proxy = reqwest::Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let proxied = sign_in(&proxy, &base, &server.token, &[("x-forwarded-proto", "https")]).await;
+    let cookie = &set_cookies(&proxied)[0];
+    assert!(
+        cookie.starts_with("__Host-repbook_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    assert!(proxied.headers().get("strict-transport-security").is_some());
+    // Under HTTPS only the __Host- name is read: a plain-named cookie (which anyone can set) is not.
+    let value = cookie_value(cookie, "__Host-repbook_session");
+    let answer = |cookie: String| {
+        let proxy = proxy.clone();
+        let base = base.clone();
+        async move {
+            proxy
+                .get(format!("{base}/api/v1/session"))
+                .header("x-forwarded-proto", "https")
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(answer(format!("__Host-repbook_session={value}")).await, 200);
+    assert_eq!(answer(format!("repbook_session={value}")).await, 401);
+}
+
+/// Wrong bearer tokens count per client address on every route: past the limit (20 a minute) the address
+/// is answered 429, even with the right token, while another address is served; each wrong one is logged
+/// with the address and never the token's text.
+#[tokio::test]
+async fn security_wrong_bearer_tokens_are_throttled_per_address_and_logged_without_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let log = dir.path().join("server.log");
+    let server = Server::start_logged(&data, &[("REPBOOK_TRUSTED_PROXIES", "127.0.0.1")], Some(&log)).await;
+    let http = reqwest::Client::new();
+    let call = |from: &'static str, token: String, path: &'static str| {
+        let http = http.clone();
+        let url = format!("{}{path}", server.base);
+        async move {
+            http.get(url)
+                .header("x-forwarded-for", from)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let guesser = "203.0.113.5";
+    let mut answers = Vec::new();
+    for n in 0..30 {
+        let path = if n % 2 == 0 { "/api/v1/clinics" } else { "/metrics" };
+        answers.push(call(guesser, format!("guess-{n:04}-not-the-token"), path).await);
+    }
+    assert_eq!(&answers[..20], &[401; 20], "{answers:?}");
+    assert_eq!(&answers[20..], &[429; 10], "{answers:?}");
+    assert_eq!(call(guesser, server.token.clone(), "/api/v1/clinics").await, 429);
+    assert_eq!(call("203.0.113.6", server.token.clone(), "/api/v1/clinics").await, 200);
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let wrong = logged
+        .lines()
+        .filter(|l| l.contains("a request with a wrong API token"))
+        .count();
+    assert_eq!(wrong, 20, "{logged}");
+    assert!(
+        logged.contains(guesser) && logged.contains("too many wrong tokens"),
+        "{logged}"
+    );
+    assert!(!logged.contains("not-the-token"), "a guessed token reached the log");
+}
+
+/// An address at its connection share (here 40) with every connection stalled mid-headers still gets its
+/// health probe answered: the newcomer replaces that address's longest idle connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_stalled_connections_do_not_keep_out_their_own_addresss_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_CONNECTIONS_PER_ADDRESS", "40")]).await;
+    let addr: SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+    let shared = Ipv4Addr::new(127, 0, 0, 3);
+    let mut stalled = Vec::new();
+    for _ in 0..1500 {
+        if let Some(stream) = stall(shared, addr).await {
+            stalled.push(stream);
+        }
+    }
+    assert_eq!(stalled.len(), 1500);
+    let probe = reqwest::Client::builder()
+        .local_address(IpAddr::V4(shared))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let mut took = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let health = probe.get(format!("{}/healthz", server.base)).send().await;
+        assert!(
+            health.as_ref().is_ok_and(|r| r.status() == 200),
+            "the probe from the stalled address was kept out: {health:?}"
+        );
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "healthz from an address holding 1500 stalled connections: p50 {:?}, max {:?}",
+        took[5], took[9]
+    );
+}
+
+/// JSON that carries a rep's details (the manage link's booking, the admin's lists) is never cached and
+/// never sniffed as something else.
+#[tokio::test]
+async fn security_answers_with_reps_details_are_no_store_and_nosniff() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    let day = local_date_in("Australia/Sydney", 3);
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
+    )
+    .await;
+    let capability = link(&server, &c.id, "Reps", &[]).await;
+    let (status, booked) = book(
+        &server,
+        &capability,
+        &format!("{day}T12:00"),
+        Some(&c.ana),
+        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    let manage = booked["manage_url"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let headers_of = |response: &reqwest::Response| -> Value {
+        json!({
+            "nosniff": response.headers().get("x-content-type-options").map(|v| v.to_str().unwrap()),
+            "cache": response.headers().get("cache-control").map(|v| v.to_str().unwrap()),
+        })
+    };
+    let expected = json!({"nosniff": "nosniff", "cache": "no-store"});
+    let visit = http
+        .get(format!("{}{manage}/booking", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), 200);
+    assert_eq!(headers_of(&visit), expected, "{manage}/booking");
+    let list = http
+        .get(format!("{}/api/v1/clinics/{}/appointments", server.base, c.id))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    assert_eq!(headers_of(&list), expected, "the admin's list");
+    let refused = http
+        .get(format!("{}{manage}x/booking", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(headers_of(&refused), expected, "an error answer");
+}
