@@ -331,3 +331,175 @@ async fn security_answers_with_reps_details_are_no_store_and_nosniff() {
         .unwrap();
     assert_eq!(headers_of(&refused), expected, "an error answer");
 }
+
+/// `%36…` routes to the same link as `6…`: the per-link limit counts what the router sees, so one
+/// address cannot exhaust a link for everyone and still reach it under another spelling. Likewise for a
+/// manage token.
+#[tokio::test]
+async fn security_per_link_limits_count_the_decoded_capability() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(
+        dir.path(),
+        &[
+            ("REPBOOK_PUBLIC_READS_PER_MINUTE", "100000"),
+            ("REPBOOK_PUBLIC_WRITES_PER_MINUTE", "100000"),
+            ("REPBOOK_PUBLIC_PER_LINK_PER_MINUTE", "6"),
+        ],
+    )
+    .await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    let day = local_date_in("Australia/Sydney", 3);
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
+    )
+    .await;
+    let book_path = link(&server, &c.id, "Reps", &[]).await;
+    let (status, booked) = book(
+        &server,
+        &book_path,
+        &format!("{day}T12:00"),
+        Some(&c.ana),
+        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    let manage_path = booked["manage_url"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    // The capability with its first character percent-encoded: the same link to the router.
+    let encoded = |path: &str| {
+        let (prefix, capability) = path.rsplit_once('/').unwrap();
+        let first = capability.as_bytes()[0];
+        format!("{prefix}/%{first:02X}{}", &capability[1..])
+    };
+    for (path, tail) in [(book_path.clone(), "/slots"), (manage_path.clone(), "/booking")] {
+        let mut answers = Vec::new();
+        for n in 0..10 {
+            let spelled = if n < 5 { path.clone() } else { encoded(&path) };
+            let response = http
+                .get(format!("{}{spelled}{tail}", server.base))
+                .send()
+                .await
+                .unwrap();
+            answers.push(response.status().as_u16());
+        }
+        // The booking above used one request of the link's minute.
+        let used = if path == book_path { 1 } else { 0 };
+        let allowed = 6 - used;
+        assert!(
+            answers[..allowed].iter().all(|s| *s == 200) && answers[allowed..].iter().all(|s| *s == 429),
+            "{path}{tail}: {answers:?}"
+        );
+    }
+}
+
+/// Text that reaches other programs: a bare CR in the visiting instructions never reaches the `.ics` raw;
+/// invisible characters in names are refused with what to fix (the zero-width non-joiner, which Persian
+/// names need, is kept and the CLI prints it escaped); error messages name no internals.
+#[tokio::test]
+async fn security_text_reaching_other_programs_is_clean_and_errors_say_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    crate::support::booking::set_rules(
+        &server,
+        &c.id,
+        json!({"visiting_instructions": "Sign in at reception\rthen wait in room 2"}),
+    )
+    .await;
+    let day = local_date_in("Australia/Sydney", 3);
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
+    )
+    .await;
+    let book_path = link(&server, &c.id, "Reps", &[]).await;
+    for (name, code) in [
+        ("Al\u{200B}ice", "U+200B"),
+        ("Alice\u{2028}Tan", "U+2028"),
+        ("\u{FEFF}Alice", "U+FEFF"),
+    ] {
+        let (status, body) = book(
+            &server,
+            &book_path,
+            &format!("{day}T12:00"),
+            Some(&c.ana),
+            rep(name, "Acme", "alice@acme.test"),
+        )
+        .await;
+        assert_eq!(status, 422, "{name:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("rep.name") && message.contains(code) && message.contains("remove it"),
+            "{message}"
+        );
+    }
+    let (status, booked) = book(
+        &server,
+        &book_path,
+        &format!("{day}T12:00"),
+        Some(&c.ana),
+        rep("Ali\u{200C}reza Karimi", "Acme", "alireza@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+
+    let manage = booked["manage_url"].as_str().unwrap();
+    let ics = reqwest::get(format!("{}{manage}/booking.ics", server.base))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let bare_cr = ics.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count();
+    assert_eq!(bare_cr, 0, "a bare CR in the .ics:\n{}", String::from_utf8_lossy(&ics));
+    let unfolded = String::from_utf8_lossy(&ics).replace("\r\n ", "");
+    assert!(
+        unfolded.contains("Sign in at reception\\nthen wait in room 2"),
+        "{unfolded}"
+    );
+
+    let listed = crate::support::cli(
+        &server.data_dir,
+        &["appt", "list", "--clinic", &c.id, "--server", &server.base],
+    );
+    let printed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{printed}");
+    assert!(printed.contains("Ali\\u{200c}reza"), "{printed}");
+    assert!(!printed.contains('\u{200C}'), "printed raw: {printed:?}");
+
+    // Errors that used to name internals.
+    let post = |body: &'static str| {
+        let url = format!("{}{book_path}/bookings", server.base);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post("5").await;
+    assert_eq!(status, 400);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("expected a JSON object") && !message.contains("struct") && !message.contains("Booking"),
+        "{message}"
+    );
+    for start in ["9999-12-31T23:59+14:00", "-009999-01-01T00:00"] {
+        let body = format!(r#"{{"start": "{start}", "rep": {{"name": "A", "company": "B", "email": "a@b.test"}}}}"#);
+        let (status, answer) = post(Box::leak(body.into_boxed_str())).await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default().to_string();
+        assert!((400..500).contains(&status), "{start}: {status} {answer}");
+        assert!(
+            !message.contains("overflow") && !message.contains("converting") && !message.contains("jiff"),
+            "{start}: {message}"
+        );
+    }
+}

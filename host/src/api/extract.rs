@@ -35,10 +35,36 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "missing_content_type",
             "send the body as JSON with Content-Type: application/json",
         ),
-        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", e.body_text()),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", e.body_text()),
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", plain(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", plain(&e.body_text())),
+        other => ApiError::bad_request("invalid_body", plain(&other.body_text())),
     }
+}
+
+/// serde's words for a body that does not fit, without repbook's internals: its type names (`expected
+/// struct NewAppointment`) say nothing to a caller, "a JSON object" does; axum's preamble goes too.
+fn plain(text: &str) -> String {
+    let text = text
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .or_else(|| text.strip_prefix("Failed to parse the request body as JSON: "))
+        .or_else(|| text.strip_prefix("Failed to deserialize query string: "))
+        .unwrap_or(text);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("expected struct ") {
+        out.push_str(&rest[..at]);
+        out.push_str("expected a JSON object");
+        rest = &rest[at + "expected struct ".len()..];
+        let name_end = rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        rest = &rest[name_end..];
+    }
+    out.push_str(rest);
+    out.replace(
+        "expected internally tagged enum",
+        "expected a JSON object with its kind",
+    )
 }
 
 pub struct QueryParams<T>(pub T);
@@ -50,6 +76,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| QueryParams(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", plain(&e.body_text())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain;
+
+    #[test]
+    fn serde_messages_lose_type_names_and_the_preamble() {
+        assert_eq!(
+            plain(
+                "Failed to deserialize the JSON body into the target type: invalid type: integer `5`, expected struct BookingRequest at line 1 column 1"
+            ),
+            "invalid type: integer `5`, expected a JSON object at line 1 column 1"
+        );
+        assert_eq!(
+            plain("rep: invalid type: string \"x\", expected struct Rep at line 1 column 30"),
+            "rep: invalid type: string \"x\", expected a JSON object at line 1 column 30"
+        );
     }
 }

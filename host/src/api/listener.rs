@@ -522,7 +522,8 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_capped_per_address_and_a_full_server_closes_its_longest_idle_connection() {
+    fn a_full_address_or_server_closes_its_longest_idle_connection_and_never_a_busy_one() {
+        use std::sync::atomic::Ordering::SeqCst;
         let config = ConnectionConfig {
             max_connections: 3,
             per_address: 2,
@@ -534,26 +535,35 @@ mod tests {
         let c: IpAddr = "192.0.2.3".parse().unwrap();
         let oldest = take_slot(&occupancy, a, &config).unwrap();
         let busy = take_slot(&occupancy, a, &config).unwrap();
-        assert!(take_slot(&occupancy, a, &config).is_none(), "a third from one address");
-        let third = take_slot(&occupancy, b, &config).unwrap();
         let _request = InFlight::begin(&busy.activity);
 
-        // Full: the newcomer gets in, and the connection idle the longest (not the busy one) is told to close.
-        let newcomer = take_slot(&occupancy, c, &config).unwrap();
-        assert!(oldest.activity.closing.load(std::sync::atomic::Ordering::SeqCst));
-        assert!(!busy.activity.closing.load(std::sync::atomic::Ordering::SeqCst));
+        // A third from one address replaces that address's idle connection, not its busy one.
+        let again = take_slot(&occupancy, a, &config).unwrap();
+        assert!(oldest.activity.closing.load(SeqCst));
+        assert!(!busy.activity.closing.load(SeqCst));
         drop(oldest);
-
-        // Full of busy connections, and the one closing already counted: nobody else gets in.
-        let _others = [InFlight::begin(&third.activity), InFlight::begin(&newcomer.activity)];
+        let _again_request = InFlight::begin(&again.activity);
         assert!(
-            take_slot(&occupancy, c, &config).is_none(),
+            take_slot(&occupancy, a, &config).is_none(),
+            "every connection of that address is busy"
+        );
+
+        // Full: the newcomer gets in, and the connection idle the longest (another address's) closes.
+        let idle = take_slot(&occupancy, b, &config).unwrap();
+        let newcomer = take_slot(&occupancy, c, &config).unwrap();
+        assert!(idle.activity.closing.load(SeqCst));
+        drop(idle);
+
+        // Full of busy connections: nobody else gets in, until one ends.
+        let newcomer_request = InFlight::begin(&newcomer.activity);
+        assert!(
+            take_slot(&occupancy, b, &config).is_none(),
             "every open connection is busy"
         );
-        drop(_others);
-        drop(third);
+        drop(newcomer_request);
+        drop(newcomer);
         assert!(
-            take_slot(&occupancy, a, &config).is_some(),
+            take_slot(&occupancy, b, &config).is_some(),
             "a slot comes back when its connection ends"
         );
     }

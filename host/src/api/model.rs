@@ -2,6 +2,8 @@
 //! structs). Stored records are mapped to views so that secrets never leave and times are shown in the
 //! clinic's zone.
 
+/// The CLI escapes what a person cannot see by the same list the domain refuses.
+pub use crate::domain::is_invisible;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

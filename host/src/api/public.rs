@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
-use crate::app::{BookingRequest, Offer, RepVisit, SwapRequest};
+use crate::app::{BookingRequest, Offer, RepVisit, SwapRequest, digest};
 use crate::domain::{AppointmentStatus, Clinic, Rep, parse_date, rfc3339_in};
 use crate::notify::Method;
 
@@ -121,15 +121,17 @@ pub async fn limit(
     if by_address.check_key(&ip).is_err() {
         return too_many();
     }
-    // Only `/book/{link}/...` and `/manage/{token}/...` carry a capability; pages and assets count per
-    // address only.
+    // Only `/book/{link}/...`, `/manage/{token}/...` and `/confirm/{token}` carry a capability; pages and
+    // assets count per address only. Counted as the router sees it (percent-decoded: `%36` and `6` are one
+    // link), and by its digest, so the limiter never holds a capability.
     let mut segments = request.uri().path().split('/').skip(1);
-    let capability = match (segments.next(), segments.next()) {
-        (Some("book" | "manage" | "confirm"), Some(capability)) => capability.to_string(),
-        _ => String::new(),
-    };
-    if !capability.is_empty() && limits.per_capability.check_key(&capability).is_err() {
-        return too_many();
+    if let (Some("book" | "manage" | "confirm"), Some(raw)) = (segments.next(), segments.next())
+        && !raw.is_empty()
+    {
+        let capability = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+        if limits.per_capability.check_key(&digest(&capability)).is_err() {
+            return too_many();
+        }
     }
     next.run(request).await
 }

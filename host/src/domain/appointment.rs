@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::email::{clean_email, looks_like_email};
 pub use super::local_time::LocalStart;
 use super::local_time::{parse_local_start, resolve_local_start};
-use super::{Clinic, DomainError, check_duration, refuse_controls, require_text};
+use super::{Clinic, DomainError, check_duration, refuse_controls, refuse_invisible, require_text};
 
 /// The representative who visits. Stored verbatim (trimmed); it reaches the PMS only as a query parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,6 +27,7 @@ impl Rep {
         refuse_controls("rep.email", &self.email, false)?;
         if let Some(phone) = &self.phone {
             refuse_controls("rep.phone", phone, false)?;
+            refuse_invisible("rep.phone", phone)?;
             if phone.chars().count() > 40 {
                 return Err(DomainError::Invalid {
                     field: "rep.phone",
@@ -201,6 +202,7 @@ fn request_expiry(clinic: &Clinic, start: Timestamp, now: Timestamp) -> Timestam
 
 fn check_notes(notes: &str) -> Result<String, DomainError> {
     refuse_controls("notes", notes, true)?;
+    refuse_invisible("notes", notes)?;
     let notes = notes.trim();
     if notes.chars().count() > 2000 {
         return Err(DomainError::Invalid {

@@ -425,6 +425,7 @@ impl BookingRules {
         }
         if let Some(text) = &update.visiting_instructions {
             super::refuse_controls("visiting_instructions", text, true)?;
+            super::refuse_invisible("visiting_instructions", text)?;
             let text = text.trim();
             if text.chars().count() > 2000 {
                 return Err(DomainError::Invalid {

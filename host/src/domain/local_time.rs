@@ -133,9 +133,11 @@ pub fn resolve_local_start(zone_name: &str, input: &LocalInput) -> Result<LocalS
             }
         },
     };
-    let instant = offset.to_timestamp(input.datetime).map_err(|e| DomainError::Invalid {
+    let instant = offset.to_timestamp(input.datetime).map_err(|_| DomainError::Invalid {
         field: "start",
-        message: format!("start is out of range: {e}"),
+        message: format!(
+            "start is outside the times repbook takes ({FIRST_DATE} to {LAST_DATE}); write a date between them"
+        ),
     })?;
     Ok(local_parts(instant, &tz))
 }
@@ -149,9 +151,11 @@ pub fn resolve_local_start_first(zone_name: &str, input: &LocalInput) -> Result<
             let instant = tz
                 .to_ambiguous_timestamp(input.datetime)
                 .earlier()
-                .map_err(|e| DomainError::Invalid {
+                .map_err(|_| DomainError::Invalid {
                     field: "start",
-                    message: format!("start is out of range: {e}"),
+                    message: format!(
+                        "start is outside the times repbook takes ({FIRST_DATE} to {LAST_DATE}); write a date between them"
+                    ),
                 })?;
             Ok(local_parts(instant, &tz))
         }

@@ -73,8 +73,28 @@ pub(crate) fn refuse_controls(field: &'static str, value: &str, multiline: bool)
     }
 }
 
+/// Invisible characters make two names that look alike differ, and U+2028/2029 break lines where a
+/// program does not expect it: text people read refuses them (the zero-width (non-)joiners stay, some
+/// scripts and emoji need them). Addresses are cleaned of them instead (`clean_email`).
+pub(crate) fn refuse_invisible(field: &'static str, value: &str) -> Result<(), DomainError> {
+    match value
+        .chars()
+        .find(|&c| email::is_invisible(c) && !matches!(c, '\u{200C}' | '\u{200D}'))
+    {
+        None => Ok(()),
+        Some(c) => Err(DomainError::Invalid {
+            field,
+            message: format!(
+                "{field} holds the invisible character U+{:04X}; remove it (retype the text if it was pasted)",
+                c as u32
+            ),
+        }),
+    }
+}
+
 pub(crate) fn require_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     refuse_controls(field, value, false)?;
+    refuse_invisible(field, value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::Invalid {

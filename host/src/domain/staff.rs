@@ -108,6 +108,7 @@ pub struct NewPractitioner {
 impl Practitioner {
     pub fn create(id: String, clinic_id: String, new: NewPractitioner) -> Result<Self, DomainError> {
         super::refuse_controls("title", &new.title, false)?;
+        super::refuse_invisible("title", &new.title)?;
         Ok(Practitioner {
             id,
             clinic_id,

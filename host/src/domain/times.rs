@@ -221,6 +221,7 @@ pub struct NewClosedDate {
 impl ClosedDate {
     pub fn create(clinic_id: String, new: NewClosedDate) -> Result<Self, DomainError> {
         super::refuse_controls("reason", &new.reason, false)?;
+        super::refuse_invisible("reason", &new.reason)?;
         let reason = new.reason.trim();
         if reason.chars().count() > 200 {
             return Err(DomainError::Invalid {
