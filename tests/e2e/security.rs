@@ -503,3 +503,102 @@ async fn security_text_reaching_other_programs_is_clean_and_errors_say_what_to_f
         );
     }
 }
+
+async fn install_caldav(server: &Server) {
+    let component = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/caldav.wasm"),
+    )
+    .expect("caldav.wasm: run `make plugins` first");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/plugins", server.base))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/wasm")
+        .body(component)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+}
+
+/// Validates `clinic` against a CalDAV `server_url`; the answer's status and message.
+async fn validate_caldav(server: &Server, clinic: &str, server_url: &str) -> (u16, String) {
+    let settings = json!({"connector": "caldav", "enabled": true, "site_id": "rep-visits",
+        "settings": {"server_url": server_url, "username": crate::support::radicale::USER,
+                     "password": crate::support::radicale::PASSWORD, "practitioners": "1|Dr Ana Ng|MED0001234567"}});
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/clinics/{clinic}/pms"),
+            Some(settings),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .post(&format!("/api/v1/clinics/{clinic}/pms/validate"), json!({}))
+        .await;
+    let message = body["error"]["message"].as_str().unwrap_or_default().to_string();
+    (status, message)
+}
+
+/// A clinic's CalDAV `server_url` is the one egress an admin sets: every spelling of this machine
+/// (`0.0.0.0`, `0`, `127.1`, `[::ffff:7f00:1]`, a name that resolves to 127.0.0.1) and the private and
+/// link-local ranges are refused before any packet leaves, unless the operator allows them; an IPv6
+/// server the operator allows is reachable (its literal matches the declaration).
+#[tokio::test]
+async fn security_egress_refuses_every_spelling_of_this_machine_and_private_ranges_and_takes_ipv6() {
+    let listener = Listener::start("must never be reached").await;
+    let port = listener.addr.port();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "false")]).await;
+    install_caldav(&server).await;
+    let clinic = server.create_clinic("Egress GP", "Australia/Sydney", "NSW").await;
+    let mut spellings: Vec<(String, &str)> = vec![
+        (format!("https://0.0.0.0:{port}/dav/"), "loopback"),
+        (format!("https://0:{port}/dav/"), "loopback"),
+        (format!("https://127.1:{port}/dav/"), "loopback"),
+        (format!("https://[::ffff:7f00:1]:{port}/dav/"), "loopback"),
+        (format!("https://localhost.:{port}/dav/"), "loopback"),
+        (format!("https://169.254.169.254:{port}/latest/"), "link-local"),
+        (format!("https://10.0.0.8:{port}/dav/"), "private"),
+        (format!("https://[fd12::8]:{port}/dav/"), "private"),
+    ];
+    // A name (not a literal) that resolves to this machine: checked on the resolved address.
+    let name = String::from_utf8(std::process::Command::new("hostname").output().unwrap().stdout).unwrap();
+    let name = name.trim().to_string();
+    let resolves_here = tokio::net::lookup_host((name.as_str(), 0))
+        .await
+        .map(|mut addrs| addrs.all(|a| a.ip().is_loopback()))
+        .unwrap_or(false);
+    if resolves_here && !name.is_empty() {
+        spellings.push((format!("https://{name}:{port}/dav/"), "loopback"));
+    } else {
+        println!("note: this machine's name ({name:?}) does not resolve to loopback; that case is not run");
+    }
+    for (url, reach) in &spellings {
+        let (status, message) = validate_caldav(&server, &clinic, url).await;
+        assert!(status >= 400, "{url} was accepted");
+        assert!(message.contains(reach), "{url}: {status} {message}");
+    }
+    assert_eq!(
+        listener.connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a packet reached this machine"
+    );
+    println!(
+        "{} server URLs refused before connecting, resolved-name case {}",
+        spellings.len(),
+        if resolves_here { "run" } else { "skipped" }
+    );
+
+    // With loopback allowed, a CalDAV server reached by an IPv6 literal works.
+    let radicale = crate::support::radicale::Radicale::start().await;
+    radicale.make_collection("rep-visits", true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let open = Server::start_with_env(dir.path(), &[("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true")]).await;
+    install_caldav(&open).await;
+    let clinic = open.create_clinic("IPv6 GP", "Australia/Sydney", "NSW").await;
+    let home = radicale.home().replace("127.0.0.1", "[::ffff:7f00:1]");
+    assert!(home.contains("[::ffff:7f00:1]"), "{home}");
+    let (status, message) = validate_caldav(&open, &clinic, &home).await;
+    assert_eq!(status, 200, "{home}: {message}");
+}

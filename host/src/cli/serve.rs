@@ -229,6 +229,10 @@ pub struct PluginArgs {
     /// Let plugins reach loopback addresses (only for a local simulator).
     #[arg(long, env = "REPBOOK_PLUGIN_ALLOW_LOOPBACK")]
     pub plugin_allow_loopback: bool,
+    /// Let plugins reach private and link-local addresses (10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7,
+    /// fe80::/10), e.g. a CalDAV server on the clinic's network.
+    #[arg(long, env = "REPBOOK_PLUGIN_ALLOW_PRIVATE_NETWORK")]
+    pub plugin_allow_private_network: bool,
     /// Comma-separated hosts plugins may reach (narrows what each plugin declares).
     #[arg(long, env = "REPBOOK_PLUGIN_HOSTS", value_delimiter = ',')]
     pub plugin_hosts: Option<Vec<String>>,
@@ -250,6 +254,7 @@ impl PluginArgs {
                 ..Default::default()
             },
             allow_loopback: self.plugin_allow_loopback,
+            allow_private: self.plugin_allow_private_network,
             allowed_hosts: self.plugin_hosts.clone(),
             ..Default::default()
         }

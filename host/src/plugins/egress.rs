@@ -2,11 +2,120 @@
 //! the operator's), checked on the parsed URL before any request leaves; credentials the host injects.
 //!
 //! Fail closed: an empty intersection denies everything; the destination comes from the URL alone, never
-//! from guest headers; loopback is refused unless the operator allows it (the simulator needs it).
+//! from guest headers. Where an address leads is decided on the address itself: on the URL's text when it
+//! is an IP literal, and on every address a name resolves to (`PolicyResolver`, the HTTP client's only
+//! resolver), so neither `0.0.0.0`, `127.1`, `[::ffff:7f00:1]` nor a name that resolves to loopback gets
+//! round the rule. Loopback (and the unspecified address, which connects to this machine) needs
+//! `--plugin-allow-loopback` (the simulator needs it); private and link-local ranges (a LAN, a cloud's
+//! metadata service at 169.254.169.254) need `--plugin-allow-private-network`.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use url::Url;
+
+/// Where an address leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Public,
+    /// This machine: loopback, the unspecified address and 0.0.0.0/8.
+    Loopback,
+    /// The local network: RFC 1918, shared (100.64/10), link-local, IPv6 unique-local and link-local.
+    Private,
+}
+
+impl Reach {
+    pub fn of(ip: IpAddr) -> Reach {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                if v4.is_loopback() || a == 0 {
+                    Reach::Loopback
+                } else if v4.is_private() || v4.is_link_local() || (a == 100 && (64..128).contains(&b)) {
+                    Reach::Private
+                } else {
+                    Reach::Public
+                }
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                if v6.is_loopback() || v6.is_unspecified() {
+                    Reach::Loopback
+                } else if (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80 {
+                    Reach::Private
+                } else {
+                    Reach::Public
+                }
+            }
+        }
+    }
+}
+
+/// What the operator allows beyond the public internet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reachable {
+    pub loopback: bool,
+    pub private: bool,
+}
+
+impl Reachable {
+    /// `Err(why)` when `ip` is somewhere the operator has not allowed.
+    pub fn check(&self, shown: &str, ip: IpAddr) -> Result<(), String> {
+        match Reach::of(ip) {
+            Reach::Public => Ok(()),
+            Reach::Loopback if self.loopback => Ok(()),
+            Reach::Private if self.private => Ok(()),
+            Reach::Loopback => Err(format!(
+                "{shown} is a loopback address ({ip}) and the operator has not allowed loopback for plugins (--plugin-allow-loopback)"
+            )),
+            Reach::Private => Err(format!(
+                "{shown} is a private or link-local address ({ip}) and the operator has not allowed the private network for plugins (--plugin-allow-private-network)"
+            )),
+        }
+    }
+}
+
+/// A name resolved to an address the operator has not allowed: the request is refused before connecting.
+#[derive(Debug)]
+pub struct RefusedAddress(pub String);
+
+impl std::fmt::Display for RefusedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedAddress {}
+
+/// The plugins' HTTP client's resolver: the system's answer, without the addresses the operator has not
+/// allowed; a name left with none is refused with the reason.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyResolver(pub Reachable);
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reachable = self.0;
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|addr| match reachable.check(&host, addr.ip()) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        refusal.get_or_insert(why);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusal.unwrap_or_else(|| format!("{host} has no address"));
+                return Err(Box::new(RefusedAddress(why)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
 
 /// One allowed host: `name`, `name:port` or `*.suffix` (matches subdomains only).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,12 +130,32 @@ impl HostRule {
         if text.is_empty() || text.contains('/') || text.contains('@') {
             return Err(format!("'{text}' is not a host: write name, name:port or *.suffix"));
         }
-        let (host, port) = match text.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(']') && !host.contains(':') => (
-                host.to_string(),
-                Some(port.parse::<u16>().map_err(|_| format!("bad port in '{text}'"))?),
-            ),
-            _ => (text.clone(), None),
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            // An IPv6 literal, written as URLs write it, in the URL parser's canonical form.
+            let (inside, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("'{text}': an IPv6 address is written [address] or [address]:port"))?;
+            let ip: std::net::Ipv6Addr = inside
+                .parse()
+                .map_err(|_| format!("'{text}': '{inside}' is not an IPv6 address"))?;
+            let port = match after.strip_prefix(':') {
+                Some(port) => Some(port.parse::<u16>().map_err(|_| format!("bad port in '{text}'"))?),
+                None if after.is_empty() => None,
+                None => return Err(format!("'{text}' is not a host: write [address] or [address]:port")),
+            };
+            let canonical = Url::parse(&format!("http://[{ip}]/"))
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| format!("[{ip}]"));
+            (canonical, port)
+        } else {
+            match text.rsplit_once(':') {
+                Some((host, port)) if !host.contains(':') => (
+                    host.to_string(),
+                    Some(port.parse::<u16>().map_err(|_| format!("bad port in '{text}'"))?),
+                ),
+                _ => (text.clone(), None),
+            }
         };
         if host.starts_with('*') && !host.starts_with("*.") {
             return Err(format!("'{text}': a wildcard must look like *.example.com"));
@@ -72,20 +201,40 @@ impl std::fmt::Display for HostRule {
 pub struct OperatorPolicy {
     /// `None`: every host a plugin declares; `Some`: only those also listed here.
     pub allowed_hosts: Option<Vec<HostRule>>,
-    /// Loopback (127.0.0.0/8, ::1, localhost) only when set, e.g. for the Halo simulator.
+    /// Loopback (127.0.0.0/8, ::1, localhost, the unspecified address) only when set, e.g. for the Halo
+    /// simulator.
     pub allow_loopback: bool,
+    /// Private and link-local ranges only when set, e.g. for a CalDAV server on the clinic's network.
+    pub allow_private: bool,
+}
+
+impl OperatorPolicy {
+    pub fn reachable(&self) -> Reachable {
+        Reachable {
+            loopback: self.allow_loopback,
+            private: self.allow_private,
+        }
+    }
 }
 
 /// The effective allowlist of one plugin.
 #[derive(Debug, Clone)]
 pub struct Egress {
     rules: Vec<HostRule>,
-    allow_loopback: bool,
+    reachable: Reachable,
 }
 
+/// The IP address a URL host names literally, if it does.
+fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
+/// Whether `host` is this machine by its text alone (a literal, or a `localhost` name).
 pub fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let name = host.trim_end_matches('.');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || literal_ip(host).is_some_and(|ip| Reach::of(ip) == Reach::Loopback)
 }
 
 impl Egress {
@@ -100,7 +249,7 @@ impl Egress {
             .collect();
         Egress {
             rules,
-            allow_loopback: operator.allow_loopback,
+            reachable: operator.reachable(),
         }
     }
 
@@ -126,9 +275,11 @@ impl Egress {
             "http" if loopback => {}
             scheme => return Err(format!("scheme {scheme} is not allowed for {host}; use https")),
         }
-        if loopback && !self.allow_loopback {
+        if let Some(ip) = literal_ip(&host) {
+            self.reachable.check(&host, ip)?;
+        } else if loopback && !self.reachable.loopback {
             return Err(format!(
-                "{host} is a loopback address and the operator has not allowed loopback for plugins"
+                "{host} is a loopback address and the operator has not allowed loopback for plugins (--plugin-allow-loopback)"
             ));
         }
         if self.rules.iter().any(|rule| rule.matches(&host, port)) {
@@ -176,6 +327,7 @@ mod tests {
         let operator = OperatorPolicy {
             allowed_hosts: operator.map(|list| list.iter().map(|h| HostRule::parse(h).unwrap()).collect()),
             allow_loopback: loopback,
+            allow_private: false,
         };
         Egress::new(&declared.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &operator)
     }
@@ -219,7 +371,7 @@ mod tests {
         // The operator's list still narrows what a clinic can name.
         let operator = OperatorPolicy {
             allowed_hosts: Some(vec![HostRule::parse("*.haloconnect.io").unwrap()]),
-            allow_loopback: false,
+            ..Default::default()
         };
         assert!(check(&Egress::new(&resolved, &operator), "https://cal.clinic.example:8443/").is_err());
     }
@@ -246,5 +398,59 @@ mod tests {
         );
         let e = egress(&["127.0.0.1:9000"], None, true);
         assert!(check(&e, "http://127.0.0.1:9001/").is_err());
+    }
+
+    /// Each spelling of this machine, and each private range, is decided on the address it means.
+    #[test]
+    fn addresses_are_judged_by_where_they_lead_whatever_their_spelling() {
+        for (url, reach) in [
+            ("https://0.0.0.0:8443/", "loopback"),
+            ("https://0:8443/", "loopback"),
+            ("https://127.1:8443/", "loopback"),
+            ("https://[::]:8443/", "loopback"),
+            ("https://[::1]:8443/", "loopback"),
+            ("https://[::ffff:7f00:1]:8443/", "loopback"),
+            ("https://10.1.2.3:8443/", "private"),
+            ("https://172.20.0.5:8443/", "private"),
+            ("https://192.168.1.10:8443/", "private"),
+            ("https://169.254.169.254:8443/", "link-local"),
+            ("https://100.64.0.1:8443/", "private"),
+            ("https://[fd00::1]:8443/", "private"),
+            ("https://[fe80::1]:8443/", "link-local"),
+        ] {
+            let url = Url::parse(url).unwrap();
+            let host_port = format!("{}:8443", url.host_str().unwrap());
+            let e = Egress::new(&[host_port.clone()], &OperatorPolicy::default());
+            let refused = e.check(&url).expect_err(url.as_str());
+            assert!(refused.contains(reach), "{url}: {refused}");
+            let open = OperatorPolicy {
+                allow_loopback: true,
+                allow_private: true,
+                ..Default::default()
+            };
+            assert_eq!(Egress::new(&[host_port], &open).check(&url), Ok(()), "{url}");
+        }
+        assert!(is_loopback("localhost.") && is_loopback("api.localhost"));
+        assert_eq!(Reach::of("203.0.113.9".parse().unwrap()), Reach::Public);
+        assert_eq!(Reach::of("2001:db8::1".parse().unwrap()), Reach::Public);
+    }
+
+    /// IPv6 literals in a declaration or the operator's list match the URL's canonical spelling.
+    #[test]
+    fn ipv6_literals_match_in_any_spelling() {
+        let rule = HostRule::parse("[::FFFF:127.0.0.1]:18750").unwrap();
+        assert!(rule.matches("[::ffff:7f00:1]", 18750));
+        assert!(!rule.matches("[::ffff:7f00:1]", 18751));
+        assert!(HostRule::parse("[2001:db8::1]").unwrap().matches("[2001:db8::1]", 443));
+        assert!(HostRule::parse("[not-v6]:1").is_err());
+        let declared = resolve_declared(&["{server_url}".to_string()], |_| {
+            Some("http://[::ffff:127.0.0.1]:18750/dav/".to_string())
+        });
+        let open = OperatorPolicy {
+            allow_loopback: true,
+            ..Default::default()
+        };
+        let url = Url::parse("http://[::ffff:127.0.0.1]:18750/dav/cal/").unwrap();
+        assert_eq!(Egress::new(&declared, &open).check(&url), Ok(()));
     }
 }

@@ -98,6 +98,8 @@ pub struct PluginConfig {
     pub http: HttpLimits,
     /// Let plugins reach loopback addresses (only for a local simulator).
     pub allow_loopback: bool,
+    /// Let plugins reach private and link-local addresses (a PMS or calendar on the clinic's network).
+    pub allow_private: bool,
     /// Hosts plugins may reach, narrowing what each declares; `None` allows what they declare.
     pub allowed_hosts: Option<Vec<String>>,
 }
@@ -119,6 +121,7 @@ impl PluginConfig {
         Ok(egress::OperatorPolicy {
             allowed_hosts,
             allow_loopback: self.allow_loopback,
+            allow_private: self.allow_private,
         })
     }
 }
@@ -147,6 +150,9 @@ impl Runtime {
             // A redirect could lead anywhere; the guest sees the 3xx and any follow-up goes through the check.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(std::time::Duration::from_secs(10))
+            // Every name is resolved through the operator's rule on addresses (IP literals are checked on
+            // the URL's text before a request leaves).
+            .dns_resolver(Arc::new(egress::PolicyResolver(operator.reachable())))
             .build()
             .map_err(|e| PluginError::Engine(format!("HTTP client: {e}")))?;
         Ok(Arc::new(Runtime {

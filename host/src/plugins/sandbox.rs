@@ -319,12 +319,29 @@ async fn send(net: &CallNet, request: HttpRequest, label: &str) -> Result<HttpRe
             tracing::warn!(plugin = label, %method, host, path, millis, "plugin request timed out");
             Err(HttpFailure::Timeout)
         }
+        Err(error) if refused_address(&error).is_some() => {
+            let reason = refused_address(&error).unwrap_or_default();
+            tracing::warn!(plugin = label, host, %reason, "plugin request denied");
+            Err(HttpFailure::Denied(reason))
+        }
         Err(error) => {
             let error = error.without_url().to_string();
             tracing::warn!(plugin = label, %method, host, path, millis, %error, "plugin request failed");
             Err(HttpFailure::Transport(error))
         }
     }
+}
+
+/// The operator's refusal of a resolved address, when that is why the request failed.
+fn refused_address(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(refused) = inner.downcast_ref::<super::egress::RefusedAddress>() {
+            return Some(refused.0.clone());
+        }
+        source = inner.source();
+    }
+    None
 }
 
 #[cfg(test)]

@@ -377,6 +377,7 @@ pub async fn plugin_registry(
     let operator = repbook::plugins::egress::OperatorPolicy {
         allowed_hosts: None,
         allow_loopback,
+        allow_private: false,
     };
     let runtime = repbook::plugins::Runtime::new(dir, limits, Default::default(), operator).expect("runtime");
     let registry = repbook::plugins::Registry::open(runtime, store.clone())
