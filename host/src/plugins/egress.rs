@@ -420,7 +420,7 @@ mod tests {
         ] {
             let url = Url::parse(url).unwrap();
             let host_port = format!("{}:8443", url.host_str().unwrap());
-            let e = Egress::new(&[host_port.clone()], &OperatorPolicy::default());
+            let e = Egress::new(std::slice::from_ref(&host_port), &OperatorPolicy::default());
             let refused = e.check(&url).expect_err(url.as_str());
             assert!(refused.contains(reach), "{url}: {refused}");
             let open = OperatorPolicy {
