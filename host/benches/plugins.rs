@@ -68,6 +68,7 @@ async fn main() {
     let operator = OperatorPolicy {
         allowed_hosts: None,
         allow_loopback: true,
+        allow_private: false,
     };
     let runtime = Runtime::new(dir.path(), SandboxLimits::default(), Default::default(), operator).unwrap();
     println!("pooling allocator: {}", runtime.engine.pooling);

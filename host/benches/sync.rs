@@ -55,6 +55,7 @@ async fn main() {
         OperatorPolicy {
             allowed_hosts: None,
             allow_loopback: true,
+            allow_private: false,
         },
     )
     .unwrap();
