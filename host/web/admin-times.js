@@ -1,6 +1,23 @@
 // Appointment times: weekly rep-visit times, visitor categories, closed dates and booking links.
 import { $, h, field, checkbox, table, say, showError, act, get, WEEKDAYS } from "./ui.js";
 
+// A link's URL is known only in the answer that made or renewed it (repbook keeps its fingerprint):
+// shown once, on the next render of this tab.
+let fresh = null;
+
+function copyButton(label, url) {
+  return h("button", {
+    type: "button", "aria-label": `Copy the link for ${label}`, onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(url);
+        say(`Copied the link for ${label}.`);
+      } catch (e) {
+        showError(`Copy this link by hand: ${url}`);
+      }
+    },
+  }, "Copy");
+}
+
 export async function render(ctx) {
   const [timeList, categoryList, closedList, linkList, staffList] = await Promise.all([
     get(ctx.path("/times")), get(ctx.path("/categories")), get(ctx.path("/closed")), get(ctx.path("/links")), get(ctx.path("/staff")),
@@ -27,23 +44,23 @@ export async function render(ctx) {
     t.from || t.until ? `${t.from || "…"} to ${t.until || "…"}` : "Every week",
     remove(`Remove ${t.weekday} ${t.start} with ${t.with}`, `/times/${t.id}`, "Removed the time; bookings already made stay."),
   ]);
+  const shown = fresh;
+  fresh = null;
   const linkRows = linkList.links.map((l) => {
-    const url = new URL(l.url, location.origin).href;
     return [
       l.label,
       l.categories.length ? l.categories.map(categoryName).join(", ") : "Every rep",
-      l.revoked ? h("span", { class: "note" }, "Revoked") : h("code", { class: "url" }, url),
+      l.revoked ? h("span", { class: "note" }, "Revoked") : h("span", { class: "note" }, "Live"),
       l.revoked ? "" : h("span", { class: "row-actions" },
         h("button", {
-          type: "button", "aria-label": `Copy the link for ${l.label}`, onclick: async () => {
-            try {
-              await navigator.clipboard.writeText(url);
-              say(`Copied the link for ${l.label}.`);
-            } catch (e) {
-              showError(`Copy this link by hand: ${url}`);
+          type: "button", "aria-label": `Give the link for ${l.label} a new URL`, onclick: async () => {
+            const renewed = await act("Making a new URL…", "POST", ctx.path(`/links/${l.id}/renew`), {}, `The link for ${l.label} has a new URL; the old one no longer works.`);
+            if (renewed) {
+              fresh = { label: renewed.label, url: new URL(renewed.url, location.origin).href };
+              await ctx.rerender();
             }
           },
-        }, "Copy"),
+        }, "New URL"),
         h("button", {
           type: "button", class: "danger", "aria-label": `Revoke the link for ${l.label}`, onclick: async () => {
             if (await act("Revoking…", "DELETE", ctx.path(`/links/${l.id}`), undefined, `Revoked the link for ${l.label}; it no longer works, bookings made through it stay.`)) await ctx.rerender();
@@ -103,7 +120,10 @@ export async function render(ctx) {
     h("label", { for: "cd-reason" }, "Reason"), h("input", { id: "cd-reason", maxlength: 200 }), h("button", { type: "submit" }, "Close the date")),
 
     h("h2", {}, "Booking links"),
-    h("p", {}, "Give a link to reps: whoever has it can book the times for its categories. Revoke it to stop it at once."),
+    h("p", {}, "Give a link to reps: whoever has it can book the times for its categories. Revoke it to stop it at once. A link's URL is shown only when it is made: repbook keeps a fingerprint of it, not the URL. Lost one? Give it a new URL."),
+    shown ? h("div", { class: "notice", id: "new-link", role: "status" },
+      h("p", {}, `The URL for ${shown.label}, shown only now: copy it and give it to reps.`),
+      h("p", {}, h("code", { class: "url" }, shown.url), " ", copyButton(shown.label, shown.url))) : "",
     table(["Label", "Categories", "Link", ""], linkRows, "Booking links"),
     h("form", {
       id: "link-form",
@@ -111,8 +131,10 @@ export async function render(ctx) {
         event.preventDefault();
         const made = await act("Creating…", "POST", ctx.path("/links"), { label: $("l-label").value.trim(), categories: ticked("l") });
         if (made) {
+          const url = new URL(made.url, location.origin).href;
+          fresh = { label: made.label, url };
           await ctx.rerender();
-          say(`Created: ${new URL(made.url, location.origin).href}`);
+          say(`Created: ${url}`);
         }
       },
     },

@@ -602,3 +602,107 @@ async fn security_egress_refuses_every_spelling_of_this_machine_and_private_rang
     let (status, message) = validate_caldav(&open, &clinic, &home).await;
     assert_eq!(status, 200, "{home}: {message}");
 }
+
+/// Booking links are kept as digests: the URL is in the answer that makes (or renews) a link and nowhere
+/// else — not in the list, the store's files or a backup. Renewing gives a new URL and stops the old one;
+/// bookings made through it stay.
+#[tokio::test]
+async fn security_booking_links_are_kept_only_as_digests_and_renewing_stops_the_old_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path()).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    let day = local_date_in("Australia/Sydney", 3);
+    publish(
+        &server,
+        &c.id,
+        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
+    )
+    .await;
+    let (status, made) = server
+        .post(
+            &format!("/api/v1/clinics/{}/links", c.id),
+            json!({"label": "Acme reps"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let old_path = made["url"].as_str().unwrap().to_string();
+    let capability = old_path.trim_start_matches("/book/").to_string();
+    assert!(capability.len() >= 43, "{capability}");
+    let (status, booked) = book(
+        &server,
+        &old_path,
+        &format!("{day}T12:00"),
+        Some(&c.ana),
+        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+
+    let (_, listed) = server.get(&format!("/api/v1/clinics/{}/links", c.id)).await;
+    assert_eq!(listed["links"][0]["url"], Value::Null, "{listed}");
+    let printed = crate::support::cli(
+        &server.data_dir,
+        &["link", "list", "--clinic", &c.id, "--server", &server.base],
+    );
+    assert!(!String::from_utf8_lossy(&printed.stdout).contains(&capability));
+
+    let backup = server
+        .client()
+        .get(format!("{}/api/v1/backup", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backup.status(), 200);
+    let backup = backup.bytes().await.unwrap();
+    assert!(backup.len() > 1000, "a backup of {} bytes", backup.len());
+    let holds = |bytes: &[u8]| bytes.windows(capability.len()).any(|w| w == capability.as_bytes());
+    assert!(!holds(&backup), "the backup holds the link's capability");
+
+    let link_id = made["id"].as_str().unwrap();
+    let (status, renewed) = server
+        .post(&format!("/api/v1/clinics/{}/links/{link_id}/renew", c.id), json!({}))
+        .await;
+    assert_eq!(status, 200, "{renewed}");
+    let new_path = renewed["url"].as_str().unwrap().to_string();
+    assert_ne!(new_path, old_path);
+    let (old_status, _) = crate::support::booking::public_get(&server, &format!("{old_path}/slots")).await;
+    assert_eq!(old_status, 404, "the old URL still works");
+    let (new_status, _) =
+        crate::support::booking::public_get(&server, &format!("{new_path}/slots?from={day}&to={day}")).await;
+    assert_eq!(new_status, 200);
+    let manage = booked["manage_url"].as_str().unwrap();
+    let (status, _) = crate::support::booking::public_get(&server, &format!("{manage}/booking")).await;
+    assert_eq!(status, 200, "a booking made through the old URL stays");
+
+    // After a clean stop, every file of the store: neither URL is in any of them.
+    server.terminate(Duration::from_secs(20));
+    let renewed_capability = new_path.trim_start_matches("/book/").to_string();
+    let mut files = 0;
+    for entry in walk(&server.data_dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        files += 1;
+        assert!(!holds(&bytes), "{} holds the first capability", entry.display());
+        assert!(
+            !bytes
+                .windows(renewed_capability.len())
+                .any(|w| w == renewed_capability.as_bytes()),
+            "{} holds the renewed capability",
+            entry.display()
+        );
+    }
+    assert!(files >= 3, "only {files} files in the data dir");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

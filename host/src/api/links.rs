@@ -15,8 +15,9 @@ pub struct LinkView {
     pub id: String,
     pub label: String,
     pub categories: Vec<String>,
-    /// The capability URL to give reps, relative to the server.
-    pub url: String,
+    /// The capability URL to give reps, relative to the server: only in the answer that made or renewed
+    /// the link (repbook keeps only its SHA-256), else null.
+    pub url: Option<String>,
     pub created_at: String,
     pub revoked: bool,
 }
@@ -32,7 +33,7 @@ impl From<&BookingLink> for LinkView {
             id: link.id.clone(),
             label: link.label.clone(),
             categories: link.categories.clone(),
-            url: link.url(),
+            url: None,
             created_at: link.created_at.to_string(),
             revoked: link.revoked_at.is_some(),
         }
@@ -70,8 +71,29 @@ pub async fn create_link(
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewBookingLink>,
 ) -> Result<(StatusCode, Json<LinkView>), ApiError> {
-    let link = state.app.create_link(&clinic_id, new).await?;
-    Ok((StatusCode::CREATED, Json((&link).into())))
+    let (link, capability) = state.app.create_link(&clinic_id, new).await?;
+    let mut view = LinkView::from(&link);
+    view.url = Some(BookingLink::url(&capability));
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A new URL for a live link; the old one stops working, its bookings stay.
+#[utoipa::path(operation_id = "published_renew_link",
+    post,
+    path = "/api/v1/clinics/{clinic}/links/{id}/renew",
+    tag = "publishing",
+    summary = "Give a link a new URL (shown once); the old URL stops working",
+    params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Link id")),
+    responses((status = 200, description = "Done", body = LinkView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
+)]
+pub async fn renew_link(
+    State(state): State<AppState>,
+    Path((clinic_id, id)): Path<(String, String)>,
+) -> Result<Json<LinkView>, ApiError> {
+    let (link, capability) = state.app.renew_link(&clinic_id, &id).await?;
+    let mut view = LinkView::from(&link);
+    view.url = Some(BookingLink::url(&capability));
+    Ok(Json(view))
 }
 
 /// Revokes a link: its URL answers like one that never existed. Bookings made through it stay.

@@ -144,6 +144,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(times::remove_closed))
         .routes(routes!(links::list_links, links::create_link))
         .routes(routes!(links::revoke_link))
+        .routes(routes!(links::renew_link))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::activate))
         .routes(routes!(plugins::rollback))

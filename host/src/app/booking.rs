@@ -14,7 +14,6 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::notices::Tell;
 use super::{App, AppError, with_whom};
@@ -55,10 +54,7 @@ pub struct SwapRequest {
     pub practitioner_id: Option<String>,
 }
 
-/// The SHA-256 of a capability, as stored: a leaked store does not give out manage links.
-pub fn digest(capability: &str) -> String {
-    format!("{:x}", Sha256::digest(capability.as_bytes()))
-}
+pub use crate::domain::digest;
 
 /// 256 bits from the operating system's secure generator, URL-safe.
 pub fn new_capability() -> Result<String, AppError> {
@@ -147,7 +143,7 @@ impl App {
     /// A live link (not revoked), or the one answer for anything else.
     fn live_link(&self, capability: &str) -> Result<BookingLink, AppError> {
         self.store
-            .link_by_capability(capability)?
+            .link_by_digest(&digest(capability))?
             .filter(|l| l.revoked_at.is_none())
             .ok_or(AppError::LinkNotFound)
     }
@@ -800,7 +796,7 @@ mod tests {
             categories: vec![],
         };
         store
-            .put_link(&BookingLink::create("l1".into(), clinic.id.clone(), new_link, capability.clone(), now).unwrap())
+            .put_link(&BookingLink::create("l1".into(), clinic.id.clone(), new_link, &capability, now).unwrap())
             .unwrap();
         // No connector is installed, so the diary cache has nothing to subtract: these tests are about requests.
         let runtime = crate::plugins::Runtime::from_config(dir.path(), &Default::default()).unwrap();

@@ -4,7 +4,7 @@
 
 use jiff::civil::Date;
 
-use super::booking::new_capability;
+use super::booking::{digest, new_capability};
 use super::{App, AppError, with_whom};
 use crate::domain::{
     BookingLink, ClosedDate, DomainError, NewBookingLink, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime,
@@ -171,14 +171,38 @@ impl App {
         Ok(self.store.links(&clinic.id)?)
     }
 
-    /// A new booking link for some of the clinic's categories.
-    pub async fn create_link(&self, clinic_id: &str, new: NewBookingLink) -> Result<BookingLink, AppError> {
+    /// A new booking link for some of the clinic's categories, with its capability: the only time it is
+    /// known (the store keeps its digest).
+    pub async fn create_link(&self, clinic_id: &str, new: NewBookingLink) -> Result<(BookingLink, String), AppError> {
         let clinic = self.store.clinic(clinic_id)?;
         self.known_categories(&clinic.id, &new.categories)?;
-        let link = BookingLink::create(new_id(), clinic.id.clone(), new, new_capability()?, self.now())?;
+        let capability = new_capability()?;
+        let link = BookingLink::create(new_id(), clinic.id.clone(), new, &capability, self.now())?;
         self.store.put_link(&link)?;
         self.store.durable().await?;
-        Ok(link)
+        Ok((link, capability))
+    }
+
+    /// A new URL for a live link (its label, categories and bookings stay; the old URL stops working), for
+    /// a link whose URL was lost or leaked.
+    pub async fn renew_link(&self, clinic_id: &str, id: &str) -> Result<(BookingLink, String), AppError> {
+        let clinic = self.store.clinic(clinic_id)?;
+        let capability = new_capability()?;
+        let link = {
+            let _guard = self.store.lock_clinic(&clinic.id).await;
+            let mut link = self.store.link(&clinic.id, id)?;
+            if link.revoked_at.is_some() {
+                return Err(AppError::Domain(crate::domain::DomainError::Invalid {
+                    field: "link",
+                    message: "this link is revoked; create a new link instead".into(),
+                }));
+            }
+            link.capability_sha256 = digest(&capability);
+            self.store.put_link(&link)?;
+            link
+        };
+        self.store.durable().await?;
+        Ok((link, capability))
     }
 
     /// Revokes a link: its URL answers like one that never existed. Bookings made through it stay.

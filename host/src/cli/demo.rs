@@ -116,11 +116,16 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
             clinic
         }
     };
-    let link = store
-        .links(&clinic.id)?
-        .into_iter()
-        .find(|l| l.revoked_at.is_none())
-        .map(|l| l.url());
+    // Only the link's digest is kept: each run gives the demo link a fresh URL to print.
+    let link = match store.links(&clinic.id)?.into_iter().find(|l| l.revoked_at.is_none()) {
+        Some(mut link) => {
+            let capability = crate::app::new_capability()?;
+            link.capability_sha256 = crate::domain::digest(&capability);
+            store.put_link(&link)?;
+            Some(crate::domain::BookingLink::url(&capability))
+        }
+        None => None,
+    };
     // The simulator is new on every run, so its address is set again each time.
     let update: PmsSettingsUpdate = serde_json::from_value(json!({
         "connector": "halo-bp", "send_via": "halo-link", "enabled": true, "site_id": "12345", "pairing_code": "ABC123",
@@ -232,7 +237,7 @@ fn publish_demo_times(store: &crate::store::Store, clinic: &Clinic) -> anyhow::R
         new_id(),
         clinic.id.clone(),
         link,
-        crate::app::new_capability()?,
+        &crate::app::new_capability()?,
         jiff::Timestamp::now(),
     )?)?;
     Ok(())

@@ -1,4 +1,5 @@
-//! `repbook link create|list|revoke`: booking links for reps (capability URLs).
+//! `repbook link create|list|renew|revoke`: booking links for reps (capability URLs, shown once: repbook
+//! keeps only their digest).
 
 use std::path::Path;
 
@@ -30,6 +31,12 @@ pub enum LinkCommand {
         #[arg(long)]
         clinic: String,
     },
+    /// A new URL for a link whose URL was lost or leaked: the old one stops working, bookings stay.
+    Renew {
+        #[arg(long)]
+        clinic: String,
+        id: String,
+    },
     /// Revoke a link: it stops working at once; bookings made through it stay.
     Revoke {
         #[arg(long)]
@@ -41,8 +48,17 @@ pub enum LinkCommand {
 pub async fn run(data_dir: &Path, args: &ClientArgs, command: LinkCommand) -> Result<(), CliError> {
     let client = Client::discover(data_dir, args)?;
     let absolute = |mut view: LinkView| {
-        view.url = client.absolute(&view.url);
+        view.url = view.url.map(|url| client.absolute(&url));
         view
+    };
+    let shown_once = |l: &LinkView| {
+        print_links(std::slice::from_ref(l));
+        if let Some(url) = &l.url {
+            println!("Give reps this URL: {}", table::printable(url));
+            println!(
+                "It is shown only now (repbook keeps a fingerprint of it); lost, `repbook link renew` makes a new one."
+            );
+        }
     };
     match command {
         LinkCommand::Create {
@@ -55,11 +71,13 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: LinkCommand) -> Re
                 categories: category_ids(&client, &clinic, &categories).await?,
             };
             let created: LinkView = client.post(&["clinics", &clinic, "links"], &body).await?;
-            let created = absolute(created);
-            show(args, &created, |l| {
-                print_links(std::slice::from_ref(l));
-                println!("Give reps this URL: {}", table::printable(&l.url));
-            });
+            show(args, &absolute(created), shown_once);
+        }
+        LinkCommand::Renew { clinic, id } => {
+            let renewed: LinkView = client
+                .post(&["clinics", &clinic, "links", &id, "renew"], &serde_json::json!({}))
+                .await?;
+            show(args, &absolute(renewed), shown_once);
         }
         LinkCommand::List { clinic } => {
             let mut list: LinkList = client.get(&["clinics", &clinic, "links"]).await?;
@@ -87,7 +105,11 @@ fn print_links(links: &[LinkView]) {
                 } else {
                     l.categories.join(", ")
                 },
-                if l.revoked { "revoked".into() } else { l.url.clone() },
+                match (&l.url, l.revoked) {
+                    (_, true) => "revoked".into(),
+                    (Some(url), false) => url.clone(),
+                    (None, false) => "live (shown when made)".into(),
+                },
                 l.id.clone(),
             ]
         })

@@ -1,8 +1,15 @@
 //! A booking link: a capability URL (`/book/<capability>`) that lets whoever holds it book the clinic's
-//! times for the link's visitor categories.
+//! times for the link's visitor categories. Only the capability's SHA-256 is kept (as for manage links):
+//! the URL is shown once, when the link is made or renewed.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a capability, as stored: a leaked store or backup gives out no link.
+pub fn digest(capability: &str) -> String {
+    format!("{:x}", Sha256::digest(capability.as_bytes()))
+}
 
 use super::{DomainError, require_text};
 
@@ -13,8 +20,8 @@ pub struct BookingLink {
     pub clinic_id: String,
     pub label: String,
     pub categories: Vec<String>,
-    /// The secret part of `/book/<capability>` (at least 128 random bits).
-    pub capability: String,
+    /// The SHA-256 of the secret part of `/book/<capability>` (256 random bits).
+    pub capability_sha256: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
@@ -32,7 +39,7 @@ impl BookingLink {
         id: String,
         clinic_id: String,
         new: NewBookingLink,
-        capability: String,
+        capability: &str,
         now: Timestamp,
     ) -> Result<Self, DomainError> {
         let mut categories = new.categories;
@@ -43,13 +50,14 @@ impl BookingLink {
             clinic_id,
             label: require_text("label", &new.label, 120)?,
             categories,
-            capability,
+            capability_sha256: digest(capability),
             created_at: now,
             revoked_at: None,
         })
     }
 
-    pub fn url(&self) -> String {
-        format!("/book/{}", self.capability)
+    /// The link's URL for `capability` (the one it was made or renewed with).
+    pub fn url(capability: &str) -> String {
+        format!("/book/{capability}")
     }
 }

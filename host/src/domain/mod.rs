@@ -21,7 +21,7 @@ pub use appointment::{
     Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, Rep, find_overlap,
 };
-pub use booking_link::{BookingLink, NewBookingLink};
+pub use booking_link::{BookingLink, NewBookingLink, digest};
 pub use clinic::{AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use email::{check_email, email_domain, is_invisible, looks_like_email, normalize_email};
 pub use error::{DomainError, ErrorKind};

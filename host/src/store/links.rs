@@ -1,4 +1,4 @@
-//! Booking links, found by their clinic and id or by the capability in their URL.
+//! Booking links, found by their clinic and id or by the digest of the capability in their URL.
 
 use sled::Transactional;
 
@@ -22,22 +22,29 @@ impl Store {
         }
     }
 
-    /// Stores a link and the index from its capability to it, together.
+    /// Stores a link and the index from its capability's digest to it, together; a renewed link's old
+    /// digest leaves the index in the same transaction (its old URL stops working).
     pub fn put_link(&self, link: &BookingLink) -> Result<(), StoreError> {
         let record = encode(link)?;
         let key = keys::owned(&link.clinic_id, &link.id);
         (&self.links, &self.link_capabilities)
             .transaction(|(links, capabilities)| {
-                links.insert(key.as_slice(), record.as_slice())?;
-                capabilities.insert(link.capability.as_bytes(), key.as_slice())?;
+                if let Some(old) = links.insert(key.as_slice(), record.as_slice())? {
+                    let old: BookingLink = decode("booking link", &old)
+                        .map_err(|_| sled::transaction::ConflictableTransactionError::Abort(()))?;
+                    if old.capability_sha256 != link.capability_sha256 {
+                        capabilities.remove(old.capability_sha256.as_bytes())?;
+                    }
+                }
+                capabilities.insert(link.capability_sha256.as_bytes(), key.as_slice())?;
                 Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(tx_error)
     }
 
-    /// The link whose URL carries `capability`, revoked or not.
-    pub fn link_by_capability(&self, capability: &str) -> Result<Option<BookingLink>, StoreError> {
-        match self.link_capabilities.get(capability.as_bytes())? {
+    /// The link whose capability has this SHA-256 (`domain::digest`), revoked or not.
+    pub fn link_by_digest(&self, capability_sha256: &str) -> Result<Option<BookingLink>, StoreError> {
+        match self.link_capabilities.get(capability_sha256.as_bytes())? {
             Some(key) => match self.links.get(key)? {
                 Some(bytes) => decode("booking link", &bytes).map(Some),
                 None => Ok(None),

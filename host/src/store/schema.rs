@@ -7,13 +7,17 @@ use sled::Transactional;
 
 use super::StoreError;
 
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const VERSION_KEY: &[u8] = b"schema_version";
 
 type Migration = fn(&sled::Db) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` takes the store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[index_appointments_by_practitioner, move_pms_state_to_its_own_tree];
+const MIGRATIONS: &[Migration] = &[
+    index_appointments_by_practitioner,
+    move_pms_state_to_its_own_tree,
+    keep_only_link_digests,
+];
 
 /// 1 -> 2: the per-practitioner start index that the overlap rule reads.
 fn index_appointments_by_practitioner(db: &sled::Db) -> Result<(), StoreError> {
@@ -59,6 +63,34 @@ fn move_pms_state_to_its_own_tree(db: &sled::Db) -> Result<(), StoreError> {
             .transaction(|(appointments, records)| {
                 records.insert(&key, super::codec::encode(&record).map_err(abort)?)?;
                 appointments.insert(&key, super::codec::encode(&value).map_err(abort)?)?;
+                Ok(())
+            })
+            .map_err(super::tx_abort_error)?;
+    }
+    Ok(())
+}
+
+/// 3 -> 4: booking links keep only the SHA-256 of their capability, in the record and in the index that
+/// finds a link by it; links already handed out keep working (they are found by their digest).
+fn keep_only_link_digests(db: &sled::Db) -> Result<(), StoreError> {
+    let links = db.open_tree("links")?;
+    let index = db.open_tree("link_capabilities")?;
+    for item in links.iter() {
+        let (key, bytes) = item?;
+        let mut value: serde_json::Value = super::codec::decode("booking link", &bytes)?;
+        let Some(object) = value.as_object_mut() else { continue };
+        let Some(capability) = object.remove("capability") else {
+            continue;
+        };
+        let capability = capability.as_str().unwrap_or_default().to_string();
+        let digest = crate::domain::digest(&capability);
+        object.insert("capability_sha256".into(), serde_json::Value::String(digest.clone()));
+        // All three or none: a crash re-runs this step, which skips a link already moved.
+        (&links, &index)
+            .transaction(|(links, index)| {
+                links.insert(&key, super::codec::encode(&value).map_err(abort)?)?;
+                index.remove(capability.as_bytes())?;
+                index.insert(digest.as_bytes(), &key)?;
                 Ok(())
             })
             .map_err(super::tx_abort_error)?;
@@ -219,6 +251,52 @@ mod tests {
         // Running it again (a crash after it finished, before the version was written) changes nothing.
         move_pms_state_to_its_own_tree(&db).unwrap();
         assert_eq!(db.open_tree("pms_records").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn version_3_links_keep_only_their_digest_and_old_urls_keep_working() {
+        let db = temp_db();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(VERSION_KEY, &3u32.to_be_bytes()).unwrap();
+        let capability = "Qm9va2luZy1saW5rLWhhbmRlZC1vdXQtbG9uZy1hZ28";
+        let old = serde_json::json!({
+            "id": "L1", "clinic_id": "C", "label": "Acme reps", "categories": [],
+            "capability": capability, "created_at": "2026-01-01T00:00:00Z", "revoked_at": null
+        });
+        let key = super::super::keys::owned("C", "L1");
+        db.open_tree("links")
+            .unwrap()
+            .insert(&key, super::super::codec::encode(&old).unwrap())
+            .unwrap();
+        db.open_tree("link_capabilities")
+            .unwrap()
+            .insert(capability.as_bytes(), key.as_slice())
+            .unwrap();
+        migrate(&db, &meta).unwrap();
+        assert_eq!(read_version(&meta).unwrap(), SCHEMA_VERSION);
+        // Nowhere in the links' trees is the capability any more.
+        for tree in ["links", "link_capabilities"] {
+            for item in db.open_tree(tree).unwrap().iter() {
+                let (k, v) = item.unwrap();
+                let text = format!("{}{}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v));
+                assert!(!text.contains(capability), "{tree} still holds the capability: {text}");
+            }
+        }
+        let bytes = db.open_tree("links").unwrap().get(&key).unwrap().unwrap();
+        let link: crate::domain::BookingLink = super::super::codec::decode("booking link", &bytes).unwrap();
+        assert_eq!(link.capability_sha256, crate::domain::digest(capability));
+        let found = db
+            .open_tree("link_capabilities")
+            .unwrap()
+            .get(crate::domain::digest(capability).as_bytes())
+            .unwrap();
+        assert_eq!(
+            found.as_deref(),
+            Some(key.as_slice()),
+            "the handed-out URL still finds its link"
+        );
+        keep_only_link_digests(&db).unwrap();
+        assert_eq!(db.open_tree("link_capabilities").unwrap().len(), 1);
     }
 
     #[test]
