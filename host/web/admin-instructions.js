@@ -44,6 +44,7 @@ export async function render(ctx) {
           company_visit_interval_weeks: interval > 0 ? interval : null,
           cancel_cutoff_hours: Number($("r-cancel").value),
           swap_cutoff_hours: Number($("r-swap").value),
+          swaps_per_day: Number($("r-swaps").value),
           request_expiry_hours: Number($("r-expiry").value),
           link_daily_cap: Number($("r-cap").value),
         };
@@ -58,6 +59,7 @@ export async function render(ctx) {
     number("One visit per company per doctor every (weeks; 0 = no limit)", "r-interval", rules.company_visit_interval_weeks ?? 0, 0, 52),
     number("Reps may cancel up to (hours before)", "r-cancel", rules.cancel_cutoff_hours, 0, 720),
     number("Reps may change the time up to (hours before)", "r-swap", rules.swap_cutoff_hours, 0, 720),
+    number("Changes per booking in 24 hours", "r-swaps", rules.swaps_per_day, 1, 50, "Each change is written into your PMS."),
     number("Requests wait for approval for (hours)", "r-expiry", rules.request_expiry_hours, 1, 720),
     number("Bookings per link per day", "r-cap", rules.link_daily_cap, 1, 1000),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save the rules"))),

@@ -706,3 +706,109 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// Commands that wrote into the site's Bp so far.
+async fn bp_writes(sim_url: &str) -> usize {
+    crate::support::pms::sim_log(sim_url, "20001")
+        .await
+        .iter()
+        .filter(|c| c["outcome"] == "ok" && c["wrote"] == true)
+        .count()
+}
+
+/// Swap churn no longer writes into the PMS at will: a booking takes `swaps_per_day` swaps (3) in 24
+/// hours, then the rep is told to call the clinic; and a swap undone before it was sent (the site was
+/// offline meanwhile) writes nothing when the site comes back, since the PMS already holds that time.
+#[tokio::test]
+async fn security_swap_churn_is_limited_per_booking_and_an_undone_swap_never_reaches_the_pms() {
+    use crate::support::booking::{ROOMY_LIMITS, public_post};
+    use crate::support::pms;
+    let pms::Setup { sim, server, dir: _dir } = pms::start(
+        pms::seed(1),
+        &[ROOMY_LIMITS.as_slice(), &[("REPBOOK_RECONCILE_EVERY_SECS", "0")]].concat(),
+    )
+    .await;
+    let setup = pms::ready_clinic(&server, &sim.url(), "20001", "Australia/Brisbane", "QLD").await;
+    let ana = &setup.doctors[0].0;
+    let day = local_date_in("Australia/Brisbane", 6);
+    publish(
+        &server,
+        &setup.id,
+        json!({"weekday": weekday(&day), "start": "13:00", "end": "15:00", "slot_minutes": 30, "practitioner_id": ana}),
+    )
+    .await;
+    let url = link(&server, &setup.id, "All reps", &[]).await;
+    let (status, first) = book(
+        &server,
+        &url,
+        &format!("{day}T13:00"),
+        Some(ana),
+        rep("Ria", "Acme", "ria@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    pms::wait_drained(&server, &setup.id, Duration::from_secs(30)).await;
+    let manage = first["manage_url"].as_str().unwrap().to_string();
+
+    // Ten alternating swaps: three are taken, the rest refused with what to do.
+    let mut answers = Vec::new();
+    for n in 0..10 {
+        let start = if n % 2 == 0 { "13:30" } else { "13:00" };
+        let (status, body) = public_post(
+            &server,
+            &format!("{manage}/swap"),
+            json!({"start": format!("{day}T{start}"), "practitioner_id": ana}),
+        )
+        .await;
+        if status != 200 {
+            assert_eq!(body["error"]["code"], "swap_limit", "{body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains("call the clinic"),
+                "{body}"
+            );
+        }
+        answers.push(status);
+    }
+    assert_eq!(answers.iter().filter(|s| **s == 200).count(), 3, "{answers:?}");
+    assert!(answers[3..].iter().all(|s| *s != 200), "{answers:?}");
+    pms::wait_drained(&server, &setup.id, Duration::from_secs(30)).await;
+    let after_churn = bp_writes(&sim.url()).await;
+
+    // Another visit, in Bp at 14:00; the site goes offline; the rep moves to 14:30 and back; the site
+    // returns: nothing more is written.
+    let (status, second) = book(
+        &server,
+        &url,
+        &format!("{day}T14:00"),
+        Some(ana),
+        rep("Lou", "Beta", "lou@beta.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    pms::wait_drained(&server, &setup.id, Duration::from_secs(30)).await;
+    let before_undo = bp_writes(&sim.url()).await;
+    assert!(before_undo > after_churn, "the new booking was written");
+    pms::set_faults(&sim.url(), "20001", json!({"offline": true})).await;
+    let manage = second["manage_url"].as_str().unwrap().to_string();
+    for start in ["14:30", "14:00"] {
+        let (status, body) = public_post(
+            &server,
+            &format!("{manage}/swap"),
+            json!({"start": format!("{day}T{start}"), "practitioner_id": ana}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    pms::set_faults(&sim.url(), "20001", json!({"offline": false})).await;
+    let status = pms::wait_drained(&server, &setup.id, Duration::from_secs(60)).await;
+    assert_eq!(
+        bp_writes(&sim.url()).await,
+        before_undo,
+        "an undone swap reached Bp: {status}"
+    );
+    let held = pms::assert_bp_matches(&server, &sim.url(), &setup).await;
+    println!(
+        "swap churn: 10 swaps asked, 3 taken, {} writes into Bp for them; a swap undone while offline: 0 writes; Bp matches repbook ({held} visits)",
+        after_churn
+    );
+}

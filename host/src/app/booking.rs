@@ -727,7 +727,13 @@ impl App {
                         minutes: slot.minutes,
                         practitioner_id: slot.practitioner_id.clone(),
                     };
-                    let swapped = current.swapped(placement, slot.time_id.clone(), slot.approval_required, now)?;
+                    let swapped = current.swapped(
+                        placement,
+                        slot.time_id.clone(),
+                        slot.approval_required,
+                        clinic.booking.swaps_per_day,
+                        now,
+                    )?;
                     self.check_overlap(clinic, &swapped, now)?;
                     Ok(Some(swapped))
                 },

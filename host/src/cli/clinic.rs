@@ -79,6 +79,9 @@ pub struct BookingRuleArgs {
     /// Reps may swap to another time up to this many hours before the visit.
     #[arg(long)]
     pub swap_cutoff_hours: Option<u32>,
+    /// Swaps one booking may take in 24 hours (each one writes into the PMS).
+    #[arg(long)]
+    pub swaps_per_day: Option<u32>,
     /// Hours an approval-required request waits for staff before it expires.
     #[arg(long)]
     pub request_expiry_hours: Option<u32>,
@@ -189,6 +192,7 @@ fn rule_update(rules: BookingRuleArgs) -> ClinicUpdate {
         company_visit_interval_weeks: rules.company_visit_interval_weeks.map(|w| (w > 0).then_some(w)),
         cancel_cutoff_hours: rules.cancel_cutoff_hours,
         swap_cutoff_hours: rules.swap_cutoff_hours,
+        swaps_per_day: rules.swaps_per_day,
         request_expiry_hours: rules.request_expiry_hours,
         link_daily_cap: rules.link_daily_cap,
         visiting_instructions: rules.visiting_instructions,
@@ -361,7 +365,7 @@ fn print_clinic(clinic: &ClinicView) {
     }
     let rules = &clinic.booking;
     say(format!(
-        "  rep booking: {} h lead, {} days ahead, {} open per rep{}; reps cancel up to {} h and swap up to {} h before",
+        "  rep booking: {} h lead, {} days ahead, {} open per rep{}; reps cancel up to {} h and swap up to {} h before ({} a day)",
         rules.booking_lead_hours,
         rules.booking_horizon_days,
         rules.max_open_bookings_per_rep,
@@ -370,7 +374,8 @@ fn print_clinic(clinic: &ClinicView) {
             .map(|w| format!(", one visit per company per doctor every {w} weeks"))
             .unwrap_or_default(),
         rules.cancel_cutoff_hours,
-        rules.swap_cutoff_hours
+        rules.swap_cutoff_hours,
+        rules.swaps_per_day
     ));
     say(format!(
         "  requests wait {} h for approval; {} bookings per link per day{}",

@@ -137,6 +137,10 @@ pub struct Appointment {
     /// While `Held`: until when, and what confirming makes of it.
     #[serde(default)]
     pub hold: Option<Hold>,
+    /// When the rep moved it through the manage link in the last day: swaps are limited per booking
+    /// (`swaps_per_day`), since each one is a write into the PMS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swapped_at: Vec<Timestamp>,
 }
 
 fn staff_source() -> BookingSource {
@@ -241,6 +245,7 @@ impl Appointment {
             manage: None,
             request_expires_at: None,
             hold: None,
+            swapped_at: Vec::new(),
         })
     }
 
@@ -300,6 +305,7 @@ impl Appointment {
             manage: booking.manage,
             request_expires_at: expires,
             hold,
+            swapped_at: Vec::new(),
         })
     }
 
@@ -359,9 +365,22 @@ impl Appointment {
         placement: Placement,
         time_id: String,
         approval_required: bool,
+        swaps_per_day: u32,
         now: Timestamp,
     ) -> Result<Self, DomainError> {
         let mut next = self.clone();
+        let day_ago = now - jiff::SignedDuration::from_hours(24);
+        next.swapped_at.retain(|at| *at > day_ago);
+        if next.swapped_at.len() >= swaps_per_day as usize {
+            return Err(DomainError::BookingRule {
+                code: "swap_limit",
+                message: format!(
+                    "this visit was changed {} times in the last 24 hours, the clinic's limit; keep this time or call the clinic",
+                    next.swapped_at.len()
+                ),
+            });
+        }
+        next.swapped_at.push(now);
         match (self.status, approval_required) {
             (AppointmentStatus::Booked, true) => {
                 return Err(DomainError::Invalid {

@@ -238,6 +238,8 @@ pub struct ClinicUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swap_cutoff_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub swaps_per_day: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_expiry_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_daily_cap: Option<u32>,
@@ -348,6 +350,8 @@ pub struct BookingRules {
     pub cancel_cutoff_hours: u32,
     /// A rep may swap to another time up to this many hours before the visit.
     pub swap_cutoff_hours: u32,
+    /// Swaps one booking may take in 24 hours (each one writes into the PMS).
+    pub swaps_per_day: u32,
     /// An approval-required request holds its slot this long, then expires.
     pub request_expiry_hours: u32,
     /// Bookings one link may take per clinic-local day.
@@ -367,6 +371,7 @@ impl Default for BookingRules {
             company_visit_interval_weeks: None,
             cancel_cutoff_hours: 24,
             swap_cutoff_hours: 24,
+            swaps_per_day: 3,
             request_expiry_hours: 72,
             link_daily_cap: 20,
             visiting_instructions: String::new(),
@@ -416,6 +421,9 @@ impl BookingRules {
         }
         if let Some(v) = update.swap_cutoff_hours {
             self.swap_cutoff_hours = in_range("swap_cutoff_hours", v, 0..=24 * 30, "hours")?;
+        }
+        if let Some(v) = update.swaps_per_day {
+            self.swaps_per_day = in_range("swaps_per_day", v, 1..=50, "swaps")?;
         }
         if let Some(v) = update.request_expiry_hours {
             self.request_expiry_hours = in_range("request_expiry_hours", v, 1..=24 * 30, "hours")?;
