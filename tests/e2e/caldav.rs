@@ -456,3 +456,52 @@ async fn switch_connector_from_halo_bp_to_caldav_and_back_with_the_server_runnin
     );
     assert_eq!(events.len(), 25);
 }
+
+/// A change undone before it was sent writes nothing: with the CalDAV server down, a visit is moved and
+/// moved back; when the server returns, the event's file is not written again (a CalDAV connector would
+/// PUT it whole, unlike halo-bp, which already skips a move to where Bp holds it).
+#[tokio::test]
+async fn security_a_move_undone_while_the_calendar_was_down_is_not_written_again() {
+    let mut radicale = Radicale::start().await;
+    radicale.make_collection("rep-visits", true).await;
+    let (server, _dir) = start_server().await;
+    let (clinic, doctors) = caldav_clinic(&server, &radicale, "rep-visits", "Australia/Sydney", "NSW").await;
+    let date = local_date_in("Australia/Sydney", 4);
+    let (status, body) = server.book(&clinic, &doctors[0], &format!("{date}T09:00"), 20).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    wait_drained(&server, &clinic, Duration::from_secs(30)).await;
+    let files = |dir: &Path| -> Vec<(std::path::PathBuf, std::time::SystemTime, Vec<u8>)> {
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ics"))
+            .map(|p| {
+                let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+                let bytes = std::fs::read(&p).unwrap();
+                (p, modified, bytes)
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let before = files(&radicale.calendar_dir("rep-visits"));
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    radicale.kill();
+    for start in ["10:00", "09:00"] {
+        let (status, body) = server
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/appointments/{id}"),
+                Some(json!({"start": format!("{date}T{start}")})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    radicale.run().await;
+    wait_drained(&server, &clinic, Duration::from_secs(60)).await;
+    let after = files(&radicale.calendar_dir("rep-visits"));
+    assert_eq!(after, before, "the event was written again for a move that was undone");
+    assert_eq!(assert_calendar_matches(&server, &radicale, &clinic, "rep-visits").await, 1);
+}

@@ -176,10 +176,6 @@ pub struct PmsRecord {
     /// that mail go once per problem, however often it is retried.
     #[serde(default)]
     pub trouble_told: bool,
-    /// A fingerprint of everything the last confirmed push wrote (placement and text): a later change that
-    /// comes back to exactly that (a swap undone before it was sent) has nothing to write.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed: Option<String>,
 }
 
 impl Default for PmsRecord {
@@ -188,7 +184,6 @@ impl Default for PmsRecord {
             version: 0,
             status: PmsSyncStatus::initial(),
             trouble_told: false,
-            pushed: None,
         }
     }
 }

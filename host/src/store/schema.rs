@@ -57,7 +57,6 @@ fn move_pms_state_to_its_own_tree(db: &sled::Db) -> Result<(), StoreError> {
             version,
             status,
             trouble_told: false,
-            pushed: None,
         };
         // Both writes or neither: a crash between them re-runs this step, which finds the record moved.
         (&appointments, &records)

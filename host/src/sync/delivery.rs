@@ -11,12 +11,11 @@ use super::outcome::{self, Attempt, Decision, Delivered};
 use super::scheduler::{SiteSignal, WorkItem};
 use super::{SyncEngine, SyncError};
 use crate::domain::{
-    Appointment, AppointmentStatus, Clinic, MessageKind, OutgoingMessage, PmsKnowledge, PmsLinkState, PmsPlacement,
-    PmsRecord,
+    Appointment, AppointmentStatus, Clinic, MessageKind, OutgoingMessage, PmsLinkState, PmsPlacement, PmsRecord,
 };
 use crate::notify::{ClinicFacts, Composer};
 use crate::plugins::ConnectorFailure;
-use crate::plugins::contract::{LocalAppointment, PushAction, PushOutcome};
+use crate::plugins::contract::LocalAppointment;
 
 /// How long a Resend waits for a delivery of the same appointment that is already running.
 const RESEND_WAITS_FOR_IN_FLIGHT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -27,25 +26,6 @@ struct Sent {
     placement: Option<PmsPlacement>,
     /// The connector called, when one was.
     connector: Option<String>,
-    /// What a push wrote (`fingerprint`).
-    fingerprint: Option<String>,
-}
-
-/// Everything a push writes into the PMS for `appointment` with the PMS user `user_id`, as one digest: two
-/// changes with the same fingerprint leave the same record in the PMS.
-fn fingerprint(appointment: &Appointment, user_id: i64) -> String {
-    let fields = [
-        appointment.reference.as_str(),
-        &user_id.to_string(),
-        &appointment.local_date.to_string(),
-        &appointment.local_seconds.to_string(),
-        &appointment.duration_minutes.to_string(),
-        &appointment.rep.name,
-        &appointment.rep.company,
-        &appointment.rep.email,
-        &appointment.notes,
-    ];
-    crate::domain::digest(&fields.join("\u{1f}"))
 }
 
 impl SyncEngine {
@@ -89,7 +69,6 @@ impl SyncEngine {
                     version: sent.version,
                     placement: sent.placement.clone(),
                     connector: sent.connector.as_deref(),
-                    fingerprint: sent.fingerprint.as_deref(),
                     result: &result,
                     decision: &decision,
                     now: Timestamp::now(),
@@ -231,7 +210,6 @@ impl SyncEngine {
                 version: appointment.version,
                 placement: None,
                 connector: None,
-                fingerprint: None,
             };
             let delivered = Delivered::NotSent {
                 reason: reason.to_string(),
@@ -263,7 +241,6 @@ impl SyncEngine {
                 version: appointment.version,
                 placement: None,
                 connector: None,
-                fingerprint: None,
             };
             (error, sent)
         };
@@ -279,29 +256,6 @@ impl SyncEngine {
                 .or(record.status.confirmed.as_ref().map(|p| p.practitioner_user_id))
                 .unwrap_or(0),
         };
-        // A change that comes back to what the PMS holds (a swap undone before it was sent) writes nothing:
-        // the record is confirmed there, not in doubt, from this connector, with the same fingerprint.
-        if let (AppointmentStatus::Booked, false, PmsKnowledge::Confirmed(placement)) =
-            (appointment.status, verify, record.status.knowledge())
-        {
-            let same = fingerprint(appointment, user_id);
-            if record.pushed.as_deref() == Some(same.as_str())
-                && record.status.sending_to.as_deref() == Some(plugin.info.name.as_str())
-            {
-                tracing::debug!(appointment = %appointment.id, "the PMS already holds this; nothing to write");
-                let outcome = PushOutcome {
-                    pms_id: placement.pms_id.clone(),
-                    action: PushAction::Unchanged,
-                };
-                let sent = Sent {
-                    version: appointment.version,
-                    placement: Some(placement),
-                    connector: Some(plugin.info.name.clone()),
-                    fingerprint: Some(same),
-                };
-                return Ok((Delivered::Pushed { outcome }, sent));
-            }
-        }
         let start = self
             .store
             .begin_push(&appointment.id, &plugin.info.name, verify)
@@ -356,7 +310,6 @@ impl SyncEngine {
         }
         let sent = Sent {
             version: current.version,
-            fingerprint: placement.as_ref().map(|_| fingerprint(current, user_id)),
             placement,
             connector: Some(plugin.info.name.clone()),
         };

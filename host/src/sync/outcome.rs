@@ -101,8 +101,6 @@ pub struct Attempt<'a> {
     pub placement: Option<PmsPlacement>,
     /// The connector that was called (`None`: nothing was sent).
     pub connector: Option<&'a str>,
-    /// The fingerprint of what was pushed (`delivery::fingerprint`), for a push.
-    pub fingerprint: Option<&'a str>,
     pub result: &'a Result<Delivered, SyncError>,
     pub decision: &'a Decision,
     pub now: Timestamp,
@@ -112,19 +110,12 @@ pub struct Attempt<'a> {
 /// whether a push is in doubt) is updated whatever the version; the state only when `appointment` (as
 /// stored now) has not changed since the attempt: its newer change is queued and delivered next.
 pub fn record(record: &mut PmsRecord, appointment: &Appointment, attempt: &Attempt<'_>) {
-    if attempt.connector.is_some() && record.status.sending_to.as_deref() != attempt.connector {
+    let pms = &mut record.status;
+    if attempt.connector.is_some() && pms.sending_to.as_deref() != attempt.connector {
         // The clinic switched connector while this went to the old one: its answer is about a PMS that
         // is no longer this appointment's, and the switch has queued it for the new one.
         return;
     }
-    // What the PMS holds is known after a push and a cancel; after anything that may have written, not.
-    record.pushed = match attempt.result {
-        Ok(Delivered::Pushed { .. }) => attempt.fingerprint.map(str::to_string),
-        Ok(Delivered::NotSent { .. }) => record.pushed.take(),
-        Err(_) if nothing_written(attempt.result) => record.pushed.take(),
-        _ => None,
-    };
-    let pms = &mut record.status;
     match attempt.result {
         Ok(Delivered::Pushed { outcome }) => {
             pms.delivered_by = attempt.connector.map(str::to_string);

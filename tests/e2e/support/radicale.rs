@@ -73,6 +73,15 @@ impl Radicale {
         }
     }
 
+    /// Where Radicale keeps the files of `user`'s calendar `name` (one `.ics` per event).
+    pub fn calendar_dir(&self, name: &str) -> std::path::PathBuf {
+        self.dir
+            .path()
+            .join("collections/collection-root")
+            .join(USER)
+            .join(name)
+    }
+
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }
