@@ -503,5 +503,8 @@ async fn security_a_move_undone_while_the_calendar_was_down_is_not_written_again
     wait_drained(&server, &clinic, Duration::from_secs(60)).await;
     let after = files(&radicale.calendar_dir("rep-visits"));
     assert_eq!(after, before, "the event was written again for a move that was undone");
-    assert_eq!(assert_calendar_matches(&server, &radicale, &clinic, "rep-visits").await, 1);
+    assert_eq!(
+        assert_calendar_matches(&server, &radicale, &clinic, "rep-visits").await,
+        1
+    );
 }

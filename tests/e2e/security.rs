@@ -802,14 +802,14 @@ async fn security_swap_churn_is_limited_per_booking_and_an_undone_swap_never_rea
     pms::set_faults(&sim.url(), "20001", json!({"offline": false})).await;
     let requests_back = pms::site_requests(&sim.url(), "20001").await;
     let status = pms::wait_drained(&server, &setup.id, Duration::from_secs(60)).await;
-    // Not even a look: the connector is not called for a change that leaves the PMS as it is.
+    // Not even a look: nothing reaches Halo for a change that leaves Bp as it is.
     let reads = pms::site_requests(&sim.url(), "20001").await - requests_back;
     assert_eq!(
         bp_writes(&sim.url()).await,
         before_undo,
         "an undone swap reached Bp: {status}"
     );
-    assert_eq!(reads, 0, "the connector was called for an undone swap");
+    assert_eq!(reads, 0, "Halo was reached for an undone swap");
     let held = pms::assert_bp_matches(&server, &sim.url(), &setup).await;
     println!(
         "swap churn: 10 swaps asked, 3 taken, {} writes into Bp for them; a swap undone while offline: 0 writes; Bp matches repbook ({held} visits)",
