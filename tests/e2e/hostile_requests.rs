@@ -894,7 +894,19 @@ async fn hostile_requests_are_refused_with_the_envelope_and_change_nothing_store
         if let Some(body) = &case.body {
             request = request.body(body.clone());
         }
-        let response = request.send().await.unwrap();
+        let response = match request.send().await {
+            Ok(response) => response,
+            // The server answers 413 (Connection: close) as soon as a body passes the limit; a client still
+            // writing the rest can see the close before it reads the answer. Nothing was stored either way.
+            Err(error) if case.expect == 413 && error.is_request() => {
+                println!(
+                    "{}: the connection closed while the oversized body was sent ({error})",
+                    case.what
+                );
+                continue;
+            }
+            Err(error) => panic!("{}: {error}", case.what),
+        };
         let status = response.status().as_u16();
         let kind = response
             .headers()
