@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub insecure_token: bool,
     /// How often expired requests are let go and rate-limit keys forgotten.
     pub housekeeping_every: Duration,
+    /// How long audit entries are kept.
+    pub audit_retention: Duration,
     /// Tests only: a file whose seconds move the booking rules' clock.
     pub test_clock_file: Option<PathBuf>,
     /// Tests only: how long a rep booking holds its claim before writing it.
@@ -101,10 +103,14 @@ pub struct Running {
 
 /// Once a minute (by default): lets go of the approval requests nobody decided on in time (their slots are
 /// already free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
-async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration) {
+async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration, audit_keep: Duration) {
     let mut every = tokio::time::interval(every);
+    let audit_keep = jiff::SignedDuration::try_from(audit_keep).unwrap_or(jiff::SignedDuration::MAX);
     loop {
         every.tick().await;
+        if let Err(error) = app.apply_retention(audit_keep).await {
+            tracing::warn!(%error, "cannot remove reps' details past their retention");
+        }
         if let Err(error) = app.expire_requests().await {
             tracing::warn!(%error, "cannot expire old requests");
         }
@@ -194,6 +200,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         app.clone(),
         public_limits.clone(),
         config.housekeeping_every,
+        config.audit_retention,
     ));
     let state = AppState {
         app,

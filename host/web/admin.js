@@ -15,9 +15,10 @@ import * as appointments from "./admin-appointments.js";
 import * as sync from "./admin-sync.js";
 import * as messages from "./admin-messages.js";
 import * as connectors from "./admin-connectors.js";
+import * as activity from "./admin-activity.js";
 
 const TABS = {
-  instructions, clinic: clinicInfo, staff, times, requests, appointments, sync, messages, connectors,
+  instructions, clinic: clinicInfo, staff, times, requests, appointments, sync, messages, connectors, activity,
 };
 const TAB_NAMES = Object.keys(TABS);
 

@@ -9,6 +9,7 @@ mod support;
 
 mod admin_page;
 mod api;
+mod audit;
 mod browser;
 mod caldav;
 mod chaos;

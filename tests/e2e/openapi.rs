@@ -144,7 +144,15 @@ fn openapi_every_route_in_the_code_is_registered_with_its_documentation() {
                     .rev()
                     .take_while(|l| !l.trim().is_empty() && !l.starts_with('}'));
                 let documented = before.clone().any(|l| l.contains("#[utoipa::path"));
-                let middleware = ["limit", "require_token", "observe", "envelope", "security_headers"].contains(&name);
+                let middleware = [
+                    "limit",
+                    "require_token",
+                    "observe",
+                    "envelope",
+                    "security_headers",
+                    "record",
+                ]
+                .contains(&name);
                 // The connection layer's accept loop serves the router; it is not a route.
                 let middleware = middleware || (file == "listener.rs" && name == "serve");
                 if !documented && !middleware {

@@ -3,6 +3,7 @@
 //! capability routes needs the bearer token (or the admin page's session). `server` wires and runs it.
 
 mod appointments;
+pub mod audit;
 mod auth;
 mod backup;
 mod clinics;
@@ -156,6 +157,8 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(mail::cancel))
         .routes(routes!(metrics::render))
         .routes(routes!(backup::backup))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::forget))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     // Components are large: their route has its own body limit (and the token check).
     let install = OpenApiRouter::new()
@@ -219,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(axum::middleware::from_fn(error::envelope))
         .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }

@@ -52,6 +52,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         SCRIPT,
     ),
     ("admin-messages.js", include_str!("../../web/admin-messages.js"), SCRIPT),
+    ("admin-activity.js", include_str!("../../web/admin-activity.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {

@@ -4,17 +4,18 @@
 
 use std::num::NonZeroU32;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::audit::AuditNote;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
@@ -398,9 +399,14 @@ pub async fn book(
     State(state): State<AppState>,
     Path(link): Path<String>,
     JsonBody(request): JsonBody<BookingRequest>,
-) -> Result<(StatusCode, Json<Booked>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditNote>, Json<Booked>), ApiError> {
     let booked = state.app.book_through_link(&link, request).await?;
-    Ok((StatusCode::CREATED, Json(Booked::of(booked, state.app.now()))))
+    let note = AuditNote::visit(&booked.visit, "booked through a link");
+    Ok((
+        StatusCode::CREATED,
+        Extension(note),
+        Json(Booked::of(booked, state.app.now())),
+    ))
 }
 
 #[utoipa::path(operation_id = "public_booking", 
@@ -445,9 +451,13 @@ pub async fn swap_slots(
     responses((status = 200, description = "Done", body = RepBooking), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
-pub async fn cancel(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<RepBooking>, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<(Extension<AuditNote>, Json<RepBooking>), ApiError> {
     let cancelled = state.app.cancel_through_link(&token).await?;
-    Ok(Json(rep_booking(cancelled, &token, state.app.now())))
+    let note = AuditNote::visit(&cancelled, "cancelled by the rep");
+    Ok((Extension(note), Json(rep_booking(cancelled, &token, state.app.now()))))
 }
 
 #[utoipa::path(operation_id = "public_swap", 
@@ -464,9 +474,10 @@ pub async fn swap(
     State(state): State<AppState>,
     Path(token): Path<String>,
     JsonBody(request): JsonBody<SwapRequest>,
-) -> Result<Json<RepBooking>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<RepBooking>), ApiError> {
     let swapped = state.app.swap(&token, request).await?;
-    Ok(Json(rep_booking(swapped, &token, state.app.now())))
+    let note = AuditNote::visit(&swapped, "moved by the rep");
+    Ok((Extension(note), Json(rep_booking(swapped, &token, state.app.now()))))
 }
 
 #[utoipa::path(operation_id = "public_ics", 
@@ -526,9 +537,13 @@ pub async fn to_confirm(
     responses((status = 200, description = "Confirmed", body = Booked), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
-pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Result<Json<Booked>, ApiError> {
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<(Extension<AuditNote>, Json<Booked>), ApiError> {
     let confirmed = state.app.confirm(&token).await?;
-    Ok(Json(Booked::of(confirmed, state.app.now())))
+    let note = AuditNote::visit(&confirmed.visit, "address confirmed");
+    Ok((Extension(note), Json(Booked::of(confirmed, state.app.now()))))
 }
 
 #[utoipa::path(operation_id = "public_recover",

@@ -340,6 +340,40 @@ impl App {
         Ok(())
     }
 
+    /// A booking one of the clinic's rules refused, in the audit trail, where the Requests tab shows it: who
+    /// asked for what, and which rule said no (the rep sees the same words, which name nobody else).
+    fn note_refusal(
+        &self,
+        clinic: &Clinic,
+        rep: &Rep,
+        start: Timestamp,
+        names: &HashMap<String, String>,
+        practitioner: Option<&str>,
+        refused: &AppError,
+    ) {
+        let AppError::Domain(DomainError::BookingRule { code, message }) = refused else {
+            return;
+        };
+        self.audit(crate::domain::AuditEntry {
+            id: new_id(),
+            at: self.now(),
+            clinic_id: Some(clinic.id.clone()),
+            actor: "rep".into(),
+            client: None,
+            action: "booking refused".into(),
+            outcome: code.to_string(),
+            detail: format!(
+                "{} ({}) asked for {} with {}: {message}",
+                rep.name.trim(),
+                rep.company.trim(),
+                crate::notify::when(start, clinic),
+                with_whom(names, practitioner)
+            ),
+            subject: None,
+            rep: super::rep_digest(&rep.email),
+        });
+    }
+
     /// Who a rep is for the company rule: the domain of their address where addresses are confirmed by mail
     /// (it cannot be typed in by a rival), else the company name as typed.
     fn company_of(&self, rep: &Rep) -> String {
@@ -396,7 +430,7 @@ impl App {
                 now,
                 None,
             )?;
-            self.check_rules(
+            if let Err(refused) = self.check_rules(
                 &clinic,
                 &appointments,
                 &request.rep,
@@ -404,7 +438,17 @@ impl App {
                 slot.practitioner_id.as_ref(),
                 now,
                 None,
-            )?;
+            ) {
+                self.note_refusal(
+                    &clinic,
+                    &request.rep,
+                    slot.start,
+                    &names,
+                    slot.practitioner_id.as_deref(),
+                    &refused,
+                );
+                return Err(refused);
+            }
             if !self.claim_delay.is_zero() {
                 tokio::time::sleep(self.claim_delay).await;
             }

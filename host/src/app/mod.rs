@@ -16,6 +16,7 @@ mod doctor;
 mod error;
 mod mail;
 mod notices;
+mod privacy;
 mod publishing;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ pub use booking::{Booked, BookingRequest, MAX_DAYS, Offer, RepVisit, SwapRequest
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::AppError;
 pub use mail::{MESSAGES_MAX_PAGE, MESSAGES_PAGE, MailStatus, state_word};
+pub use privacy::{Forgotten, REMOVED, rep_digest};
 pub use publishing::NamedTime;
 
 use crate::clock::Clock;

@@ -82,6 +82,9 @@ pub struct BookingRuleArgs {
     /// Swaps one booking may take in 24 hours (each one writes into the PMS).
     #[arg(long)]
     pub swaps_per_day: Option<u32>,
+    /// Days after a visit that the rep's name, address and phone are kept (then removed).
+    #[arg(long)]
+    pub rep_data_retention_days: Option<u32>,
     /// Hours an approval-required request waits for staff before it expires.
     #[arg(long)]
     pub request_expiry_hours: Option<u32>,
@@ -193,6 +196,7 @@ fn rule_update(rules: BookingRuleArgs) -> ClinicUpdate {
         cancel_cutoff_hours: rules.cancel_cutoff_hours,
         swap_cutoff_hours: rules.swap_cutoff_hours,
         swaps_per_day: rules.swaps_per_day,
+        rep_data_retention_days: rules.rep_data_retention_days,
         request_expiry_hours: rules.request_expiry_hours,
         link_daily_cap: rules.link_daily_cap,
         visiting_instructions: rules.visiting_instructions,

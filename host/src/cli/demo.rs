@@ -61,6 +61,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         public: false,
         insecure_token: false,
         housekeeping_every: std::time::Duration::from_secs(60),
+        audit_retention: std::time::Duration::from_secs(365 * 24 * 3600),
         test_clock_file: None,
         test_claim_delay: std::time::Duration::ZERO,
         mail: crate::notify::MailSettings {

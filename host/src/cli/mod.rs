@@ -6,6 +6,7 @@
 //! answer are read together. This file holds the top-level parser and the dispatch only.
 
 mod appt;
+mod audit;
 mod backup;
 mod category;
 mod client;
@@ -141,6 +142,27 @@ pub enum Command {
         #[command(subcommand)]
         command: config::ConfigCommand,
     },
+    /// The audit trail: who did what, when and from where, newest first.
+    Audit {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// One clinic's entries.
+        #[arg(long)]
+        clinic: Option<String>,
+        /// Only this action, e.g. "booking refused".
+        #[arg(long)]
+        action: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Reps' personal information: forget a rep on request.
+    Rep {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: audit::RepCommand,
+    },
     /// Mail: how the server sends it, a test message, a clinic's messages, retrying a parked one.
     Mail {
         #[command(flatten)]
@@ -240,6 +262,13 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         Command::Link { client, command } => link::run(&data_dir, &client, command).await,
         Command::Plugin { client, command } => plugin::run(&data_dir, &client, command).await,
         Command::Mail { client, command } => mail::run(&data_dir, &client, command).await,
+        Command::Audit {
+            client,
+            clinic,
+            action,
+            limit,
+        } => audit::list(&data_dir, &client, clinic, action, limit).await,
+        Command::Rep { client, command } => audit::rep(&data_dir, &client, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// How often requests nobody decided on are let go and rate-limit keys forgotten, milliseconds.
     #[arg(long, env = "REPBOOK_HOUSEKEEPING_MS", default_value_t = 60_000)]
     pub housekeeping_ms: u64,
+    /// Days the audit trail keeps an entry.
+    #[arg(long, env = "REPBOOK_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u64,
     #[command(flatten)]
     pub mail: MailArgs,
     #[command(flatten)]
@@ -341,6 +344,7 @@ impl ServeArgs {
             connections: self.connections.config(),
             insecure_token: self.insecure_token,
             housekeeping_every: Duration::from_millis(self.housekeeping_ms.max(10)),
+            audit_retention: Duration::from_secs(self.audit_retention_days.max(1) * 24 * 3600),
             test_clock_file: self.test_hooks.test_clock_file,
             test_claim_delay: Duration::from_millis(self.test_hooks.test_claim_delay_ms),
         })

@@ -240,6 +240,8 @@ pub struct ClinicUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swaps_per_day: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub rep_data_retention_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request_expiry_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_daily_cap: Option<u32>,
@@ -352,6 +354,8 @@ pub struct BookingRules {
     pub swap_cutoff_hours: u32,
     /// Swaps one booking may take in 24 hours (each one writes into the PMS).
     pub swaps_per_day: u32,
+    /// Days after a visit ends that its rep's name, address and phone are kept (APP 11.2).
+    pub rep_data_retention_days: u32,
     /// An approval-required request holds its slot this long, then expires.
     pub request_expiry_hours: u32,
     /// Bookings one link may take per clinic-local day.
@@ -372,6 +376,7 @@ impl Default for BookingRules {
             cancel_cutoff_hours: 24,
             swap_cutoff_hours: 24,
             swaps_per_day: 3,
+            rep_data_retention_days: 730,
             request_expiry_hours: 72,
             link_daily_cap: 20,
             visiting_instructions: String::new(),
@@ -424,6 +429,9 @@ impl BookingRules {
         }
         if let Some(v) = update.swaps_per_day {
             self.swaps_per_day = in_range("swaps_per_day", v, 1..=50, "swaps")?;
+        }
+        if let Some(v) = update.rep_data_retention_days {
+            self.rep_data_retention_days = in_range("rep_data_retention_days", v, 1..=3650, "days")?;
         }
         if let Some(v) = update.request_expiry_hours {
             self.request_expiry_hours = in_range("request_expiry_hours", v, 1..=24 * 30, "hours")?;

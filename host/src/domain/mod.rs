@@ -4,6 +4,7 @@
 //! [`DomainError`] whose message tells a person what to fix; callers pass "now" in so the rules stay testable.
 
 mod appointment;
+mod audit;
 mod booking_link;
 mod clinic;
 mod email;
@@ -21,6 +22,7 @@ pub use appointment::{
     Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, Rep, find_overlap,
 };
+pub use audit::AuditEntry;
 pub use booking_link::{BookingLink, NewBookingLink, digest};
 pub use clinic::{AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
 pub use email::{check_email, email_domain, is_invisible, looks_like_email, normalize_email};

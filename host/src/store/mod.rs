@@ -6,6 +6,7 @@
 //! cross-record rules (no overlapping bookings, one practitioner per AHPRA number) hold.
 
 mod appointments;
+mod audit;
 pub mod backup;
 pub(crate) mod codec;
 mod error;
@@ -28,6 +29,7 @@ use sled::Transactional;
 use sled::transaction::TransactionError;
 
 pub use appointments::{AppointmentFilter, Change, TokenChange};
+pub use audit::AuditPage;
 pub use error::StoreError;
 pub use messages::{MessageCounts, QueueHead};
 pub use outbox::{OutboxEntry, OutboxOp};
@@ -59,6 +61,8 @@ pub struct Store {
     messages_parked: sled::Tree,
     mail_keys: sled::Tree,
     link_days: sled::Tree,
+    /// The audit trail, by entry id (a ULID: time order).
+    audit: sled::Tree,
     categories: sled::Tree,
     published_times: sled::Tree,
     closed_dates: sled::Tree,
@@ -168,6 +172,7 @@ impl Store {
             messages_parked: db.open_tree("messages_parked")?,
             mail_keys: db.open_tree("mail_keys")?,
             link_days: db.open_tree("link_days")?,
+            audit: db.open_tree("audit")?,
             categories: db.open_tree("categories")?,
             published_times: db.open_tree("published_times")?,
             closed_dates: db.open_tree("closed_dates")?,

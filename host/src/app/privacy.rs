@@ -1,0 +1,163 @@
+//! Reps' personal information (Australian Privacy Principles 11.2 and 12/13) and the audit trail: past
+//! visits lose the rep's name, address and phone after the clinic's `rep_data_retention_days`; a rep who
+//! asks is forgotten at once everywhere (`forget_rep`); both are recorded in the audit trail, which keeps
+//! who did what without secrets and is itself kept for `audit_retention`.
+
+use jiff::SignedDuration;
+
+use super::{App, AppError};
+use crate::domain::{Appointment, AuditEntry, Clinic, digest, new_id, normalize_email};
+use crate::store::{AppointmentFilter, AuditPage, Change};
+
+/// What a removed rep's name reads as.
+pub const REMOVED: &str = "(removed)";
+
+/// What forgetting a rep changed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Forgotten {
+    /// Visits whose rep details were removed.
+    pub visits: usize,
+    /// Audit entries that no longer name the rep.
+    pub audit_entries: usize,
+}
+
+/// The digest that names a rep in the audit trail: of the normalised address, never the address.
+pub fn rep_digest(email: &str) -> Option<String> {
+    let address = normalize_email(email);
+    (!address.is_empty()).then(|| digest(&address))
+}
+
+fn scrubbed(appointment: &Appointment) -> Option<Appointment> {
+    let rep = &appointment.rep;
+    if rep.name == REMOVED && rep.email.is_empty() && rep.phone.is_none() {
+        return None;
+    }
+    let mut clean = appointment.clone();
+    clean.rep.name = REMOVED.into();
+    clean.rep.email = String::new();
+    clean.rep.phone = None;
+    Some(clean)
+}
+
+impl App {
+    /// Appends to the audit trail; a failure is logged, never the request's failure (the change it
+    /// records is already durable).
+    pub fn audit(&self, entry: AuditEntry) {
+        if let Err(error) = self.store.append_audit(&entry) {
+            tracing::error!(%error, action = %entry.action, "cannot append to the audit trail");
+        }
+    }
+
+    /// An entry by repbook itself (housekeeping, a person's request carried out).
+    fn audit_system(&self, clinic_id: Option<&str>, action: &str, detail: String) {
+        self.audit(AuditEntry {
+            id: new_id(),
+            at: self.now(),
+            clinic_id: clinic_id.map(str::to_string),
+            actor: "repbook".into(),
+            client: None,
+            action: action.into(),
+            outcome: "done".into(),
+            detail,
+            subject: None,
+            rep: None,
+        });
+    }
+
+    pub fn audit_page(
+        &self,
+        clinic_id: Option<&str>,
+        action: Option<&str>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, AppError> {
+        if let Some(id) = clinic_id {
+            self.store.clinic(id)?;
+        }
+        Ok(self.store.audit_page(clinic_id, action, before, limit.clamp(1, 500))?)
+    }
+
+    /// Removes rep details from each clinic's visits that ended `rep_data_retention_days` ago, and audit
+    /// entries older than `audit_keep`. Housekeeping runs it; the PMS is not told (its copy is the
+    /// clinic's record, kept by the clinic's own rules).
+    pub async fn apply_retention(&self, audit_keep: SignedDuration) -> Result<(), AppError> {
+        let now = self.now();
+        for clinic in self.store.clinics()? {
+            let days = clinic.booking.rep_data_retention_days;
+            let cutoff = now - SignedDuration::from_hours(days as i64 * 24);
+            let removed = self.scrub(&clinic, |a| a.end() < cutoff).await?;
+            if !removed.is_empty() {
+                self.store.forget_visits_in_audit(&removed)?;
+                self.audit_system(
+                    Some(&clinic.id),
+                    "rep details removed",
+                    format!(
+                        "the rep's name, address and phone of {} visit(s) that ended over {days} days ago (the clinic's retention)",
+                        removed.len()
+                    ),
+                );
+            }
+        }
+        let purged = self.store.purge_audit_before(now - audit_keep)?;
+        if purged > 0 {
+            tracing::info!(purged, "audit entries past their retention removed");
+        }
+        Ok(())
+    }
+
+    /// Removes a rep's details from every visit of theirs at every clinic, and their words from the audit
+    /// trail (APP 12/13: a rep's request).
+    pub async fn forget_rep(&self, email: &str) -> Result<Forgotten, AppError> {
+        let address = normalize_email(email);
+        if !crate::domain::looks_like_email(&address) {
+            return Err(crate::domain::DomainError::Invalid {
+                field: "email",
+                message: format!("'{email}' is not an email address (name@example.com)"),
+            }
+            .into());
+        }
+        let mut visits = 0;
+        for clinic in self.store.clinics()? {
+            let removed = self
+                .scrub(&clinic, |a| normalize_email(&a.rep.email) == address)
+                .await?
+                .len();
+            if removed > 0 {
+                self.audit_system(
+                    Some(&clinic.id),
+                    "rep details removed",
+                    format!("on the rep's request: name, address and phone of {removed} visit(s)"),
+                );
+            }
+            visits += removed;
+        }
+        let audit_entries = match rep_digest(&address) {
+            Some(rep) => self.store.forget_rep_in_audit(&rep)?,
+            None => 0,
+        };
+        self.store.durable().await?;
+        Ok(Forgotten { visits, audit_entries })
+    }
+
+    /// Scrubs the clinic's visits that `pick` chooses, under the clinic's lock; the ids it changed. The
+    /// version stays, so nothing goes to the PMS.
+    async fn scrub(
+        &self,
+        clinic: &Clinic,
+        pick: impl Fn(&Appointment) -> bool,
+    ) -> Result<std::collections::HashSet<String>, AppError> {
+        let _guard = self.store.lock_clinic(&clinic.id).await;
+        let all = self.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        let mut changed = std::collections::HashSet::new();
+        for appointment in all.iter().filter(|a| pick(a)) {
+            if let Some(clean) = scrubbed(appointment) {
+                self.store.write(Change::of(&clean).after(appointment))?;
+                changed.insert(appointment.id.clone());
+            }
+        }
+        if !changed.is_empty() {
+            self.store.durable().await?;
+        }
+        Ok(changed)
+    }
+}
