@@ -947,7 +947,33 @@ async fn hostile_requests_are_refused_with_the_envelope_and_change_nothing_store
         wrong.join("\n")
     );
 
+    // Sign-in attempts are recorded in the audit trail, right or wrong: that is the one tree a refused
+    // request may add to, and only with sign-ins.
     let after = store_content(&server).await;
+    let audit = |trees: &Trees| -> Vec<(Vec<u8>, Vec<u8>)> {
+        trees
+            .iter()
+            .find(|(name, _)| name == b"audit")
+            .map(|(_, entries)| entries.clone())
+            .unwrap_or_default()
+    };
+    let added: Vec<Value> = audit(&after)
+        .into_iter()
+        .filter(|entry| !audit(&before).contains(entry))
+        // A record is a format byte, then JSON.
+        .map(|(_, value)| serde_json::from_slice(value.get(1..).unwrap_or_default()).unwrap_or(Value::Null))
+        .collect();
+    for entry in &added {
+        assert_eq!(
+            entry["action"], "POST /api/v1/session",
+            "a refused request left an audit entry: {entry}"
+        );
+        assert_ne!(entry["outcome"], "201", "{entry}");
+    }
+    let without_audit = |trees: &Trees| -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+        trees.iter().filter(|(name, _)| name != b"audit").cloned().collect()
+    };
+    let (before, after) = (without_audit(&before), without_audit(&after));
     let changed = differences(&before, &after);
     assert!(changed.is_empty(), "rejected requests changed the store: {changed:?}");
     assert_eq!(before, after);

@@ -108,6 +108,7 @@ pub async fn record(
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// One clinic's entries (default: every clinic's and the server's).
