@@ -64,8 +64,11 @@ async fn store_content(server: &Server) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>
         .collect()
 }
 
+/// One tree of a store: its name, with its keys and values.
+type Tree = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Every tree of a store by name, with its keys and values.
-type Trees = [(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)];
+type Trees = [Tree];
 
 /// Which trees and keys differ, for the failure message.
 fn differences(before: &Trees, after: &Trees) -> Vec<String> {
@@ -970,9 +973,8 @@ async fn hostile_requests_are_refused_with_the_envelope_and_change_nothing_store
         );
         assert_ne!(entry["outcome"], "201", "{entry}");
     }
-    let without_audit = |trees: &Trees| -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
-        trees.iter().filter(|(name, _)| name != b"audit").cloned().collect()
-    };
+    let without_audit =
+        |trees: &Trees| -> Vec<Tree> { trees.iter().filter(|(name, _)| name != b"audit").cloned().collect() };
     let (before, after) = (without_audit(&before), without_audit(&after));
     let changed = differences(&before, &after);
     assert!(changed.is_empty(), "rejected requests changed the store: {changed:?}");

@@ -22,7 +22,7 @@ fn weekday_from(zone: &str, days: i64) -> String {
 }
 
 /// The path of the confirmation link mailed to `to` (the newest such message).
-async fn confirmation_link(smtp: &Smtp, to: &str) -> String {
+pub(crate) async fn confirmation_link(smtp: &Smtp, to: &str) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mail = smtp.read(None);

@@ -816,3 +816,84 @@ async fn security_swap_churn_is_limited_per_booking_and_an_undone_swap_never_rea
         after_churn
     );
 }
+
+/// The company rule, with mail on, keys on the domain of the rep's confirmed address: a rival who books
+/// under "Acme Pharma" from their own mailbox does not block Acme's real rep, and a second rep of the real
+/// company is refused in words that name no one else — while the clinic sees on its Requests tab who was
+/// refused and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_the_company_rule_keys_on_the_confirmed_domain_and_names_nobody() {
+    use crate::notify_holds::confirmation_link;
+    use crate::support::booking::{ROOMY_LIMITS, public_post, set_rules};
+    use crate::support::smtp::{Smtp, Tls};
+    let smtp = Smtp::start(Tls::Plain).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = smtp.env(100);
+    env.extend(ROOMY_LIMITS.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = Server::start_with_env(dir.path(), &crate::support::env_refs(&env)).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    set_rules(
+        &server,
+        &c.id,
+        json!({"company_visit_interval_weeks": 4, "max_open_bookings_per_rep": 5, "booking_lead_hours": 0}),
+    )
+    .await;
+    let day = local_date_in("Australia/Sydney", 3);
+    let next = local_date_in("Australia/Sydney", 4);
+    for d in [&day, &next] {
+        publish(
+            &server,
+            &c.id,
+            json!({"weekday": weekday(d), "start": "12:00", "end": "13:00", "slot_minutes": 30, "practitioner_id": c.ana}),
+        )
+        .await;
+    }
+    let url = link(&server, &c.id, "Reps", &[]).await;
+    let book_and_confirm = |start: String, who: Value, email: &'static str| {
+        let (server, smtp, url, ana) = (&server, &smtp, url.clone(), c.ana.clone());
+        async move {
+            let (status, body) = book(server, &url, &start, Some(&ana), who).await;
+            if status != 201 {
+                return (status, body);
+            }
+            let confirm = confirmation_link(smtp, email).await;
+            public_post(server, &confirm, json!({})).await
+        }
+    };
+    // The rival, from their own mailbox, says "Acme Pharma".
+    let (status, body) = book_and_confirm(
+        format!("{day}T12:00"),
+        rep("Rival", "Acme Pharma", "rival@globex.test"),
+        "rival@globex.test",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Acme's real rep books the same doctor the next day: not blocked.
+    let (status, body) = book_and_confirm(
+        format!("{next}T12:00"),
+        rep("Ria Tan", "Acme Pharma", "ria@acme.test"),
+        "ria@acme.test",
+    )
+    .await;
+    assert_eq!(status, 200, "a rival's typed company blocked the real rep: {body}");
+    // A colleague from acme.test, whatever company they type: refused, naming nobody.
+    let (status, body) = book(
+        &server,
+        &url,
+        &format!("{day}T12:30"),
+        Some(&c.ana),
+        rep("Sam Lee", "Acme (Oncology)", "sam@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "company_visited_recently");
+    let words = body["error"]["message"].as_str().unwrap();
+    for leak in ["Ria", "Tan", "acme.test", "Acme Pharma", next.as_str(), "12:00"] {
+        assert!(!words.contains(leak), "the refusal says {leak}: {words}");
+    }
+    let (_, refused) = server
+        .get(&format!("/api/v1/audit?clinic={}&action=booking%20refused", c.id))
+        .await;
+    let detail = refused["entries"][0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("Sam Lee (Acme (Oncology))"), "{refused}");
+}
