@@ -4,6 +4,37 @@
 import { h, table, get } from "./ui.js";
 import { whenIn } from "./words.js";
 
+// What each recorded action means, in words; anything else shows as recorded.
+const C = "/api/v1/clinics/{clinic}";
+const WORDS = {
+  "POST /api/v1/session": "Signed in", "DELETE /api/v1/session": "Signed out",
+  [`PATCH ${C}`]: "Changed the clinic's settings", [`PUT ${C}/pms`]: "Changed the PMS settings",
+  [`POST ${C}/pms/validate`]: "Validated the PMS site", [`POST ${C}/pms/reset`]: "Reset the PMS connection",
+  [`POST ${C}/pms/switch`]: "Switched the PMS connector",
+  [`POST ${C}/staff`]: "Added a doctor", [`POST ${C}/staff/sync`]: "Synced staff with the PMS",
+  [`PUT ${C}/staff/{id}/pms`]: "Matched a doctor in the PMS",
+  [`POST ${C}/appointments`]: "Booked a visit", "PATCH /api/v1/appointments/{id}": "Moved a visit",
+  "POST /api/v1/appointments/{id}/cancel": "Cancelled a visit", "POST /api/v1/appointments/{id}/approve": "Approved a request",
+  "POST /api/v1/appointments/{id}/decline": "Declined a request", "POST /api/v1/appointments/{id}/resend": "Resent a visit to the PMS",
+  [`POST ${C}/times`]: "Published a time", [`DELETE ${C}/times/{id}`]: "Removed a time",
+  [`POST ${C}/categories`]: "Added a visitor category", [`DELETE ${C}/categories/{id}`]: "Removed a visitor category",
+  [`POST ${C}/closed`]: "Closed a date", [`DELETE ${C}/closed/{date}`]: "Reopened a date",
+  [`POST ${C}/links`]: "Made a booking link", [`DELETE ${C}/links/{id}`]: "Revoked a booking link",
+  [`POST ${C}/links/{id}/renew`]: "Gave a booking link a new URL",
+  [`POST ${C}/sync/reconcile`]: "Reconciled with the PMS", [`POST ${C}/sync/retry-parked`]: "Retried parked visits",
+  "POST /api/v1/messages/{id}/retry": "Sent a message again", "POST /api/v1/messages/{id}/cancel": "Cancelled a message",
+  "POST /book/{link}/bookings": "Rep booked", "POST /manage/{token}/swap": "Rep moved their visit",
+  "POST /manage/{token}/cancel": "Rep cancelled", "POST /confirm/{token}": "Rep confirmed their address",
+  "POST /book/{link}/recover": "Rep asked for their links again",
+  "booking refused": "Booking refused by a rule", "rep details removed": "Rep details removed",
+};
+
+// An answer's status in words; a rule's refusal keeps its code.
+function outcome(text) {
+  if (/^2\d\d$/.test(text)) return "Done";
+  return { 401: "Wrong token", 429: "Too many tries", done: "Done" }[text] || text;
+}
+
 export async function render(ctx) {
   const trail = await get(`/audit?clinic=${encodeURIComponent(ctx.clinic.id)}&limit=200`);
   if (!trail) return null;
@@ -14,7 +45,7 @@ export async function render(ctx) {
     trail.entries.length === 0
       ? h("p", { class: "note" }, "Nothing yet.")
       : table(["When", "Who", "From", "What", "Outcome", "Detail"], trail.entries.map((e) => [
-        whenIn(e.at, zone), e.actor, e.client || "", e.action, e.outcome, e.detail,
+        whenIn(e.at, zone), e.actor, e.client || "", WORDS[e.action] || e.action, outcome(e.outcome), e.detail,
       ]), "Activity"),
   ];
 }

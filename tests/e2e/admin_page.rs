@@ -207,6 +207,9 @@ async fn admin_page_walks_the_seed_against_halo_sim() {
     let (status, error) = admin.press("#link-form button[type=submit]").await;
     assert!(status.starts_with("Created: http"), "{status} {error}");
     let link_url = status.trim_start_matches("Created: ").to_string();
+    // The URL is shown once, in a box with its Copy button; the list says only that the link is live.
+    assert!(browser.visible("new-link").await, "the new link's box");
+    assert!(browser.text("new-link").await.contains(&link_url));
     admin.shot("4-appointment-times").await;
 
     // A rep books through the link in a second window of the same browser.
@@ -271,6 +274,15 @@ async fn admin_page_walks_the_seed_against_halo_sim() {
     let (status, error) = admin.press("#reconcile").await;
     assert!(status.starts_with("Reconciled"), "{status} {error}");
     admin.shot("7-sync").await;
+
+    // Activity: the audit trail shows the sign-in, the admin's changes and the rep's request.
+    admin.tab("activity").await;
+    let text = admin.panel_text("activity").await;
+    assert!(
+        text.contains("Made a booking link") && text.contains("Rep booked") && text.contains("Ria Rep"),
+        "{text}"
+    );
+    admin.shot("7a-activity").await;
 
     // Keyboard: arrow keys move between tabs and focus follows.
     browser.click("#tab-sync").await;

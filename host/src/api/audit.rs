@@ -49,13 +49,25 @@ impl AuditNote {
 const REP_ROUTES: [&str; 3] = ["/book/", "/manage/", "/confirm/"];
 const SIGN_IN: &str = "/api/v1/session";
 
-/// The value of `{clinic}` in `path`, read against the route's template.
-fn clinic_in(template: &str, path: &str) -> Option<String> {
+/// The value of the parameter `name` (e.g. `{clinic}`) in `path`, read against the route's template.
+fn param_in(template: &str, path: &str, name: &str) -> Option<String> {
     template
         .split('/')
         .zip(path.split('/'))
-        .find(|(t, _)| *t == "{clinic}")
+        .find(|(t, _)| *t == name)
         .map(|(_, value)| value.to_string())
+}
+
+/// The clinic a request was about: named in its path, or the clinic of the appointment it names.
+fn clinic_of(state: &AppState, template: &str, path: &str) -> Option<String> {
+    param_in(template, path, "{clinic}").or_else(|| {
+        template
+            .starts_with("/api/v1/appointments/{id}")
+            .then(|| param_in(template, path, "{id}"))
+            .flatten()
+            .and_then(|id| state.app.appointment(&id).ok())
+            .map(|(clinic, _)| clinic.id)
+    })
 }
 
 pub async fn record(
@@ -95,7 +107,7 @@ pub async fn record(
     state.app.audit(AuditEntry {
         id: new_id(),
         at: state.app.now(),
-        clinic_id: note.clinic_id.or_else(|| clinic_in(&route, &path)),
+        clinic_id: note.clinic_id.or_else(|| clinic_of(&state, &route, &path)),
         actor: actor.into(),
         client: Some(client.to_string()),
         action: format!("{method} {route}"),
