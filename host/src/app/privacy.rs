@@ -85,7 +85,11 @@ impl App {
         for clinic in self.store.clinics()? {
             let days = clinic.booking.rep_data_retention_days;
             let cutoff = now - SignedDuration::from_hours(days as i64 * 24);
-            let removed = self.scrub(&clinic, |a| a.end() < cutoff).await?;
+            let before_cutoff = AppointmentFilter {
+                to: Some(cutoff),
+                ..Default::default()
+            };
+            let removed = self.scrub(&clinic, &before_cutoff, |a| a.end() < cutoff).await?;
             if !removed.is_empty() {
                 self.store.forget_visits_in_audit(&removed)?;
                 self.audit_system(
@@ -119,7 +123,9 @@ impl App {
         let mut visits = 0;
         for clinic in self.store.clinics()? {
             let removed = self
-                .scrub(&clinic, |a| normalize_email(&a.rep.email) == address)
+                .scrub(&clinic, &AppointmentFilter::default(), |a| {
+                    normalize_email(&a.rep.email) == address
+                })
                 .await?
                 .len();
             if removed > 0 {
@@ -139,15 +145,16 @@ impl App {
         Ok(Forgotten { visits, audit_entries })
     }
 
-    /// Scrubs the clinic's visits that `pick` chooses, under the clinic's lock; the ids it changed. The
-    /// version stays, so nothing goes to the PMS.
+    /// Scrubs the clinic's visits (of those `filter` reads) that `pick` chooses, under the clinic's lock;
+    /// the ids it changed. The version stays, so nothing goes to the PMS.
     async fn scrub(
         &self,
         clinic: &Clinic,
+        filter: &AppointmentFilter,
         pick: impl Fn(&Appointment) -> bool,
     ) -> Result<std::collections::HashSet<String>, AppError> {
         let _guard = self.store.lock_clinic(&clinic.id).await;
-        let all = self.store.appointments(&clinic.id, &AppointmentFilter::default())?;
+        let all = self.store.appointments(&clinic.id, filter)?;
         let mut changed = std::collections::HashSet::new();
         for appointment in all.iter().filter(|a| pick(a)) {
             if let Some(clean) = scrubbed(appointment) {
