@@ -15,7 +15,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
-use crate::app::{Forgotten, RepVisit, rep_digest};
+pub use crate::app::Forgotten;
+use crate::app::{RepVisit, rep_digest};
 use crate::domain::{AuditEntry, new_id};
 
 /// What a handler knows that the middleware cannot: set as a response extension.

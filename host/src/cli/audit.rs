@@ -9,8 +9,7 @@ use super::ClientArgs;
 use super::client::{CliError, Client};
 use super::output::show;
 use super::table;
-use crate::api::audit::{AuditList, ForgetRep};
-use crate::app::Forgotten;
+use crate::api::audit::{AuditList, ForgetRep, Forgotten};
 
 #[derive(Debug, serde::Serialize)]
 struct Query<'a> {
