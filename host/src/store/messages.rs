@@ -71,6 +71,15 @@ pub struct MessageCounts {
     pub parked: usize,
 }
 
+/// What queuing does to a once-key (`mail_keys`).
+#[derive(Clone, Copy)]
+enum KeyChange<'a> {
+    /// Queue only if the key is new, and take it.
+    Claim(&'a str),
+    /// Queue and let the key go.
+    Forget(&'a str),
+}
+
 impl Store {
     pub(super) fn message_trees(&self) -> (&sled::Tree, &sled::Tree, &sled::Tree, &sled::Tree) {
         (
@@ -89,14 +98,30 @@ impl Store {
     /// Queues messages unless `key` was used before (a reminder for one visit, one day's agenda); the key
     /// and the messages are written together. Returns whether they were queued.
     pub fn enqueue_once(&self, key: Option<&str>, messages: &[OutgoingMessage]) -> Result<bool, StoreError> {
+        self.enqueue_keyed(key.map(KeyChange::Claim), messages)
+    }
+
+    /// Queues messages and forgets `key` in one transaction (a problem told of is resolved; it may be
+    /// told of again when it comes back).
+    pub fn enqueue_forgetting(&self, key: &str, messages: &[OutgoingMessage]) -> Result<(), StoreError> {
+        self.enqueue_keyed(Some(KeyChange::Forget(key)), messages).map(|_| ())
+    }
+
+    /// Queues messages with a change of a once-key in the same transaction; `false` when a key to claim
+    /// was taken already (then nothing is queued).
+    fn enqueue_keyed(&self, key: Option<KeyChange<'_>>, messages: &[OutgoingMessage]) -> Result<bool, StoreError> {
         let (m, c, q, p) = self.message_trees();
         let queued = (m, c, q, p, &self.mail_keys)
             .transaction(|(messages_tree, by_clinic, queue, parked, mail_keys)| {
-                if let Some(key) = key {
-                    if mail_keys.get(key.as_bytes())?.is_some() {
+                match key {
+                    // Taken already: nothing is queued (the key is written again as it was).
+                    Some(KeyChange::Claim(key)) if mail_keys.insert(key.as_bytes(), &[])?.is_some() => {
                         return Ok(false);
                     }
-                    mail_keys.insert(key.as_bytes(), &[])?;
+                    Some(KeyChange::Forget(key)) => {
+                        mail_keys.remove(key.as_bytes())?;
+                    }
+                    _ => {}
                 }
                 let trees = MessageTrees {
                     messages: messages_tree,
@@ -119,31 +144,6 @@ impl Store {
     /// Whether a key was used (`enqueue_once`, `set_mail_key`).
     pub fn mail_key(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.mail_keys.contains_key(key.as_bytes())?)
-    }
-
-    /// Queues messages and forgets `key` in one transaction (a problem told of is resolved; it may be
-    /// told of again when it comes back).
-    pub fn enqueue_forgetting(&self, key: &str, messages: &[OutgoingMessage]) -> Result<(), StoreError> {
-        let (m, c, q, p) = self.message_trees();
-        (m, c, q, p, &self.mail_keys)
-            .transaction(|(messages_tree, by_clinic, queue, parked, mail_keys)| {
-                mail_keys.remove(key.as_bytes())?;
-                let trees = MessageTrees {
-                    messages: messages_tree,
-                    by_clinic,
-                    queue,
-                    parked,
-                };
-                for message in messages {
-                    trees.put(message)?;
-                }
-                Ok(())
-            })
-            .map_err(tx_abort_error)?;
-        if !messages.is_empty() {
-            self.message_signal.notify_one();
-        }
-        Ok(())
     }
 
     /// Keys that start with `prefix`.
