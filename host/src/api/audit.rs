@@ -66,8 +66,7 @@ fn clinic_of(state: &AppState, template: &str, path: &str) -> Option<String> {
             .starts_with("/api/v1/appointments/{id}")
             .then(|| param_in(template, path, "{id}"))
             .flatten()
-            .and_then(|id| state.app.appointment(&id).ok())
-            .map(|(clinic, _)| clinic.id)
+            .and_then(|id| state.app.clinic_of_appointment(&id).ok())
     })
 }
 

@@ -57,6 +57,9 @@ pub struct App {
     mail: Option<MailIdentity>,
     /// The way out for `mail test` and `doctor` (the worker in `notify` sends the queued messages).
     mailer: Option<Arc<Mailer>>,
+    /// Per clinic, the retention cutoff its visits were last scrubbed up to (`privacy`): each round reads
+    /// only the visits since, not every past visit again. Empty after a start: the first round reads all.
+    retained_to: std::sync::Mutex<HashMap<String, Timestamp>>,
 }
 
 impl App {
@@ -78,6 +81,7 @@ impl App {
             claim_delay: Duration::ZERO,
             mail: None,
             mailer: None,
+            retained_to: Default::default(),
         }
     }
 

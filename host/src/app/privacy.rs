@@ -64,6 +64,11 @@ impl App {
         });
     }
 
+    /// The clinic an appointment belongs to (one read; for attributing a request to its clinic).
+    pub fn clinic_of_appointment(&self, id: &str) -> Result<String, AppError> {
+        Ok(self.store.appointment(id)?.clinic_id)
+    }
+
     pub fn audit_page(
         &self,
         clinic_id: Option<&str>,
@@ -85,11 +90,19 @@ impl App {
         for clinic in self.store.clinics()? {
             let days = clinic.booking.rep_data_retention_days;
             let cutoff = now - SignedDuration::from_hours(days as i64 * 24);
+            // A visit lasts at most a few hours: from a day before the last cutoff covers one that
+            // started before it and ended after.
+            let since = self
+                .retained_to()
+                .get(&clinic.id)
+                .map(|last| *last - SignedDuration::from_hours(24));
             let before_cutoff = AppointmentFilter {
+                from: since,
                 to: Some(cutoff),
                 ..Default::default()
             };
             let removed = self.scrub(&clinic, &before_cutoff, |a| a.end() < cutoff).await?;
+            self.retained_to().insert(clinic.id.clone(), cutoff);
             if !removed.is_empty() {
                 self.store.forget_visits_in_audit(&removed)?;
                 self.audit_system(
@@ -107,6 +120,10 @@ impl App {
             tracing::info!(purged, "audit entries past their retention removed");
         }
         Ok(())
+    }
+
+    fn retained_to(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, jiff::Timestamp>> {
+        self.retained_to.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Removes a rep's details from every visit of theirs at every clinic, and their words from the audit
