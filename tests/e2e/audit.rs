@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, publish, rep, set_rules, weekday};
+use crate::support::booking::{ROOMY_LIMITS, book, clinic, link, publish_noons, rep, set_rules};
 use crate::support::{Server, cli, clock_env, env_refs, local_date_in};
 
 async fn trail(server: &Server, query: &str) -> Vec<Value> {
@@ -53,14 +53,7 @@ async fn audit_trail_says_who_did_what_from_where_and_keeps_no_secret() {
     .await;
     let day = local_date_in("Australia/Sydney", 3);
     let next_day = local_date_in("Australia/Sydney", 4);
-    for d in [&day, &next_day] {
-        publish(
-            &server,
-            &c.id,
-            json!({"weekday": weekday(d), "start": "12:00", "end": "13:00", "slot_minutes": 30, "practitioner_id": c.ana}),
-        )
-        .await;
-    }
+    publish_noons(&server, &c.id, &c.ana, &[&day, &next_day], Some(30)).await;
     let book_path = link(&server, &c.id, "Reps", &[]).await;
     let capability = book_path.trim_start_matches("/book/").to_string();
 
@@ -214,14 +207,7 @@ async fn audit_retention_and_forgetting_a_rep_remove_their_details_and_say_so() 
     .await;
     let day = local_date_in("Australia/Sydney", 2);
     let later = local_date_in("Australia/Sydney", 20);
-    for d in [&day, &later] {
-        publish(
-            &server,
-            &c.id,
-            json!({"weekday": weekday(d), "start": "12:00", "end": "13:00", "slot_minutes": 30, "practitioner_id": c.ana}),
-        )
-        .await;
-    }
+    publish_noons(&server, &c.id, &c.ana, &[&day, &later], Some(30)).await;
     let book_path = link(&server, &c.id, "Reps", &[]).await;
     let mut ids = Vec::new();
     for (start, who) in [

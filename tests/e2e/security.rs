@@ -10,9 +10,17 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::hostile_connections::stall;
-use crate::support::booking::{book, clinic, link, publish, rep, weekday};
+use crate::support::booking::{book, clinic, link, publish, publish_noons, rep, weekday};
 use crate::support::browser::{Admin, Browser};
 use crate::support::{HTTPS_HOST, Listener, Server, local_date_in};
+
+/// Alice of Acme books `day` at 12:00 with `doctor` through `link`; the 201's body.
+async fn book_alice_at_noon(server: &Server, link: &str, day: &str, doctor: &str) -> Value {
+    let who = rep("Alice Tan", "Acme Pharma", "alice@acme.test");
+    let (status, booked) = book(server, link, &format!("{day}T12:00"), Some(doctor), who).await;
+    assert_eq!(status, 201, "{booked}");
+    booked
+}
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
     response
@@ -284,22 +292,9 @@ async fn security_answers_with_reps_details_are_no_store_and_nosniff() {
     let server = Server::start(dir.path()).await;
     let c = clinic(&server, "Australia/Sydney", "NSW").await;
     let day = local_date_in("Australia/Sydney", 3);
-    publish(
-        &server,
-        &c.id,
-        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
-    )
-    .await;
+    publish_noons(&server, &c.id, &c.ana, &[&day], None).await;
     let capability = link(&server, &c.id, "Reps", &[]).await;
-    let (status, booked) = book(
-        &server,
-        &capability,
-        &format!("{day}T12:00"),
-        Some(&c.ana),
-        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
-    )
-    .await;
-    assert_eq!(status, 201, "{booked}");
+    let booked = book_alice_at_noon(&server, &capability, &day, &c.ana).await;
     let manage = booked["manage_url"].as_str().unwrap();
     let http = reqwest::Client::new();
     let headers_of = |response: &reqwest::Response| -> Value {
@@ -349,22 +344,9 @@ async fn security_per_link_limits_count_the_decoded_capability() {
     .await;
     let c = clinic(&server, "Australia/Sydney", "NSW").await;
     let day = local_date_in("Australia/Sydney", 3);
-    publish(
-        &server,
-        &c.id,
-        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
-    )
-    .await;
+    publish_noons(&server, &c.id, &c.ana, &[&day], None).await;
     let book_path = link(&server, &c.id, "Reps", &[]).await;
-    let (status, booked) = book(
-        &server,
-        &book_path,
-        &format!("{day}T12:00"),
-        Some(&c.ana),
-        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
-    )
-    .await;
-    assert_eq!(status, 201, "{booked}");
+    let booked = book_alice_at_noon(&server, &book_path, &day, &c.ana).await;
     let manage_path = booked["manage_url"].as_str().unwrap().to_string();
     let http = reqwest::Client::new();
     // The capability with its first character percent-encoded: the same link to the router.
@@ -409,12 +391,7 @@ async fn security_text_reaching_other_programs_is_clean_and_errors_say_what_to_f
     )
     .await;
     let day = local_date_in("Australia/Sydney", 3);
-    publish(
-        &server,
-        &c.id,
-        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
-    )
-    .await;
+    publish_noons(&server, &c.id, &c.ana, &[&day], None).await;
     let book_path = link(&server, &c.id, "Reps", &[]).await;
     for (name, code) in [
         ("Al\u{200B}ice", "U+200B"),
@@ -612,12 +589,7 @@ async fn security_booking_links_are_kept_only_as_digests_and_renewing_stops_the_
     let mut server = Server::start(dir.path()).await;
     let c = clinic(&server, "Australia/Sydney", "NSW").await;
     let day = local_date_in("Australia/Sydney", 3);
-    publish(
-        &server,
-        &c.id,
-        json!({"weekday": weekday(&day), "start": "12:00", "end": "13:00", "practitioner_id": c.ana}),
-    )
-    .await;
+    publish_noons(&server, &c.id, &c.ana, &[&day], None).await;
     let (status, made) = server
         .post(
             &format!("/api/v1/clinics/{}/links", c.id),
@@ -628,15 +600,7 @@ async fn security_booking_links_are_kept_only_as_digests_and_renewing_stops_the_
     let old_path = made["url"].as_str().unwrap().to_string();
     let capability = old_path.trim_start_matches("/book/").to_string();
     assert!(capability.len() >= 43, "{capability}");
-    let (status, booked) = book(
-        &server,
-        &old_path,
-        &format!("{day}T12:00"),
-        Some(&c.ana),
-        rep("Alice Tan", "Acme Pharma", "alice@acme.test"),
-    )
-    .await;
-    assert_eq!(status, 201, "{booked}");
+    let booked = book_alice_at_noon(&server, &old_path, &day, &c.ana).await;
 
     let (_, listed) = server.get(&format!("/api/v1/clinics/{}/links", c.id)).await;
     assert_eq!(listed["links"][0]["url"], Value::Null, "{listed}");
@@ -840,14 +804,7 @@ async fn security_the_company_rule_keys_on_the_confirmed_domain_and_names_nobody
     .await;
     let day = local_date_in("Australia/Sydney", 3);
     let next = local_date_in("Australia/Sydney", 4);
-    for d in [&day, &next] {
-        publish(
-            &server,
-            &c.id,
-            json!({"weekday": weekday(d), "start": "12:00", "end": "13:00", "slot_minutes": 30, "practitioner_id": c.ana}),
-        )
-        .await;
-    }
+    publish_noons(&server, &c.id, &c.ana, &[&day, &next], Some(30)).await;
     let url = link(&server, &c.id, "Reps", &[]).await;
     let book_and_confirm = |start: String, who: Value, email: &'static str| {
         let (server, smtp, url, ana) = (&server, &smtp, url.clone(), c.ana.clone());

@@ -108,6 +108,18 @@ pub async fn book(server: &Server, link: &str, start: &str, practitioner: Option
     .await
 }
 
+/// Publishes `doctor`'s 12:00–13:00 on the weekday of each of `days` (in `slot_minutes` slots, else the
+/// clinic's appointment length).
+pub async fn publish_noons(server: &Server, clinic: &str, doctor: &str, days: &[&str], slot_minutes: Option<u32>) {
+    for day in days {
+        let mut time = json!({"weekday": weekday(day), "start": "12:00", "end": "13:00", "practitioner_id": doctor});
+        if let Some(minutes) = slot_minutes {
+            time["slot_minutes"] = json!(minutes);
+        }
+        publish(server, clinic, time).await;
+    }
+}
+
 /// Changes clinic settings through the admin API.
 pub async fn set_rules(server: &Server, clinic: &str, rules: Value) {
     let (status, body) = server.patch(&format!("/api/v1/clinics/{clinic}"), rules).await;
