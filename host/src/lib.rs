@@ -19,3 +19,4 @@ pub mod secure;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod webhooks;

@@ -17,6 +17,7 @@ use crate::api::{self, AppState, load_or_create_token};
 use crate::app::{App, Availability, AvailabilityConfig};
 use crate::clock::Clock;
 use crate::notify::{MailIdentity, MailSettings, Mailer, Notifier, NotifyConfig};
+use crate::webhooks::{WebhookConfig, Webhooks};
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub admin_url: Option<String>,
     /// How the mail worker retries.
     pub notify: NotifyConfig,
+    /// How webhook deliveries are sent (the network policy is the connectors').
+    pub webhooks: WebhookConfig,
 }
 
 /// Listening beyond this machine exposes the admin API and sign-in to the network: only on purpose.
@@ -98,6 +101,9 @@ pub struct Running {
     diaries: JoinHandle<()>,
     mailing: JoinHandle<()>,
     notifier: Arc<Notifier>,
+    hooking: JoinHandle<()>,
+    offering: JoinHandle<()>,
+    webhooks: Arc<Webhooks>,
     drain: Duration,
 }
 
@@ -118,6 +124,22 @@ async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration,
             tracing::warn!(%error, "cannot queue reminders and notices");
         }
         limits.retain_recent();
+    }
+}
+
+/// The waitlist's offer sweep: at once for the clinics whose free times changed (a commit wakes it), and
+/// every `every` for all clinics with a waitlist (holds that lapse, entries that pass their end date).
+async fn offer_freed_times(app: Arc<App>, every: Duration) {
+    let wake = app.waitlist_signal();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        let all = tokio::select! {
+            _ = wake.notified() => false,
+            _ = tick.tick() => true,
+        };
+        if let Err(error) = app.offer_freed_times(all).await {
+            tracing::warn!(%error, "cannot offer freed times to the waitlist");
+        }
     }
 }
 
@@ -172,6 +194,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     }
     let notifier = Notifier::new(store.clone(), mailer.clone(), clock.clone(), config.notify.clone());
     let mailing = tokio::spawn(notifier.clone().run());
+    let webhook_config = WebhookConfig {
+        operator: config.plugins.policy()?,
+        ..config.webhooks.clone()
+    };
+    let webhooks = Webhooks::new(store.clone(), clock.clone(), webhook_config)?;
+    let hooking = tokio::spawn(webhooks.clone().run());
     let sync_config = SyncConfig {
         mail: identity.clone(),
         ..config.sync.clone()
@@ -196,6 +224,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         .with_mail(identity.zip(mailer)),
     );
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
+    let offering = tokio::spawn(offer_freed_times(app.clone(), config.housekeeping_every));
     let housekeeping = tokio::spawn(housekeeping(
         app.clone(),
         public_limits.clone(),
@@ -210,6 +239,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         public_limits,
         sessions: Default::default(),
         notifier: notifier.clone(),
+        webhooks: webhooks.clone(),
         token: token.into(),
     };
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -230,6 +260,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         diaries,
         mailing,
         notifier,
+        hooking,
+        offering,
+        webhooks,
         drain: config.drain,
     })
 }
@@ -249,7 +282,11 @@ impl Running {
         self.state.sync.stop(left).await;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.notifier.stop(left).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.webhooks.stop(left).await;
         self.mailing.abort();
+        self.hooking.abort();
+        self.offering.abort();
         self.worker.abort();
         self.housekeeping.abort();
         self.diaries.abort();

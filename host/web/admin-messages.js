@@ -11,6 +11,7 @@ const KINDS = {
   request_waiting: "Request waiting (practice)", rep_cancelled: "Rep cancelled (practice)", rep_swapped: "Rep moved (practice)",
   daily_agenda: "Daily agenda (practice)", sync_parked: "Not in the PMS (practice)", sync_resolved: "In the PMS again (practice)",
   site_offline: "PMS offline (practice)", site_back: "PMS back (practice)",
+  waitlist_confirm: "Join the waitlist (rep)", waitlist_offer: "A time came free (rep)", waitlist_gone: "Offered time taken (rep)",
 };
 
 // The clinic's messages, all pages, newest first.

@@ -16,14 +16,18 @@ import * as sync from "./admin-sync.js";
 import * as messages from "./admin-messages.js";
 import * as connectors from "./admin-connectors.js";
 import * as activity from "./admin-activity.js";
+import * as waitlist from "./admin-waitlist.js";
+import * as webhooks from "./admin-webhooks.js";
 
 const TABS = {
-  instructions, clinic: clinicInfo, staff, times, requests, appointments, sync, messages, connectors, activity,
+  instructions, clinic: clinicInfo, staff, times, requests, waitlist, appointments, sync, messages, webhooks,
+  connectors, activity,
 };
 const TAB_NAMES = Object.keys(TABS);
 
 // What the page is showing: the clinics, the one chosen, the open tab.
-const page = { clinics: [], clinic: null, tab: "instructions" };
+// `state` keeps what one render hands the next (a secret shown once after it was made).
+const page = { clinics: [], clinic: null, tab: "instructions", state: {} };
 
 function showOnly(id) {
   for (const section of ["sign-in", "new-clinic", "workspace"]) $(section).hidden = section !== id;
@@ -165,6 +169,7 @@ function context() {
       return page.clinic;
     },
     path,
+    state: page.state,
     // Reads the clinic again (after a change); answers the fresh copy.
     async refresh() {
       const answer = await request("GET", path());

@@ -6,23 +6,23 @@ import { wallClock } from "./words.js";
 
 const page = document.body.dataset.page;
 const capability = location.pathname.split("/")[2] || "";
-const $ = (id) => document.getElementById(id);
+export const $ = (id) => document.getElementById(id);
 
 
-function show(id, visible) {
+export function show(id, visible) {
   $(id).hidden = !visible;
 }
 
-function focusOn(id) {
+export function focusOn(id) {
   const element = $(id);
   if (element) element.focus();
 }
 
-function say(text) {
+export function say(text) {
   $("status").textContent = text;
 }
 
-function showError(message) {
+export function showError(message) {
   const box = $("error");
   box.textContent = message;
   box.hidden = !message;
@@ -129,7 +129,7 @@ function wireRange(reload) {
   });
 }
 
-function describeZone(clinic) {
+export function describeZone(clinic) {
   const city = clinic.timezone.split("/").pop().replace(/_/g, " ");
   return `Times are ${clinic.name}'s local times in ${city} (${clinic.timezone}).`;
 }
@@ -156,6 +156,7 @@ function bookPage() {
     show("details", true);
     focusOn("details-heading");
   };
+  let waitlistReady = false;
   const reload = async () => {
     const data = await loadSlots(`${path}/slots`, pick, "Book");
     if (data) {
@@ -163,6 +164,10 @@ function bookPage() {
       document.title = `Book a rep visit · ${data.clinic.name}`;
       $("zone-note").textContent = describeZone(data.clinic);
       showInstructions(data.clinic);
+      if (data.waitlist_until && !waitlistReady) {
+        waitlistReady = true;
+        waitlistForm(path, data);
+      }
     }
   };
   wireRange(reload);
@@ -266,6 +271,75 @@ function bookPage() {
     $("recover-answer").scrollIntoView({ block: "nearest" });
   });
   reload();
+}
+
+// The waitlist form under the times: who, which doctor, which days, until when. One API call; the answer
+// (or the refusal, e.g. "2 times that suit you are open now") is shown as it is.
+function waitlistForm(path, data) {
+  const doctors = $("wl-doctor");
+  for (const doctor of data.doctors) {
+    const option = document.createElement("option");
+    option.value = doctor.id;
+    option.textContent = doctor.name;
+    doctors.append(option);
+  }
+  const days = $("wl-days");
+  const names = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+  names.forEach((name, n) => {
+    const label = document.createElement("label");
+    label.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = name.slice(0, 3).toLowerCase();
+    box.name = "wl-day";
+    label.append(box, ` ${name}`);
+    days.append(label);
+    if (n === 4) days.append(document.createElement("br"));
+  });
+  const until = $("wl-until");
+  until.max = data.waitlist_until;
+  until.min = isoDay(new Date());
+  until.value = data.waitlist_until;
+  $("wl-until-note").textContent = `At most ${wallClock(data.waitlist_until + "T00:00").date}, as far ahead as this clinic takes bookings.`;
+  show("waitlist", true);
+  $("waitlist-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    let firstInvalid = null;
+    for (const [id, message] of [
+      ["wl-name", "Enter your name."],
+      ["wl-company", "Enter your company."],
+      ["wl-email", "Enter your email address, like name@example.com."],
+    ]) {
+      const input = $(id);
+      const value = input.value.trim();
+      const bad = !value || (input.type === "email" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value));
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      $(`${id}-error`).textContent = bad ? message : "";
+      $(`${id}-error`).hidden = !bad;
+      if (bad && !firstInvalid) firstInvalid = input;
+    }
+    if (firstInvalid) {
+      firstInvalid.focus();
+      return;
+    }
+    $("waitlist-button").disabled = true;
+    $("waitlist-answer").textContent = "Sending…";
+    const answer = await call("POST", `${path}/waitlist`, {
+      rep: { name: $("wl-name").value.trim(), company: $("wl-company").value.trim(), email: $("wl-email").value.trim(), phone: null },
+      practitioner_id: doctors.value || null,
+      weekdays: [...document.querySelectorAll("input[name=wl-day]:checked")].map((box) => box.value),
+      until: until.value,
+    });
+    $("waitlist-button").disabled = false;
+    $("waitlist-answer").textContent = "";
+    if (!answer.ok) {
+      showError(answer.message);
+      return;
+    }
+    $("waitlist-answer").textContent = answer.data.message;
+    $("waitlist-answer").scrollIntoView({ block: "nearest" });
+  });
 }
 
 // ---- /confirm/<token> ----

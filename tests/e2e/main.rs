@@ -43,3 +43,4 @@ mod seed_flow;
 mod shutdown;
 mod store_integrity;
 mod time_zones;
+mod webhooks;

@@ -47,7 +47,7 @@ impl AuditNote {
     }
 }
 
-const REP_ROUTES: [&str; 3] = ["/book/", "/manage/", "/confirm/"];
+const REP_ROUTES: [&str; 5] = ["/book/", "/manage/", "/confirm/", "/waitlist/", "/offer/"];
 const SIGN_IN: &str = "/api/v1/session";
 
 /// The value of the parameter `name` (e.g. `{clinic}`) in `path`, read against the route's template.

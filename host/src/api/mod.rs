@@ -23,6 +23,8 @@ pub mod public;
 pub mod session;
 mod staff;
 pub mod times;
+pub mod waitlist;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -57,6 +59,8 @@ pub struct AppState {
     pub sessions: Arc<session::Sessions>,
     /// The mail worker's counters, for `/metrics`.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The webhook worker's counters, for `/metrics`.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub token: Arc<str>,
 }
 
@@ -159,6 +163,14 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(backup::backup))
         .routes(routes!(audit::list))
         .routes(routes!(audit::forget))
+        .routes(routes!(webhooks::list, webhooks::add))
+        .routes(routes!(webhooks::show, webhooks::update, webhooks::remove))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(waitlist::list))
+        .routes(routes!(waitlist::remove))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     // Components are large: their route has its own body limit (and the token check).
     let install = OpenApiRouter::new()
@@ -181,6 +193,13 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(public::recover))
         .routes(routes!(pages::confirm_page, public::confirm))
         .routes(routes!(public::to_confirm))
+        .routes(routes!(waitlist::join))
+        .routes(routes!(pages::waitlist_page, waitlist::leave))
+        .routes(routes!(waitlist::entry))
+        .routes(routes!(waitlist::confirm))
+        .routes(routes!(pages::offer_page))
+        .routes(routes!(waitlist::offer))
+        .routes(routes!(waitlist::claim))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     // The admin page's shell and the static assets need no token; they count against the per-address read

@@ -13,6 +13,8 @@ use super::error::ApiError;
 const BOOK_PAGE: &str = include_str!("../../web/book.html");
 const MANAGE_PAGE: &str = include_str!("../../web/manage.html");
 const CONFIRM_PAGE: &str = include_str!("../../web/confirm.html");
+const WAITLIST_PAGE: &str = include_str!("../../web/waitlist.html");
+const OFFER_PAGE: &str = include_str!("../../web/offer.html");
 const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
 const ADMIN_PAGE: &str = include_str!("../../web/admin.html");
 
@@ -53,6 +55,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ),
     ("admin-messages.js", include_str!("../../web/admin-messages.js"), SCRIPT),
     ("admin-activity.js", include_str!("../../web/admin-activity.js"), SCRIPT),
+    ("admin-waitlist.js", include_str!("../../web/admin-waitlist.js"), SCRIPT),
+    ("admin-webhooks.js", include_str!("../../web/admin-webhooks.js"), SCRIPT),
+    ("waitlist.js", include_str!("../../web/waitlist.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {
@@ -154,6 +159,41 @@ pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String
 pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match state.app.to_confirm(&token) {
         Ok(_) => page(CONFIRM_PAGE),
+        Err(_) => not_found_page(),
+    }
+}
+
+/// The page a waitlist mail's link opens: the rep's place, with Confirm (once) and Leave. Opening it
+/// changes nothing; only the buttons do.
+#[utoipa::path(operation_id = "pages_waitlist_page",
+    get,
+    path = "/waitlist/{token}",
+    tag = "pages",
+    summary = "The rep's page for their place on a waitlist (opening it changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn waitlist_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.app.waitlist_entry(&token) {
+        Ok(_) => page(WAITLIST_PAGE),
+        Err(_) => not_found_page(),
+    }
+}
+
+/// The page an offer's mail opens: the freed time, and Claim.
+#[utoipa::path(operation_id = "pages_offer_page",
+    get,
+    path = "/offer/{token}",
+    tag = "pages",
+    summary = "The rep's page for a freed time offered to them (opening it changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(())
+)]
+pub async fn offer_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match state.app.waitlist_offer(&token) {
+        Ok(_) => page(OFFER_PAGE),
         Err(_) => not_found_page(),
     }
 }

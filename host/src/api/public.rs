@@ -126,7 +126,7 @@ pub async fn limit(
     // assets count per address only. Counted as the router sees it (percent-decoded: `%36` and `6` are one
     // link), and by its digest, so the limiter never holds a capability.
     let mut segments = request.uri().path().split('/').skip(1);
-    if let (Some("book" | "manage" | "confirm"), Some(raw)) = (segments.next(), segments.next())
+    if let (Some("book" | "manage" | "confirm" | "waitlist" | "offer"), Some(raw)) = (segments.next(), segments.next())
         && !raw.is_empty()
     {
         let capability = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
@@ -177,6 +177,19 @@ pub struct SlotList {
     /// How far the slots were checked against the doctors' diaries in the PMS; `null` when the clinic's
     /// connector does not read diaries.
     pub pms_check: Option<PmsCheck>,
+    /// The clinic's doctors, for the waitlist's "which doctor" choice.
+    #[serde(default)]
+    pub doctors: Vec<DoctorChoice>,
+    /// The last date a waitlist place may run to (the booking horizon); `null` when this server sends no
+    /// mail, so there is no waitlist (offers come by mail).
+    #[serde(default)]
+    pub waitlist_until: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DoctorChoice {
+    pub id: String,
+    pub name: String,
 }
 
 /// Whether the offered slots follow the doctors' real diaries.
@@ -206,10 +219,21 @@ fn slot_list(clinic: &Clinic, offer: &Offer) -> SlotList {
             note,
         }
     });
+    let mut doctors: Vec<DoctorChoice> = offer
+        .names
+        .iter()
+        .map(|(id, name)| DoctorChoice {
+            id: id.clone(),
+            name: name.clone(),
+        })
+        .collect();
+    doctors.sort_by(|a, b| a.name.cmp(&b.name));
     SlotList {
         slots: slot_views(clinic, offer),
         clinic: clinic.into(),
         pms_check,
+        doctors,
+        waitlist_until: None,
     }
 }
 
@@ -335,7 +359,7 @@ pub struct Booked {
 }
 
 impl Booked {
-    fn of(booked: crate::app::Booked, now: Timestamp) -> Booked {
+    pub(crate) fn of(booked: crate::app::Booked, now: Timestamp) -> Booked {
         let token = booked.manage_token.unwrap_or_default();
         let hold_until = booked
             .visit
@@ -382,7 +406,15 @@ pub async fn slots(
 ) -> Result<Json<SlotList>, ApiError> {
     let (from, to) = range(&query)?;
     let (clinic, offer) = state.app.slots(&link, from, to)?;
-    Ok(Json(slot_list(&clinic, &offer)))
+    let mut list = slot_list(&clinic, &offer);
+    if state.app.sends_mail() {
+        let today = state.app.now().to_zoned_datetime(clinic.tz()).date();
+        list.waitlist_until = today
+            .checked_add(jiff::Span::new().days(clinic.booking.booking_horizon_days as i64))
+            .ok()
+            .map(|d| d.to_string());
+    }
+    Ok(Json(list))
 }
 
 #[utoipa::path(operation_id = "public_book", 

@@ -31,7 +31,7 @@ pub const MAX_DAYS: i64 = 62;
 /// How far ahead a "next free slot" hint looks.
 const NEXT_FREE_DAYS: i64 = 28;
 /// A manage link works until this long after the visit.
-const MANAGE_AFTER_VISIT: SignedDuration = SignedDuration::from_hours(14 * 24);
+pub(super) const MANAGE_AFTER_VISIT: SignedDuration = SignedDuration::from_hours(14 * 24);
 
 /// A rep's booking, as the public form sends it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -141,7 +141,7 @@ fn cutoff_passed(hours: u32, appointment: &Appointment, now: Timestamp) -> bool 
 
 impl App {
     /// A live link (not revoked), or the one answer for anything else.
-    fn live_link(&self, capability: &str) -> Result<BookingLink, AppError> {
+    pub(super) fn live_link(&self, capability: &str) -> Result<BookingLink, AppError> {
         self.store
             .link_by_digest(&digest(capability))?
             .filter(|l| l.revoked_at.is_none())
@@ -159,7 +159,7 @@ impl App {
     /// of those that start in the window), `except` one appointment (a swap frees its own slot), minus what
     /// the doctors' PMS diaries say is busy (from the cache: never a call to the PMS).
     #[allow(clippy::too_many_arguments)]
-    fn open(
+    pub(super) fn open(
         &self,
         clinic: &Clinic,
         categories: &[String],
@@ -196,7 +196,7 @@ impl App {
     }
 
     /// The clinic's appointments from `from` on (every one a rule may look at).
-    fn appointments_from(
+    pub(super) fn appointments_from(
         &self,
         clinic: &Clinic,
         from: Timestamp,
@@ -227,7 +227,7 @@ impl App {
     /// The open slot at `wanted` with `practitioner`, checked now against `appointments` (the caller holds
     /// the clinic's lock), or a refusal that names the next free slot.
     #[allow(clippy::too_many_arguments)]
-    fn claim(
+    pub(super) fn claim(
         &self,
         clinic: &Clinic,
         categories: &[String],
@@ -285,7 +285,7 @@ impl App {
     /// The clinic's per-rep rules for a new booking by `rep` in `slot`, against `appointments` (at least
     /// every one from now and from the company window's start on).
     #[allow(clippy::too_many_arguments)]
-    fn check_rules(
+    pub(super) fn check_rules(
         &self,
         clinic: &Clinic,
         appointments: &[Appointment],
@@ -342,7 +342,7 @@ impl App {
 
     /// A booking one of the clinic's rules refused, in the audit trail, where the Requests tab shows it: who
     /// asked for what, and which rule said no (the rep sees the same words, which name nobody else).
-    fn note_refusal(
+    pub(super) fn note_refusal(
         &self,
         clinic: &Clinic,
         rep: &Rep,
@@ -386,7 +386,7 @@ impl App {
 
     /// Every appointment a claim at `wanted` and the rules may look at: from the earliest of now, the
     /// day before the slot and the company window's start, on.
-    fn snapshot_for(&self, clinic: &Clinic, wanted: &LocalStart, now: Timestamp) -> Result<Vec<Appointment>, AppError> {
+    pub(super) fn snapshot_for(&self, clinic: &Clinic, wanted: &LocalStart, now: Timestamp) -> Result<Vec<Appointment>, AppError> {
         let window = clinic
             .booking
             .company_visit_interval_weeks
@@ -651,7 +651,7 @@ impl App {
         self.visit(appointment)
     }
 
-    fn visit(&self, appointment: Appointment) -> Result<RepVisit, AppError> {
+    pub(super) fn visit(&self, appointment: Appointment) -> Result<RepVisit, AppError> {
         let clinic = self.store.clinic(&appointment.clinic_id)?;
         let with = with_whom(&self.names(&clinic)?, appointment.practitioner_id.as_deref());
         Ok(RepVisit {

@@ -18,6 +18,8 @@ mod mail;
 mod notices;
 mod privacy;
 mod publishing;
+mod waitlist;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,6 +36,8 @@ pub use error::AppError;
 pub use mail::{MESSAGES_MAX_PAGE, MESSAGES_PAGE, MailStatus, state_word};
 pub use privacy::{Forgotten, REMOVED, rep_digest};
 pub use publishing::NamedTime;
+pub use waitlist::{Joined, OfferSeen, WaitlistView};
+pub use webhooks::{DELIVERIES_MAX, MAX_OVERLAP_HOURS, WithSecret};
 
 use crate::clock::Clock;
 use crate::domain::Clinic;

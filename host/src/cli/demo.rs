@@ -73,6 +73,7 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         public_url: None,
         admin_url: None,
         notify: Default::default(),
+        webhooks: Default::default(),
     };
     let running = server::start(config).await?;
     let state = &running.state;

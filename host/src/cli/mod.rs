@@ -26,6 +26,8 @@ mod staff;
 mod sync;
 mod table;
 mod times;
+mod waitlist;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -170,6 +172,20 @@ pub enum Command {
         #[command(subcommand)]
         command: mail::MailCommand,
     },
+    /// The waitlist: who waits for a freed time, the offers made, removing a rep, the offer policy.
+    Waitlist {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: waitlist::WaitlistCommand,
+    },
+    /// Webhooks: a clinic's endpoints, their signing secrets, a test event, the deliveries and retrying one.
+    Webhook {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: webhook::WebhookCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
     Plugin {
         #[command(flatten)]
@@ -262,6 +278,8 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         Command::Link { client, command } => link::run(&data_dir, &client, command).await,
         Command::Plugin { client, command } => plugin::run(&data_dir, &client, command).await,
         Command::Mail { client, command } => mail::run(&data_dir, &client, command).await,
+        Command::Waitlist { client, command } => waitlist::run(&data_dir, &client, command).await,
+        Command::Webhook { client, command } => webhook::run(&data_dir, &client, command).await,
         Command::Audit {
             client,
             clinic,

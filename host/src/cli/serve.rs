@@ -105,6 +105,12 @@ pub struct MailArgs {
     /// First wait before a message the mail server deferred is tried again, ms (doubles, up to an hour).
     #[arg(long, env = "REPBOOK_MAIL_RETRY_BASE_MS", default_value_t = 30_000)]
     pub mail_retry_base_ms: u64,
+    /// Seconds one webhook delivery attempt may take (connecting, sending, the answer).
+    #[arg(long, env = "REPBOOK_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+    /// First wait before a failed webhook delivery is tried again, ms (doubles, up to an hour; three days in all).
+    #[arg(long, env = "REPBOOK_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000)]
+    pub webhook_retry_base_ms: u64,
 }
 
 impl MailArgs {
@@ -126,6 +132,15 @@ impl MailArgs {
             mail_from: self.mail_from.clone(),
             timeout: Duration::from_secs(self.mail_timeout_secs.max(1)),
         })
+    }
+
+    /// The webhook worker's bounds; its network policy is filled in from the plugins' when the server starts.
+    pub fn webhooks(&self) -> crate::webhooks::WebhookConfig {
+        crate::webhooks::WebhookConfig {
+            timeout: Duration::from_secs(self.webhook_timeout_secs.max(1)),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            ..Default::default()
+        }
     }
 
     pub fn notify(&self) -> crate::notify::NotifyConfig {
@@ -322,6 +337,7 @@ impl ServeArgs {
             public_url: self.mail.public_url.clone(),
             admin_url: self.mail.admin_url.clone(),
             notify: self.mail.notify(),
+            webhooks: self.mail.webhooks(),
             data_dir,
             listen: self.listen,
             token: self.token,

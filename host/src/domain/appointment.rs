@@ -23,7 +23,7 @@ pub struct Rep {
 }
 
 impl Rep {
-    fn validated(self) -> Result<Rep, DomainError> {
+    pub fn validated(self) -> Result<Rep, DomainError> {
         refuse_controls("rep.email", &self.email, false)?;
         if let Some(phone) = &self.phone {
             refuse_controls("rep.phone", phone, false)?;

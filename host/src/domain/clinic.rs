@@ -246,6 +246,10 @@ pub struct ClinicUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_daily_cap: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub waitlist_policy: Option<OfferPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_hold_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub visiting_instructions: Option<String>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub clinic_visit_practitioner_id: Option<Option<String>>,
@@ -364,6 +368,20 @@ pub struct BookingRules {
     pub visiting_instructions: String,
     /// Whose PMS appointment book receives visits with the whole clinic.
     pub clinic_visit_practitioner_id: Option<String>,
+    /// Who hears first of a freed time: the longest-waiting matching rep (`in_turn`, the time held for
+    /// them) or every matching rep at once (`to_all`, first to claim wins).
+    pub waitlist_policy: OfferPolicy,
+    /// In turn: how long a freed time is held for the rep it is offered to before it passes to the next.
+    pub offer_hold_minutes: u32,
+}
+
+/// How a clinic offers a freed time to the reps on its waitlist.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferPolicy {
+    #[default]
+    InTurn,
+    ToAll,
 }
 
 impl Default for BookingRules {
@@ -381,6 +399,8 @@ impl Default for BookingRules {
             link_daily_cap: 20,
             visiting_instructions: String::new(),
             clinic_visit_practitioner_id: None,
+            waitlist_policy: OfferPolicy::InTurn,
+            offer_hold_minutes: 120,
         }
     }
 }
@@ -450,6 +470,12 @@ impl BookingRules {
                 });
             }
             self.visiting_instructions = text.to_string();
+        }
+        if let Some(v) = update.waitlist_policy {
+            self.waitlist_policy = v;
+        }
+        if let Some(v) = update.offer_hold_minutes {
+            self.offer_hold_minutes = in_range("offer_hold_minutes", v, 5..=24 * 60 * 7, "minutes")?;
         }
         if let Some(v) = &update.clinic_visit_practitioner_id {
             self.clinic_visit_practitioner_id = v.clone().filter(|p| !p.trim().is_empty());

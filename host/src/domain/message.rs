@@ -29,6 +29,12 @@ pub enum MessageKind {
     Reminder,
     /// To the rep: fresh manage links for their future visits.
     Recovery,
+    /// To the rep: confirm your address to join the clinic's waitlist.
+    WaitlistConfirm,
+    /// To the rep on the waitlist: a time came free (held for you until..., or first to claim wins).
+    WaitlistOffer,
+    /// To the rep on the waitlist: the time you were offered has gone to someone else.
+    WaitlistGone,
     /// To the clinic: a request waits for approval.
     RequestWaiting,
     /// To the clinic: a rep cancelled.

@@ -4,6 +4,7 @@
 //! [`DomainError`] whose message tells a person what to fix; callers pass "now" in so the rules stay testable.
 
 mod appointment;
+mod appointment_view;
 mod audit;
 mod booking_link;
 mod clinic;
@@ -17,14 +18,19 @@ mod slots;
 mod staff;
 mod staff_match;
 mod times;
+mod waitlist;
+mod webhook;
 
 pub use appointment::{
     Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, Rep, find_overlap,
 };
+pub use appointment_view::AppointmentView;
 pub use audit::AuditEntry;
 pub use booking_link::{BookingLink, NewBookingLink, digest};
-pub use clinic::{AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, PmsSettings, PmsSettingsUpdate, SendVia};
+pub use clinic::{
+    AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, OfferPolicy, PmsSettings, PmsSettingsUpdate, SendVia,
+};
 pub use email::{check_email, email_domain, is_invisible, looks_like_email, normalize_email};
 pub use error::{DomainError, ErrorKind};
 pub use local_time::{
@@ -35,6 +41,13 @@ pub use message::{MessageKind, MessageState, OutgoingMessage};
 pub use notify_settings::{NotifySettings, NotifyUpdate, parse_hhmm};
 pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
+pub use waitlist::{
+    EntryStatus, EntryView, OfferState, OfferView, WEEKDAYS, WaitlistEntry, WaitlistOffer, WaitlistRequest, in_turn,
+};
+pub use webhook::{
+    AttemptOutcome, Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointRequest, EventKind, RETRY_FOR,
+    SigningSecret, WebhookEvent, attempt_outcome, signature_header,
+};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
 pub use times::{
@@ -46,6 +59,11 @@ pub use times::{
 pub const DURATION_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;
 
 /// A fresh identifier: a ULID, so ids sort by creation time and read well in logs and PMS text.
+/// A webhook event's id (`webhook-id`): a ULID, so ids sort in time order.
+pub fn event_id() -> String {
+    format!("msg_{}", ulid::Ulid::new())
+}
+
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }

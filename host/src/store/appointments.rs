@@ -10,8 +10,9 @@ use sled::Transactional;
 use super::codec::{decode, encode};
 use super::messages::MessageTrees;
 use super::outbox::OutboxEntry;
+use super::waitlist::WaitlistWrite;
 use super::{Store, StoreError, keys, tx_abort_error};
-use crate::domain::{Appointment, AppointmentStatus, DURATION_MINUTES, OutgoingMessage};
+use crate::domain::{Appointment, AppointmentStatus, DURATION_MINUTES, OutgoingMessage, WebhookEvent, event_id};
 
 /// Which appointments of a clinic to list: by start instant (inclusive `from`, exclusive `to`) and status.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +46,10 @@ pub struct Change<'a> {
     pub tokens: &'a [TokenChange<'a>],
     /// The messages people must get about it.
     pub messages: &'a [OutgoingMessage],
+    /// Webhook events beyond the appointment's own change (which the store derives itself).
+    pub events: &'a [WebhookEvent],
+    /// Waitlist entries and offers that go with it (an offer's hold, a claim).
+    pub waitlist: &'a [WaitlistWrite<'a>],
 }
 
 impl<'a> Change<'a> {
@@ -55,6 +60,8 @@ impl<'a> Change<'a> {
             link_day: None,
             tokens: &[],
             messages: &[],
+            events: &[],
+            waitlist: &[],
         }
     }
 
@@ -184,6 +191,7 @@ impl Store {
         let prepared = changes.iter().map(Prepared::of).collect::<Result<Vec<_>, _>>()?;
         let queued = prepared.iter().any(|p| p.entry.is_some());
         let messages = changes.iter().map(|c| c.messages.len()).sum::<usize>();
+        let events = prepared.iter().any(|p| p.event.is_some());
         let (m, c, q, p) = self.message_trees();
         (
             &self.appointments,
@@ -197,6 +205,8 @@ impl Store {
             c,
             q,
             p,
+            &self.webhook_events,
+            &self.waitlist,
         )
             .transaction(
                 |(
@@ -211,6 +221,8 @@ impl Store {
                     by_clinic,
                     queue,
                     parked,
+                    webhook_events,
+                    waitlist,
                 )| {
                     let trees = MessageTrees {
                         messages: messages_tree,
@@ -257,6 +269,11 @@ impl Store {
                         for message in change.messages {
                             trees.put(message)?;
                         }
+                        if let Some(event) = &prepared.event {
+                            super::webhooks::put_events(webhook_events, std::slice::from_ref(event))?;
+                        }
+                        super::webhooks::put_events(webhook_events, &prepared.extra_events)?;
+                        super::waitlist::put_encoded(waitlist, &prepared.waitlist)?;
                     }
                     Ok(())
                 },
@@ -267,6 +284,12 @@ impl Store {
         }
         if messages > 0 {
             self.message_signal.notify_one();
+        }
+        if events || prepared.iter().any(|p| !p.extra_events.is_empty()) {
+            self.webhook_written();
+        }
+        for change in &changes {
+            self.waitlist_changed(&change.appointment.clinic_id);
         }
         for change in &changes {
             tracing::debug!(appointment = %change.appointment.id, messages = change.messages.len(), "appointment written");
@@ -283,6 +306,11 @@ struct Prepared {
     by_practitioner: Vec<u8>,
     stale: Option<(Vec<u8>, Vec<u8>)>,
     link_day: Option<Vec<u8>>,
+    /// What subscribers hear of it (`EventKind::of_change`).
+    event: Option<Vec<u8>>,
+    /// Events the workflow adds (a waitlist claim).
+    extra_events: Vec<Vec<u8>>,
+    waitlist: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Prepared {
@@ -322,6 +350,11 @@ impl Prepared {
                     )
                 }),
             link_day: change.link_day.map(|(link_id, day)| keys::link_day(link_id, day)),
+            event: WebhookEvent::of_change(previous, appointment, event_id())
+                .map(|event| encode(&event))
+                .transpose()?,
+            extra_events: super::webhooks::encode_events(change.events)?,
+            waitlist: super::waitlist::encode_writes(change.waitlist)?,
         })
     }
 }

@@ -20,6 +20,8 @@ mod plugins;
 mod pms_records;
 mod schema;
 mod times;
+mod waitlist;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,7 @@ pub use outbox::{OutboxEntry, OutboxOp};
 pub use plugins::{PluginActivation, PluginRecord};
 pub use pms_records::PushStart;
 pub use schema::SCHEMA_VERSION;
+pub use waitlist::{WaitlistRecord, WaitlistWrite};
 
 use crate::domain::{Clinic, Practitioner};
 use codec::{decode, encode};
@@ -71,12 +74,25 @@ pub struct Store {
     plugins: sled::Tree,
     plugin_blobs: sled::Tree,
     plugin_active: sled::Tree,
+    /// The webhook outbox (see `webhooks`).
+    webhook_events: sled::Tree,
+    webhook_endpoints: sled::Tree,
+    webhook_deliveries: sled::Tree,
+    webhook_queue: sled::Tree,
+    /// Waitlist entries and offers (see `waitlist`).
+    waitlist: sled::Tree,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
     outbox_signal: Arc<tokio::sync::Notify>,
     /// The same for the notification outbox and the mail worker.
     message_signal: Arc<tokio::sync::Notify>,
+    /// The same for the webhook outbox and its worker.
+    webhook_signal: Arc<tokio::sync::Notify>,
+    /// Clinics whose free times may have changed since the waitlist last looked (a visit let go, times
+    /// published or reopened), and the signal that wakes the offer sweep.
+    waitlist_dirty: Mutex<std::collections::HashSet<String>>,
+    waitlist_signal: Arc<tokio::sync::Notify>,
     path: PathBuf,
     fault: Fault,
 }
@@ -182,10 +198,18 @@ impl Store {
             plugins: db.open_tree("plugins")?,
             plugin_blobs: db.open_tree("plugin_blobs")?,
             plugin_active: db.open_tree("plugin_active")?,
+            webhook_events: db.open_tree("webhook_events")?,
+            webhook_endpoints: db.open_tree("webhook_endpoints")?,
+            webhook_deliveries: db.open_tree("webhook_deliveries")?,
+            webhook_queue: db.open_tree("webhook_queue")?,
+            waitlist: db.open_tree("waitlist")?,
             commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
             message_signal: Arc::new(tokio::sync::Notify::new()),
+            webhook_signal: Arc::new(tokio::sync::Notify::new()),
+            waitlist_dirty: Mutex::new(Default::default()),
+            waitlist_signal: Arc::new(tokio::sync::Notify::new()),
             meta,
             db,
             path,
@@ -217,6 +241,26 @@ impl Store {
     /// Woken after each commit that queued something for the PMS.
     pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         self.outbox_signal.clone()
+    }
+
+    /// Notes that a clinic's free times may have changed: the waitlist's sweep looks at it next.
+    pub fn waitlist_changed(&self, clinic_id: &str) {
+        self.waitlist_dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(clinic_id.to_string());
+        self.waitlist_signal.notify_one();
+    }
+
+    /// The clinics noted since the last call (and forgets them).
+    pub fn take_waitlist_changes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.waitlist_dirty.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect()
+    }
+
+    pub fn waitlist_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.waitlist_signal.clone()
     }
 
     /// How many flushes have run; with `durable_writes`, shows how well group commit batches.

@@ -14,7 +14,8 @@ use super::messages::MessageTrees;
 use super::outbox::{OutboxEntry, OutboxOp};
 use super::{Store, StoreError, tx_abort_error};
 use crate::domain::{
-    Appointment, AppointmentStatus, OutgoingMessage, PmsKnowledge, PmsRecord, PmsSyncState, PmsSyncStatus,
+    Appointment, AppointmentStatus, EventKind, OutgoingMessage, PmsKnowledge, PmsRecord, PmsSyncState, PmsSyncStatus,
+    WebhookEvent,
 };
 
 /// What `begin_push` found and did.
@@ -210,16 +211,20 @@ impl Store {
         apply: impl Fn(&mut PmsRecord, &Appointment) -> Vec<OutgoingMessage>,
     ) -> Result<(), StoreError> {
         let (m, c, q, p) = self.message_trees();
-        (&self.appointments, &self.pms_records, &self.outbox, m, c, q, p)
+        let event_id = crate::domain::event_id();
+        (&self.appointments, &self.pms_records, &self.outbox, m, c, q, p, &self.webhook_events)
             .transaction(
-                |(appointments, records, outbox, messages_tree, by_clinic, queue, parked)| {
+                |(appointments, records, outbox, messages_tree, by_clinic, queue, parked, webhook_events)| {
                     let mut messages = Vec::new();
+                    let mut event = None;
                     if let Some(bytes) = appointments.get(appointment_id.as_bytes())? {
                         let current: Appointment =
                             decode("appointment", &bytes).map_err(ConflictableTransactionError::Abort)?;
                         let mut record = decode_record(records.get(appointment_id.as_bytes())?)
                             .map_err(ConflictableTransactionError::Abort)?;
+                        let before = (record.version, record.status.state);
                         messages = apply(&mut record, &current);
+                        event = pms_event(&event_id, before, &record, &current);
                         records.insert(
                             appointment_id.as_bytes(),
                             encode(&record).map_err(ConflictableTransactionError::Abort)?,
@@ -237,14 +242,44 @@ impl Store {
                     for message in &messages {
                         trees.put(message)?;
                     }
-                    Ok(!messages.is_empty())
+                    if let Some(event) = &event {
+                        let encoded = encode(event).map_err(ConflictableTransactionError::Abort)?;
+                        super::webhooks::put_events(webhook_events, &[encoded])?;
+                    }
+                    Ok((!messages.is_empty(), event.is_some()))
                 },
             )
             .map_err(tx_abort_error)
-            .map(|told| {
+            .map(|(told, event)| {
                 if told {
                     self.message_signal.notify_one();
                 }
+                if event {
+                    self.webhook_written();
+                }
             })
     }
+}
+
+/// `pms.synced` or `pms.parked` when an outcome changed where the appointment's current version stands.
+fn pms_event(
+    id: &str,
+    before: (u64, PmsSyncState),
+    record: &PmsRecord,
+    current: &Appointment,
+) -> Option<WebhookEvent> {
+    if record.version != current.version || before == (record.version, record.status.state) {
+        return None;
+    }
+    let kind = match record.status.state {
+        PmsSyncState::Synced => EventKind::PmsSynced,
+        PmsSyncState::NeedsAttention => EventKind::PmsParked,
+        PmsSyncState::Pending | PmsSyncState::NotApplicable => return None,
+    };
+    Some(WebhookEvent {
+        appointment: Some(current.clone()),
+        // The status as this outcome left it: where the API's view says the appointment stands.
+        detail: serde_json::to_value(&record.status).ok(),
+        ..WebhookEvent::new(id.to_string(), kind, &current.clinic_id, record.status.updated_at.unwrap_or(current.updated_at))
+    })
 }

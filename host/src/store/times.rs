@@ -56,7 +56,10 @@ impl Store {
     }
 
     pub fn put_published_time(&self, time: &PublishedTime) -> Result<(), StoreError> {
-        put(&self.published_times, keys::owned(&time.clinic_id, &time.id), time)
+        put(&self.published_times, keys::owned(&time.clinic_id, &time.id), time)?;
+        // New times: the waitlist may have reps waiting for them.
+        self.waitlist_changed(&time.clinic_id);
+        Ok(())
     }
 
     pub fn remove_published_time(&self, clinic_id: &str, id: &str) -> Result<(), StoreError> {
@@ -77,6 +80,9 @@ impl Store {
             keys::closed(clinic_id, date),
             "closed date",
             &date.to_string(),
-        )
+        )?;
+        // A date reopened frees its times.
+        self.waitlist_changed(clinic_id);
+        Ok(())
     }
 }

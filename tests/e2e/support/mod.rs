@@ -8,6 +8,7 @@ pub mod browser;
 pub mod pms;
 pub mod radicale;
 pub mod smtp;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
