@@ -31,12 +31,11 @@ export async function render(ctx) {
   const offerRows = list.offers.map((o) => {
     const when = wallClock(o.local_start);
     const held = o.expires_at && o.state === "open" ? `, held until ${whenIn(o.expires_at, zone)}` : "";
-    return [`${when.date} at ${when.time}`, o.with, names[o.entry_id] || "—", `${OFFER_WORDS[o.state] || o.state}${held}`, whenIn(o.created_at, zone)];
+    return [`${when.date} at ${when.time} (${zone} time)`, o.with, names[o.entry_id] || "—", `${OFFER_WORDS[o.state] || o.state}${held}`, whenIn(o.created_at, zone)];
   });
-  const booking = clinic.booking;
   return [
     h("h2", {}, "Waitlist"),
-    h("p", {}, `${plural(waiting.length, "rep")} waiting. When a time comes free (a visit cancelled, declined or lapsed, times published or a closed date reopened), it is offered to the reps whose wishes it fits.`),
+    h("p", {}, `${waiting.length === 0 ? "Nobody is" : `${plural(waiting.length, "rep")} ${waiting.length === 1 ? "is" : "are"}`} waiting. When a time comes free (a visit cancelled, declined or lapsed, times published or a closed date reopened), it is offered to the reps whose wishes it fits.`),
     table(["Rep", "With", "Days", "Until", "Waiting since", "State", ""], entryRows, "Reps on the waitlist"),
     h("h2", {}, "Offers"),
     table(["Time", "With", "Offered to", "What became of it", "Offered"], offerRows, "Offers made"),
@@ -50,11 +49,11 @@ export async function render(ctx) {
     },
     field("Offer a freed time", {
       id: "w-policy", tag: "select", options: [
-        ["in_turn", "In turn: held for the rep who has waited longest, then the next", booking.waitlist_policy === "in_turn"],
-        ["to_all", "To all at once: the first to claim it has it", booking.waitlist_policy === "to_all"],
+        ["in_turn", "In turn", clinic.waitlist_policy === "in_turn"],
+        ["to_all", "To all at once", clinic.waitlist_policy === "to_all"],
       ],
-    }),
-    field("In turn: hold it for each rep (minutes)", { id: "w-hold", type: "number", min: 5, max: 10080, value: booking.offer_hold_minutes },
+    }, "In turn: held for the rep who has waited longest, then the next. To all at once: every matching rep hears, the first to claim it has it."),
+    field("In turn: hold it for each rep (minutes)", { id: "w-hold", type: "number", min: 5, max: 10080, value: clinic.offer_hold_minutes },
       "Unclaimed by then, the time passes to the next rep."),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"))),
   ];

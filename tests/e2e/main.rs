@@ -43,4 +43,5 @@ mod seed_flow;
 mod shutdown;
 mod store_integrity;
 mod time_zones;
+mod waitlist;
 mod webhooks;

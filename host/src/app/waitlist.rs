@@ -437,7 +437,9 @@ impl App {
                 next.start,
                 next.practitioner_id.as_ref(),
                 now,
-                previous.as_ref().map(|p| p.id.as_str()),
+                // A hold never counts toward the rep's limits, so nothing is left out: the claim is a new
+                // booking for every rule, the cap on open visits included.
+                None,
             ) {
                 self.note_refusal(&clinic, &entry.rep, next.start, &names, next.practitioner_id.as_deref(), &refused);
                 return Err(refused);

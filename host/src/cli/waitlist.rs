@@ -76,12 +76,11 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WaitlistCommand) -
             };
             let updated: serde_json::Value = client.call(Method::PATCH, &["clinics", &clinic], &body).await?;
             show(args, &updated, |c| {
-                let booking = &c["booking"];
-                say(match booking["waitlist_policy"].as_str() {
+                say(match c["waitlist_policy"].as_str() {
                     Some("to_all") => "Freed times go to every matching rep at once; the first to claim has it.".to_string(),
                     _ => format!(
                         "Freed times are held for the longest-waiting matching rep for {} minutes, then pass to the next.",
-                        booking["offer_hold_minutes"]
+                        c["offer_hold_minutes"]
                     ),
                 })
             });
