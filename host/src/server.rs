@@ -17,10 +17,10 @@ use crate::api::{self, AppState, load_or_create_token};
 use crate::app::{App, Availability, AvailabilityConfig};
 use crate::clock::Clock;
 use crate::notify::{MailIdentity, MailSettings, Mailer, Notifier, NotifyConfig};
-use crate::webhooks::{WebhookConfig, Webhooks};
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
 use crate::sync::{SyncConfig, SyncEngine};
+use crate::webhooks::{WebhookConfig, Webhooks};
 
 /// Written once the server listens, so the CLI and scripts find a server started on port 0.
 pub const ADDR_FILE: &str = "server.addr";

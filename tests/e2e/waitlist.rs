@@ -43,7 +43,9 @@ async fn setup(rules: Value) -> Setup {
     let day = local_date_in("Australia/Sydney", 5);
     publish_noons(&server, &clinic.id, &clinic.ana, &[&day], Some(15)).await;
     for minute in ["00", "15", "30", "45"] {
-        let (status, body) = server.book(&clinic.id, &clinic.ana, &format!("{day}T12:{minute}"), 15).await;
+        let (status, body) = server
+            .book(&clinic.id, &clinic.ana, &format!("{day}T12:{minute}"), 15)
+            .await;
         assert_eq!(status, 201, "{body}");
     }
     let link = link(&server, &clinic.id, "Reps", &[]).await;
@@ -71,7 +73,11 @@ async fn mailed_link(smtp: &Smtp, to: &str, subject: &str, prefix: &str, nth: us
             let path = link.split_once("://").unwrap().1;
             return path[path.find('/').unwrap()..].to_string();
         }
-        assert!(Instant::now() < deadline, "no mail '{subject}' number {nth} to {to}: {:?}", mail.iter().map(|m| (m.to(), m.subject())).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "no mail '{subject}' number {nth} to {to}: {:?}",
+            mail.iter().map(|m| (m.to(), m.subject())).collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -101,7 +107,9 @@ async fn waitlist(server: &Server, clinic: &str) -> Value {
 }
 
 async fn staff_visit(server: &Server, clinic: &str, local_start: &str) -> String {
-    let (_, list) = server.get(&format!("/api/v1/clinics/{clinic}/appointments?status=booked")).await;
+    let (_, list) = server
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?status=booked"))
+        .await;
     list["appointments"]
         .as_array()
         .unwrap()
@@ -114,7 +122,9 @@ async fn staff_visit(server: &Server, clinic: &str, local_start: &str) -> String
 }
 
 async fn cancel(server: &Server, id: &str) {
-    let (status, body) = server.post(&format!("/api/v1/appointments/{id}/cancel"), json!({})).await;
+    let (status, body) = server
+        .post(&format!("/api/v1/appointments/{id}/cancel"), json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -145,10 +155,19 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["offer"]["state"], "open");
     assert_eq!(seen["offer"]["local_start"], format!("{day}T12:30"));
-    assert!(seen["offer"]["expires_at"].is_string(), "in turn: held until a time: {seen}");
-    assert!(slots(&s.server, &s.link, day, day).await.is_empty(), "held for Ann, not open to the page");
+    assert!(
+        seen["offer"]["expires_at"].is_string(),
+        "in turn: held until a time: {seen}"
+    );
+    assert!(
+        slots(&s.server, &s.link, day, day).await.is_empty(),
+        "held for Ann, not open to the page"
+    );
     let mail = s.smtp.read(Some("Australia/Sydney"));
-    let offers: Vec<&Mail> = mail.iter().filter(|m| m.subject().starts_with("A time came free")).collect();
+    let offers: Vec<&Mail> = mail
+        .iter()
+        .filter(|m| m.subject().starts_with("A time came free"))
+        .collect();
     assert_eq!(offers.len(), 1, "one offer, to the longest-waiting rep");
     assert!(offers[0].text().contains("held for you until"), "{}", offers[0].text());
 
@@ -171,14 +190,23 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["rep"]["name"].as_str().unwrap().to_string(), e["status"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["rep"]["name"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(states["Bo Second"], "satisfied");
     assert_eq!(states["Ann First"], "waiting");
     assert_eq!(states["Cy Third"], "waiting");
     mailed_link(&s.smtp, "bo@second.test", "Booked:", "/manage/", 0).await;
     let mail = s.smtp.read(None);
-    assert!(!mail.iter().any(|m| m.to() == ["cy@third.test"] && m.subject().starts_with("A time came free")));
+    assert!(
+        !mail
+            .iter()
+            .any(|m| m.to() == ["cy@third.test"] && m.subject().starts_with("A time came free"))
+    );
 
     // The webhook receiver heard both offers and the claim, each verified.
     let log = receiver.wait_for("waitlist.claimed", 1, Duration::from_secs(10)).await;
@@ -229,7 +257,13 @@ async fn waitlist_offers_to_all_the_first_claim_wins_and_the_others_hear_it_has_
     )
     .await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("1 time that suits you is open now"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 time that suits you is open now"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,13 +273,22 @@ async fn waitlist_rules_apply_at_claim_time() {
     // Ann already holds a visit (booked before she joined, so she stays on the list): her cap is reached.
     let later = local_date_in("Australia/Sydney", 6);
     publish_noons(&s.server, &s.clinic.id, &s.clinic.ben, &[&later], Some(15)).await;
-    let (status, body) = book(&s.server, &s.link, &format!("{later}T12:00"), Some(&s.clinic.ben), rep("Ann First", "Acme Pharma", "ann@first.test")).await;
+    let (status, body) = book(
+        &s.server,
+        &s.link,
+        &format!("{later}T12:00"),
+        Some(&s.clinic.ben),
+        rep("Ann First", "Acme Pharma", "ann@first.test"),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let confirm = crate::notify_holds::confirmation_link(&s.smtp, "ann@first.test").await;
     let (status, body) = public_post(&s.server, &confirm, json!({})).await;
     assert_eq!(status, 200, "{body}");
     for minute in ["15", "30", "45"] {
-        s.server.book(&s.clinic.id, &s.clinic.ben, &format!("{later}T12:{minute}"), 15).await;
+        s.server
+            .book(&s.clinic.id, &s.clinic.ben, &format!("{later}T12:{minute}"), 15)
+            .await;
     }
     join(&s, "Ann First", "ann@first.test", Some(&s.clinic.ana), day).await;
     let visit = staff_visit(&s.server, &s.clinic.id, &format!("{day}T12:00")).await;
@@ -263,7 +306,10 @@ async fn waitlist_rules_apply_at_claim_time() {
 
     // A time that needs approval: claimed, it is a request waiting for the clinic.
     publish(&s.server, &s.clinic.id, json!({"weekday": weekday(&later), "start": "09:00", "end": "09:15", "practitioner_id": s.clinic.ben, "approval_required": true})).await;
-    let (status, body) = s.server.book(&s.clinic.id, &s.clinic.ben, &format!("{later}T09:00"), 15).await;
+    let (status, body) = s
+        .server
+        .book(&s.clinic.id, &s.clinic.ben, &format!("{later}T09:00"), 15)
+        .await;
     assert_eq!(status, 201, "{body}");
     join(&s, "Bo Second", "bo@second.test", Some(&s.clinic.ben), &later).await;
     cancel(&s.server, body["id"].as_str().unwrap()).await;
@@ -271,7 +317,13 @@ async fn waitlist_rules_apply_at_claim_time() {
     let (status, body) = public_post(&s.server, &format!("{offer}/claim"), json!({})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["status"], "requested", "{body}");
-    let (_, list) = s.server.get(&format!("/api/v1/clinics/{}/appointments?status=requested", s.clinic.id)).await;
+    let (_, list) = s
+        .server
+        .get(&format!(
+            "/api/v1/clinics/{}/appointments?status=requested",
+            s.clinic.id
+        ))
+        .await;
     assert_eq!(list["appointments"][0]["rep"]["name"], "Bo Second", "{list}");
 }
 
@@ -300,14 +352,22 @@ async fn waitlist_offers_a_cancelled_visit_within_seconds() {
             if list["offers"].as_array().unwrap().len() > n {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "no offer for cancellation {n}");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no offer for cancellation {n}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         took.push(started.elapsed());
     }
     took.sort();
     let p50 = took[took.len() / 2];
-    eprintln!("waitlist: cancel to offer queued, {} cancellations: p50 {:?}, max {:?}", took.len(), p50, took.last().unwrap());
+    eprintln!(
+        "waitlist: cancel to offer queued, {} cancellations: p50 {:?}, max {:?}",
+        took.len(),
+        p50,
+        took.last().unwrap()
+    );
     assert!(p50 < Duration::from_secs(2), "p50 {p50:?}");
 }
 
@@ -327,8 +387,15 @@ async fn waitlist_claim_racing_a_page_booking_never_gives_two() {
     let mut doctors = Vec::new();
     let mut visits = Vec::new();
     for n in 0..RUNS {
-        let doctor = server.add_doctor(&clinic, "Doc", &format!("Number{n}"), &format!("MED{:010}", 1000 + n)).await;
-        publish(&server, &clinic, json!({"weekday": weekday(&day), "start": "12:00", "end": "12:15", "practitioner_id": doctor})).await;
+        let doctor = server
+            .add_doctor(&clinic, "Doc", &format!("Number{n}"), &format!("MED{:010}", 1000 + n))
+            .await;
+        publish(
+            &server,
+            &clinic,
+            json!({"weekday": weekday(&day), "start": "12:00", "end": "12:15", "practitioner_id": doctor}),
+        )
+        .await;
         let (status, body) = server.book(&clinic, &doctor, &format!("{day}T12:00"), 15).await;
         assert_eq!(status, 201, "{body}");
         visits.push(body["id"].as_str().unwrap().to_string());
@@ -360,7 +427,11 @@ async fn waitlist_claim_racing_a_page_booking_never_gives_two() {
                 if found.len() >= count {
                     return found;
                 }
-                assert!(Instant::now() < deadline, "{} of {count} '{subject}' mails", found.len());
+                assert!(
+                    Instant::now() < deadline,
+                    "{} of {count} '{subject}' mails",
+                    found.len()
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
@@ -371,7 +442,9 @@ async fn waitlist_claim_racing_a_page_booking_never_gives_two() {
         assert_eq!(status, 200, "{body}");
     }
     for visit in &visits {
-        let (status, body) = server.post(&format!("/api/v1/appointments/{visit}/cancel"), json!({})).await;
+        let (status, body) = server
+            .post(&format!("/api/v1/appointments/{visit}/cancel"), json!({}))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
     let offers = links("A time came free", "/offer/", RUNS).await;
@@ -383,10 +456,19 @@ async fn waitlist_claim_racing_a_page_booking_never_gives_two() {
         let offer = &offers[&format!("rep{n}@acme.test")];
         let (claim_path, start) = (format!("{offer}/claim"), format!("{day}T12:00"));
         let claim = public_post(&server, &claim_path, json!({}));
-        let page = book(&server, &link, &start, Some(doctor), rep("Zed Page", "Rival", &format!("zed{n}@rival.test")));
+        let page = book(
+            &server,
+            &link,
+            &start,
+            Some(doctor),
+            rep("Zed Page", "Rival", &format!("zed{n}@rival.test")),
+        );
         let ((claim_status, claim_body), (page_status, page_body)) = tokio::join!(claim, page);
         let won = [claim_status, page_status].iter().filter(|s| **s == 201).count();
-        assert_eq!(won, 1, "run {n}: claim {claim_status} {claim_body}, page {page_status} {page_body}");
+        assert_eq!(
+            won, 1,
+            "run {n}: claim {claim_status} {claim_body}, page {page_status} {page_body}"
+        );
         if claim_status == 201 {
             claims_won += 1;
             assert_eq!(page_status, 409, "{page_body}");
@@ -396,11 +478,15 @@ async fn waitlist_claim_racing_a_page_booking_never_gives_two() {
         }
     }
     // The store agrees: one visit holds each time.
-    let (_, list) = server.get(&format!("/api/v1/clinics/{clinic}/appointments?from={day}&to={day}")).await;
+    let (_, list) = server
+        .get(&format!("/api/v1/clinics/{clinic}/appointments?from={day}&to={day}"))
+        .await;
     let mut holding: HashMap<String, usize> = HashMap::new();
     for a in list["appointments"].as_array().unwrap() {
         if matches!(a["status"].as_str(), Some("booked" | "requested" | "held")) {
-            *holding.entry(a["practitioner_id"].as_str().unwrap().to_string()).or_default() += 1;
+            *holding
+                .entry(a["practitioner_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
     }
     assert_eq!(holding.len(), RUNS, "{holding:?}");
@@ -417,32 +503,48 @@ async fn waitlist_browser_rep_joins_receives_and_claims() {
     let s = setup(json!({"waitlist_policy": "in_turn"})).await;
     let phone = Browser::start(390, 844).await;
     phone.goto(&format!("{}{}", s.server.base, s.link)).await;
-    phone.until("the waitlist form", "!document.getElementById('waitlist').hidden").await;
+    phone
+        .until("the waitlist form", "!document.getElementById('waitlist').hidden")
+        .await;
     phone.click("#wl-name").await;
     phone.keys("Mia Tran\u{e004}Acme Pharma\u{e004}mia@acme.test").await;
     phone
-        .js(&format!("document.getElementById('wl-doctor').value = {:?}; return 1;", s.clinic.ana))
+        .js(&format!(
+            "document.getElementById('wl-doctor').value = {:?}; return 1;",
+            s.clinic.ana
+        ))
         .await;
     // Until the booked-out day: later weeks have open times (joining for them says so and names the first).
     phone
-        .js(&format!("document.getElementById('wl-until').value = {:?}; return 1;", s.day))
+        .js(&format!(
+            "document.getElementById('wl-until').value = {:?}; return 1;",
+            s.day
+        ))
         .await;
     phone.assert_accessible("the booking page with the waitlist form").await;
     phone.screenshot("waitlist-1-join").await;
     phone.click("#waitlist-button").await;
     phone
-        .until("the answer", "document.getElementById('waitlist-answer').textContent.includes('confirm your address')")
+        .until(
+            "the answer",
+            "document.getElementById('waitlist-answer').textContent.includes('confirm your address')",
+        )
         .await;
     phone.screenshot("waitlist-2-check-your-email").await;
 
     let confirm = mailed_link(&s.smtp, "mia@acme.test", "Confirm: tell me of freed", "/waitlist/", 0).await;
     phone.goto(&format!("{}{confirm}", s.server.base)).await;
-    phone.until("the place", "document.getElementById('with').textContent.length").await;
+    phone
+        .until("the place", "document.getElementById('with').textContent.length")
+        .await;
     assert_eq!(phone.text("with").await, "Dr Ana Ng");
     phone.assert_accessible("the waitlist page, to confirm").await;
     phone.click("#confirm-button").await;
     phone
-        .until("on the list", "document.getElementById('entry-note').textContent.includes('You are on the waitlist')")
+        .until(
+            "on the list",
+            "document.getElementById('entry-note').textContent.includes('You are on the waitlist')",
+        )
         .await;
     assert!(!phone.visible("confirm-button").await);
     phone.screenshot("waitlist-3-confirmed").await;
@@ -451,14 +553,18 @@ async fn waitlist_browser_rep_joins_receives_and_claims() {
     cancel(&s.server, &visit).await;
     let offer = mailed_link(&s.smtp, "mia@acme.test", "A time came free", "/offer/", 0).await;
     phone.goto(&format!("{}{offer}", s.server.base)).await;
-    phone.until("the offer", "!document.getElementById('claim-button').hidden").await;
+    phone
+        .until("the offer", "!document.getElementById('claim-button').hidden")
+        .await;
     let when = phone.text("when").await;
     assert!(when.contains("12:15 pm") && when.contains("Australia/Sydney"), "{when}");
     assert!(phone.text("offer-note").await.contains("held for you until"));
     phone.assert_accessible("the offer page").await;
     phone.screenshot("waitlist-4-offer").await;
     phone.click("#claim-button").await;
-    phone.until("the claim", "!document.getElementById('claimed').hidden").await;
+    phone
+        .until("the claim", "!document.getElementById('claimed').hidden")
+        .await;
     assert_eq!(phone.text("claimed-heading").await, "Booked: it is yours");
     assert!(phone.text("manage-link").await.contains("/manage/"));
     phone.assert_accessible("the claimed offer").await;
@@ -470,13 +576,21 @@ async fn waitlist_browser_rep_joins_receives_and_claims() {
     let admin = Admin { browser: &desk };
     admin.sign_in(&s.server.base, &s.server.token).await;
     admin.tab("waitlist").await;
-    desk.until("the list", "document.getElementById('panel-waitlist').innerText.includes('Mia Tran')").await;
+    desk.until(
+        "the list",
+        "document.getElementById('panel-waitlist').innerText.includes('Mia Tran')",
+    )
+    .await;
     let text = admin.panel_text("waitlist").await;
-    assert!(text.contains("Booked (off the list)") && text.contains("Claimed"), "{text}");
+    assert!(
+        text.contains("Booked (off the list)") && text.contains("Claimed"),
+        "{text}"
+    );
     desk.assert_accessible("the admin waitlist tab").await;
     desk.screenshot("waitlist-6-admin").await;
     admin.tab("webhooks").await;
-    desk.until("the webhooks tab", "document.getElementById('wh-url')").await;
+    desk.until("the webhooks tab", "document.getElementById('wh-url')")
+        .await;
     desk.assert_accessible("the admin webhooks tab").await;
     desk.close().await;
 }

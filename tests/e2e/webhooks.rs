@@ -47,7 +47,13 @@ async fn deliveries(server: &Server, clinic: &str, endpoint: &str) -> Vec<Value>
 }
 
 /// Waits until the delivery of `event` (a webhook-id) satisfies `done`.
-async fn wait_delivery(server: &Server, clinic: &str, endpoint: &str, event: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_delivery(
+    server: &Server,
+    clinic: &str,
+    endpoint: &str,
+    event: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let found = deliveries(server, clinic, endpoint).await;
@@ -56,13 +62,20 @@ async fn wait_delivery(server: &Server, clinic: &str, endpoint: &str, event: &st
         {
             return d.clone();
         }
-        assert!(Instant::now() < deadline, "delivery {event} never got there: {found:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "delivery {event} never got there: {found:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn all_verified(log: &[Value]) -> bool {
-    log.iter().all(|e| e["verified"].as_array().is_some_and(|v| !v.is_empty() && v.iter().all(|b| b == true)))
+    log.iter().all(|e| {
+        e["verified"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty() && v.iter().all(|b| b == true))
+    })
 }
 
 #[tokio::test]
@@ -79,10 +92,22 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     let (status, booked) = server.book(&clinic, &ana, &format!("{day}T09:00"), 15).await;
     assert_eq!(status, 201, "{booked}");
     let id = booked["id"].as_str().unwrap();
-    let got = receiver.wait_for("appointment.booked", 1, Duration::from_secs(15)).await;
+    let got = receiver
+        .wait_for("appointment.booked", 1, Duration::from_secs(15))
+        .await;
     let (_, view) = server.get(&format!("/api/v1/appointments/{id}")).await;
     let data = &got[0]["body"]["data"];
-    for field in ["id", "clinic_id", "practitioner_id", "practitioner_name", "start", "end", "local_start", "status", "rep"] {
+    for field in [
+        "id",
+        "clinic_id",
+        "practitioner_id",
+        "practitioner_name",
+        "start",
+        "end",
+        "local_start",
+        "status",
+        "rep",
+    ] {
         assert_eq!(data[field], view[field], "{field}: {data} vs {view}");
     }
     assert_eq!(data["status"], "booked");
@@ -90,13 +115,18 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
 
     // The receiver is down: the cancellation waits and is retried; back up, it arrives once.
     receiver.kill();
-    let (status, body) = server.post(&format!("/api/v1/appointments/{id}/cancel"), json!({})).await;
+    let (status, body) = server
+        .post(&format!("/api/v1/appointments/{id}/cancel"), json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let cancelled = {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let list = deliveries(&server, &clinic, &endpoint).await;
-            if let Some(d) = list.iter().find(|d| d["type"] == "appointment.cancelled" && d["attempts"].as_u64() >= Some(2)) {
+            if let Some(d) = list
+                .iter()
+                .find(|d| d["type"] == "appointment.cancelled" && d["attempts"].as_u64() >= Some(2))
+            {
                 break d.clone();
             }
             assert!(Instant::now() < deadline, "the cancellation was not retried: {list:#?}");
@@ -104,11 +134,19 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
         }
     };
     assert_eq!(cancelled["state"], "pending");
-    assert!(cancelled["last_reply"]["detail"].as_str().unwrap().contains("could not connect"), "{cancelled}");
+    assert!(
+        cancelled["last_reply"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{cancelled}"
+    );
     receiver.run().await;
     let event = cancelled["id"].as_str().unwrap();
     wait_delivery(&server, &clinic, &endpoint, event, |d| d["state"] == "delivered").await;
-    let log = receiver.wait_for("appointment.cancelled", 1, Duration::from_secs(10)).await;
+    let log = receiver
+        .wait_for("appointment.cancelled", 1, Duration::from_secs(10))
+        .await;
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(log[0]["id"], event);
     assert_eq!(log[0]["body"]["data"]["status"], "cancelled");
@@ -116,11 +154,20 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     // 500s: retried until the receiver takes it; every attempt is the same webhook-id and body.
     receiver.mode("fail");
     let (_, second) = server.book(&clinic, &ana, &format!("{day}T10:00"), 15).await;
-    let failing = receiver.wait_for("appointment.booked", 3, Duration::from_secs(20)).await;
+    let failing = receiver
+        .wait_for("appointment.booked", 3, Duration::from_secs(20))
+        .await;
     receiver.mode("ok");
-    let tries: Vec<&Value> = failing.iter().filter(|e| e["body"]["data"]["id"] == second["id"]).collect();
+    let tries: Vec<&Value> = failing
+        .iter()
+        .filter(|e| e["body"]["data"]["id"] == second["id"])
+        .collect();
     assert!(tries.len() >= 2, "{tries:#?}");
-    assert!(tries.iter().all(|t| t["id"] == tries[0]["id"] && t["body"] == tries[0]["body"]));
+    assert!(
+        tries
+            .iter()
+            .all(|t| t["id"] == tries[0]["id"] && t["body"] == tries[0]["body"])
+    );
     let event = tries[0]["id"].as_str().unwrap();
     let done = wait_delivery(&server, &clinic, &endpoint, event, |d| d["state"] == "delivered").await;
     assert!(done["attempts"].as_u64().unwrap() >= 2, "{done}");
@@ -129,7 +176,9 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     receiver.mode("gone");
     let (_, third) = server.book(&clinic, &ana, &format!("{day}T11:00"), 15).await;
     let gone = receiver
-        .wait_until(Duration::from_secs(15), |log| log.iter().any(|e| e["body"]["data"]["id"] == third["id"]))
+        .wait_until(Duration::from_secs(15), |log| {
+            log.iter().any(|e| e["body"]["data"]["id"] == third["id"])
+        })
         .await;
     let event = gone.iter().find(|e| e["body"]["data"]["id"] == third["id"]).unwrap()["id"]
         .as_str()
@@ -138,7 +187,13 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     let parked = wait_delivery(&server, &clinic, &endpoint, &event, |d| d["state"] == "parked").await;
     assert_eq!(parked["attempts"], 1, "{parked}");
     assert_eq!(parked["last_reply"]["status"], 410);
-    assert!(parked["last_reply"]["detail"].as_str().unwrap().contains("receiver in mode gone"), "{parked}");
+    assert!(
+        parked["last_reply"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("receiver in mode gone"),
+        "{parked}"
+    );
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         receiver.log().iter().filter(|e| e["id"] == event.as_str()).count(),
@@ -147,7 +202,10 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     );
     receiver.mode("ok");
     let (status, body) = server
-        .post(&format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}/deliveries/{event}/retry"), json!({}))
+        .post(
+            &format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}/deliveries/{event}/retry"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     wait_delivery(&server, &clinic, &endpoint, &event, |d| d["state"] == "delivered").await;
@@ -190,14 +248,23 @@ async fn webhook_slow_receiver_times_out_and_holds_up_no_other_clinic() {
     quick.wait_for("appointment.booked", 5, Duration::from_secs(10)).await;
     let took = started.elapsed();
     eprintln!("webhook slow receiver: 5 other-clinic deliveries in {took:?} while one attempt hung");
-    assert!(took < Duration::from_secs(2), "the other clinic waited for the slow receiver: {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the other clinic waited for the slow receiver: {took:?}"
+    );
 
     let list = deliveries(&server, &stalled, &slow_endpoint).await;
     let event = list[0]["id"].as_str().unwrap().to_string();
-    let timed_out = wait_delivery(&server, &stalled, &slow_endpoint, &event, |d| d["attempts"].as_u64() >= Some(1)).await;
+    let timed_out = wait_delivery(&server, &stalled, &slow_endpoint, &event, |d| {
+        d["attempts"].as_u64() >= Some(1)
+    })
+    .await;
     assert_eq!(timed_out["state"], "pending", "a timeout is retried: {timed_out}");
     assert!(
-        timed_out["last_reply"]["detail"].as_str().unwrap().contains("no answer within 2 s"),
+        timed_out["last_reply"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 2 s"),
         "{timed_out}"
     );
 }
@@ -270,7 +337,15 @@ async fn webhook_secret_rotation_signs_with_both_during_the_overlap() {
 
     let out = cli(
         dir.path(),
-        &["webhook", "rotate", "--clinic", &clinic, &endpoint, "--overlap-hours", "2"],
+        &[
+            "webhook",
+            "rotate",
+            "--clinic",
+            &clinic,
+            &endpoint,
+            "--overlap-hours",
+            "2",
+        ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout);
@@ -279,19 +354,36 @@ async fn webhook_secret_rotation_signs_with_both_during_the_overlap() {
         .find(|w| w.starts_with("whsec_") && *w != old)
         .expect("the new secret printed once")
         .to_string();
-    let (_, shown) = server.get(&format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}")).await;
-    assert!(!shown.to_string().contains("whsec_"), "a secret is never shown again: {shown}");
+    let (_, shown) = server
+        .get(&format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}"))
+        .await;
+    assert!(
+        !shown.to_string().contains("whsec_"),
+        "a secret is never shown again: {shown}"
+    );
     assert_eq!(shown["signing_secrets"], 2);
 
     receiver.set(json!({"mode": "ok", "secrets": [old, new]}));
     server.book(&clinic, &ana, &format!("{day}T09:00"), 15).await;
-    let during = receiver.wait_for("appointment.booked", 1, Duration::from_secs(10)).await;
-    assert_eq!(during[0]["verified"], json!([true, true]), "both secrets sign during the overlap");
+    let during = receiver
+        .wait_for("appointment.booked", 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        during[0]["verified"],
+        json!([true, true]),
+        "both secrets sign during the overlap"
+    );
 
     server.move_clock(Duration::from_secs(3 * 3600)).await;
     server.book(&clinic, &ana, &format!("{day}T10:00"), 15).await;
-    let after = receiver.wait_for("appointment.booked", 2, Duration::from_secs(10)).await;
-    assert_eq!(after[1]["verified"], json!([false, true]), "after the overlap only the new secret signs");
+    let after = receiver
+        .wait_for("appointment.booked", 2, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        after[1]["verified"],
+        json!([false, true]),
+        "after the overlap only the new secret signs"
+    );
 }
 
 /// A name of this machine that resolves to loopback only through the resolver (not by its text): Debian
@@ -313,7 +405,10 @@ fn loopback_name() -> String {
         .to_socket_addrs()
         .map(|mut a| a.all(|a| a.ip().is_loopback()))
         .unwrap_or(false);
-    assert!(loops, "this test needs the machine's name ({name}) to resolve to loopback, as Debian's /etc/hosts does");
+    assert!(
+        loops,
+        "this test needs the machine's name ({name}) to resolve to loopback, as Debian's /etc/hosts does"
+    );
     name
 }
 
@@ -327,7 +422,11 @@ async fn webhook_urls_that_lead_to_this_machine_are_refused_without_consent() {
     let path = format!("/api/v1/clinics/{clinic}/webhooks");
 
     // By its text: refused when added, saying which flag allows it.
-    for url in [receiver.url(), format!("https://[::1]:{}/", receiver.port), "https://10.1.2.3/hook".into()] {
+    for url in [
+        receiver.url(),
+        format!("https://[::1]:{}/", receiver.port),
+        "https://10.1.2.3/hook".into(),
+    ] {
         let (status, body) = server.post(&path, json!({"url": url})).await;
         assert_eq!(status, 422, "{url}: {body}");
         let message = body["error"]["message"].as_str().unwrap();
@@ -341,7 +440,9 @@ async fn webhook_urls_that_lead_to_this_machine_are_refused_without_consent() {
     // resolved address when sending, and parked with the reason; the receiver never hears of it.
     let name = loopback_name();
     let url = format!("https://{name}:{}/hooks", receiver.port);
-    let (status, body) = server.post(&path, json!({"url": url, "events": ["appointment.booked"]})).await;
+    let (status, body) = server
+        .post(&path, json!({"url": url, "events": ["appointment.booked"]}))
+        .await;
     assert_eq!(status, 201, "{body}");
     let endpoint = body["endpoint"]["id"].as_str().unwrap().to_string();
     let day = local_date_in("Australia/Sydney", 4);
@@ -356,6 +457,13 @@ async fn webhook_urls_that_lead_to_this_machine_are_refused_without_consent() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let detail = parked["last_reply"]["detail"].as_str().unwrap();
-    assert!(detail.contains("loopback") && detail.contains("--plugin-allow-loopback"), "{detail}");
-    assert!(receiver.log().is_empty(), "nothing reached the receiver: {:#?}", receiver.log());
+    assert!(
+        detail.contains("loopback") && detail.contains("--plugin-allow-loopback"),
+        "{detail}"
+    );
+    assert!(
+        receiver.log().is_empty(),
+        "nothing reached the receiver: {:#?}",
+        receiver.log()
+    );
 }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::AppointmentView;
-use crate::domain::{AppointmentStatus, AuState, BookingRules, Clinic, NotifySettings, PmsSettings, Practitioner, SendVia};
+use crate::domain::{
+    AppointmentStatus, AuState, BookingRules, Clinic, NotifySettings, PmsSettings, Practitioner, SendVia,
+};
 use crate::plugins::contract::Location;
 use crate::plugins::{InstallOutcome, PluginSummary};
 use crate::sync::{Delivered, Validation};

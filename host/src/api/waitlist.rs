@@ -42,7 +42,10 @@ fn note(clinic_id: &str, entry: &EntryView, what: &str) -> AuditNote {
     AuditNote {
         clinic_id: Some(clinic_id.to_string()),
         subject: Some(entry.id.clone()),
-        detail: format!("{what}: {} ({}) for {}, {}", entry.rep.name, entry.rep.company, entry.with, entry.days),
+        detail: format!(
+            "{what}: {} ({}) for {}, {}",
+            entry.rep.name, entry.rep.company, entry.with, entry.days
+        ),
         rep: crate::app::rep_digest(&entry.rep.email),
     }
 }
@@ -170,7 +173,11 @@ pub async fn claim(
 ) -> Result<(StatusCode, Extension<AuditNote>, Json<Booked>), ApiError> {
     let booked = state.app.claim_offer(&token).await?;
     let note = AuditNote::visit(&booked.visit, "claimed a waitlist offer");
-    Ok((StatusCode::CREATED, Extension(note), Json(Booked::of(booked, state.app.now()))))
+    Ok((
+        StatusCode::CREATED,
+        Extension(note),
+        Json(Booked::of(booked, state.app.now())),
+    ))
 }
 
 #[utoipa::path(operation_id = "waitlist_list", get, path = "/api/v1/clinics/{clinic}/waitlist", tag = "waitlist",

@@ -127,7 +127,10 @@ pub struct DeliveryQuery {
     summary = "A clinic's webhook endpoints",
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = EndpointList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<EndpointList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<EndpointList>, ApiError> {
     let now = state.app.now();
     let endpoints = state.app.endpoints(&clinic_id)?;
     Ok(Json(EndpointList {
@@ -234,9 +237,7 @@ pub async fn deliveries(
     Path((clinic_id, id)): Path<(String, String)>,
     QueryParams(query): QueryParams<DeliveryQuery>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let found = state
-        .app
-        .deliveries(&clinic_id, &id, query.limit.unwrap_or(100))?;
+    let found = state.app.deliveries(&clinic_id, &id, query.limit.unwrap_or(100))?;
     Ok(Json(DeliveryList {
         deliveries: found.iter().map(DeliveryView::from).collect(),
     }))

@@ -386,7 +386,12 @@ impl App {
 
     /// Every appointment a claim at `wanted` and the rules may look at: from the earliest of now, the
     /// day before the slot and the company window's start, on.
-    pub(super) fn snapshot_for(&self, clinic: &Clinic, wanted: &LocalStart, now: Timestamp) -> Result<Vec<Appointment>, AppError> {
+    pub(super) fn snapshot_for(
+        &self,
+        clinic: &Clinic,
+        wanted: &LocalStart,
+        now: Timestamp,
+    ) -> Result<Vec<Appointment>, AppError> {
         let window = clinic
             .booking
             .company_visit_interval_weeks

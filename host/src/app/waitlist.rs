@@ -43,13 +43,20 @@ pub struct WaitlistView {
 fn wanted_with(names: &HashMap<String, String>, practitioner_id: Option<&str>) -> String {
     match practitioner_id {
         None => "any doctor".into(),
-        Some(id) => names.get(id).cloned().unwrap_or_else(|| "a doctor no longer listed".into()),
+        Some(id) => names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "a doctor no longer listed".into()),
     }
 }
 
 impl App {
     fn entry_view(&self, clinic: &Clinic, names: &HashMap<String, String>, entry: &WaitlistEntry) -> EntryView {
-        EntryView::of(entry, wanted_with(names, entry.practitioner_id.as_deref()), &clinic.tz())
+        EntryView::of(
+            entry,
+            wanted_with(names, entry.practitioner_id.as_deref()),
+            &clinic.tz(),
+        )
     }
 
     fn offer_view(&self, clinic: &Clinic, names: &HashMap<String, String>, offer: &WaitlistOffer) -> OfferView {
@@ -111,14 +118,14 @@ impl App {
             .unwrap_or(today);
         let (weekdays, until) = request.validated(today, last_day)?;
         let names = self.names(&clinic)?;
-        if let Some(id) = &request.practitioner_id {
-            if !names.contains_key(id) {
-                return Err(DomainError::Invalid {
-                    field: "practitioner_id",
-                    message: format!("no doctor at this clinic has the id '{id}'; choose one from the list, or any doctor"),
-                }
-                .into());
+        if let Some(id) = &request.practitioner_id
+            && !names.contains_key(id)
+        {
+            return Err(DomainError::Invalid {
+                field: "practitioner_id",
+                message: format!("no doctor at this clinic has the id '{id}'; choose one from the list, or any doctor"),
             }
+            .into());
         }
         let entry = WaitlistEntry {
             id: new_id(),
@@ -148,7 +155,11 @@ impl App {
                 "times_open",
                 format!(
                     "{} that suit{} you {} open now (the first: {} with {}); book one on this page instead of waiting",
-                    if matching.len() == 1 { "1 time".to_string() } else { format!("{} times", matching.len()) },
+                    if matching.len() == 1 {
+                        "1 time".to_string()
+                    } else {
+                        format!("{} times", matching.len())
+                    },
                     if matching.len() == 1 { "s" } else { "" },
                     if matching.len() == 1 { "is" } else { "are" },
                     crate::notify::when(first.start, &clinic),
@@ -417,7 +428,7 @@ impl App {
                     };
                     let booking = LinkBooking {
                         placement: Placement {
-                            start: wanted.clone(),
+                            start: wanted,
                             minutes: slot.minutes,
                             practitioner_id: slot.practitioner_id.clone(),
                         },
@@ -441,7 +452,14 @@ impl App {
                 // booking for every rule, the cap on open visits included.
                 None,
             ) {
-                self.note_refusal(&clinic, &entry.rep, next.start, &names, next.practitioner_id.as_deref(), &refused);
+                self.note_refusal(
+                    &clinic,
+                    &entry.rep,
+                    next.start,
+                    &names,
+                    next.practitioner_id.as_deref(),
+                    &refused,
+                );
                 return Err(refused);
             }
             let claimed = WaitlistOffer {
@@ -589,7 +607,9 @@ impl App {
             // Holds that lapsed: the appointment expires and the offer passes, in one write.
             let mut lapsed = Vec::new();
             for offer in offers.iter_mut().filter(|o| o.state == OfferState::Open) {
-                let Some(held_id) = &offer.held_appointment else { continue };
+                let Some(held_id) = &offer.held_appointment else {
+                    continue;
+                };
                 let held = upcoming.iter().find(|a| &a.id == held_id);
                 let still_held = held.is_some_and(|a| a.status == AppointmentStatus::Held && a.occupies(now));
                 if still_held {
@@ -619,7 +639,8 @@ impl App {
             }
 
             // The waiting entries, in turn order, grouped by what their links let them see.
-            let mut waiting: Vec<&WaitlistEntry> = entries.iter().filter(|e| e.status == EntryStatus::Waiting).collect();
+            let mut waiting: Vec<&WaitlistEntry> =
+                entries.iter().filter(|e| e.status == EntryStatus::Waiting).collect();
             in_turn(&mut waiting);
             if waiting.is_empty() {
                 0
@@ -637,7 +658,8 @@ impl App {
                         by_categories.insert(entry.categories.clone(), open.slots);
                     }
                 }
-                self.make_offers(&clinic, &names, &waiting, &offers, &by_categories, now).await?
+                self.make_offers(&clinic, &names, &waiting, &offers, &by_categories, now)
+                    .await?
             }
         };
         if made > 0 {
@@ -663,12 +685,18 @@ impl App {
         let policy = clinic.booking.waitlist_policy;
         let mut made = 0;
         for slot in slots {
-            let offered_before = |entry: &WaitlistEntry| offers.iter().any(|o| o.entry_id == entry.id && o.is_for(slot));
+            let offered_before =
+                |entry: &WaitlistEntry| offers.iter().any(|o| o.entry_id == entry.id && o.is_for(slot));
             let wanting: Vec<&WaitlistEntry> = waiting
                 .iter()
                 .copied()
                 .filter(|e| e.wants(slot) && !offered_before(e))
-                .filter(|e| open.get(&e.categories).is_some_and(|seen| seen.iter().any(|s| s.start == slot.start && s.practitioner_id == slot.practitioner_id)))
+                .filter(|e| {
+                    open.get(&e.categories).is_some_and(|seen| {
+                        seen.iter()
+                            .any(|s| s.start == slot.start && s.practitioner_id == slot.practitioner_id)
+                    })
+                })
                 .collect();
             let chosen: Vec<&WaitlistEntry> = match policy {
                 OfferPolicy::InTurn => wanting.into_iter().take(1).collect(),

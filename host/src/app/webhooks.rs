@@ -122,13 +122,13 @@ impl App {
         let mut endpoint = self.store.endpoint(clinic_id, id)?;
         let retires = now + SignedDuration::from_hours(overlap_hours as i64);
         let mut kept = vec![secret.clone()];
-        if let Some(current) = endpoint.signing_secrets(now).next().cloned() {
-            if overlap_hours > 0 {
-                kept.push(SigningSecret {
-                    retires_at: Some(current.retires_at.map_or(retires, |at| at.min(retires))),
-                    ..current
-                });
-            }
+        if let Some(current) = endpoint.signing_secrets(now).next().cloned()
+            && overlap_hours > 0
+        {
+            kept.push(SigningSecret {
+                retires_at: Some(current.retires_at.map_or(retires, |at| at.min(retires))),
+                ..current
+            });
         }
         endpoint.secrets = kept;
         self.store.put_endpoint(&endpoint)?;

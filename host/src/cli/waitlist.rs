@@ -77,7 +77,9 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WaitlistCommand) -
             let updated: serde_json::Value = client.call(Method::PATCH, &["clinics", &clinic], &body).await?;
             show(args, &updated, |c| {
                 say(match c["waitlist_policy"].as_str() {
-                    Some("to_all") => "Freed times go to every matching rep at once; the first to claim has it.".to_string(),
+                    Some("to_all") => {
+                        "Freed times go to every matching rep at once; the first to claim has it.".to_string()
+                    }
                     _ => format!(
                         "Freed times are held for the longest-waiting matching rep for {} minutes, then pass to the next.",
                         c["offer_hold_minutes"]

@@ -106,7 +106,10 @@ fn parse_events(names: &[String]) -> Result<Vec<EventKind>, CliError> {
                 .find(|kind| kind.name() == name)
                 .ok_or_else(|| {
                     let known: Vec<&str> = EventKind::SUBSCRIBABLE.iter().map(|k| k.name()).collect();
-                    CliError::Local(anyhow::anyhow!("no event is called '{name}'; the events are {}", known.join(", ")))
+                    CliError::Local(anyhow::anyhow!(
+                        "no event is called '{name}'; the events are {}",
+                        known.join(", ")
+                    ))
                 })
         })
         .collect()
@@ -145,7 +148,11 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WebhookCommand) ->
             let current: EndpointView = client.get(&["clinics", &clinic, "webhooks", &id]).await?;
             let request = EndpointRequest {
                 url: url.unwrap_or(current.url),
-                events: if events.is_empty() { current.events } else { parse_events(&events)? },
+                events: if events.is_empty() {
+                    current.events
+                } else {
+                    parse_events(&events)?
+                },
                 description: description.unwrap_or(current.description),
                 disabled: disabled.unwrap_or(current.disabled),
             };
@@ -172,9 +179,7 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WebhookCommand) ->
             show(args, &rotated, print_secret);
         }
         WebhookCommand::Test { clinic, id } => {
-            let delivery: DeliveryView = client
-                .post(&["clinics", &clinic, "webhooks", &id, "test"], &())
-                .await?;
+            let delivery: DeliveryView = client.post(&["clinics", &clinic, "webhooks", &id, "test"], &()).await?;
             show(args, &delivery, |d| {
                 say(format!(
                     "Queued test event {}; `repbook webhook deliveries --clinic {clinic} {id}` shows what the endpoint answers.",
@@ -205,7 +210,9 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WebhookCommand) ->
                     &(),
                 )
                 .await?;
-            show(args, &delivery, |d| say(format!("Queued again: {} ({}).", d.id, d.kind.name())));
+            show(args, &delivery, |d| {
+                say(format!("Queued again: {} ({}).", d.id, d.kind.name()))
+            });
         }
     }
     Ok(())
@@ -260,5 +267,8 @@ fn print_deliveries(deliveries: &[DeliveryView]) {
             ]
         })
         .collect();
-    table::print(&["CREATED (UTC)", "TYPE", "STATE", "ATTEMPTS", "LAST REPLY", "WEBHOOK-ID"], &rows);
+    table::print(
+        &["CREATED (UTC)", "TYPE", "STATE", "ATTEMPTS", "LAST REPLY", "WEBHOOK-ID"],
+        &rows,
+    );
 }

@@ -41,18 +41,18 @@ pub use message::{MessageKind, MessageState, OutgoingMessage};
 pub use notify_settings::{NotifySettings, NotifyUpdate, parse_hhmm};
 pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
+pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
+pub use staff_match::{PmsUser, match_practitioner};
+pub use times::{
+    ClosedDate, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime, VisitorCategory, parse_weekday,
+    weekday_name,
+};
 pub use waitlist::{
     EntryStatus, EntryView, OfferState, OfferView, WEEKDAYS, WaitlistEntry, WaitlistOffer, WaitlistRequest, in_turn,
 };
 pub use webhook::{
     AttemptOutcome, Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointRequest, EventKind, RETRY_FOR,
     SigningSecret, WebhookEvent, attempt_outcome, signature_header,
-};
-pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
-pub use staff_match::{PmsUser, match_practitioner};
-pub use times::{
-    ClosedDate, NewCategory, NewClosedDate, NewPublishedTime, PublishedTime, VisitorCategory, parse_weekday,
-    weekday_name,
 };
 
 /// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.

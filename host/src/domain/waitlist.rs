@@ -98,9 +98,7 @@ impl WaitlistRequest {
         if until > last_day {
             return Err(DomainError::Invalid {
                 field: "until",
-                message: format!(
-                    "until {until} is beyond the clinic's booking horizon; choose {last_day} or earlier"
-                ),
+                message: format!("until {until} is beyond the clinic's booking horizon; choose {last_day} or earlier"),
             });
         }
         Ok((weekdays, until))
@@ -291,14 +289,23 @@ mod tests {
             weekdays: weekdays.iter().map(|d| d.to_string()).collect(),
             until: until.into(),
         };
-        assert_eq!(request(&["Wed", "mon", "monday"], "2026-12-20").validated(today, last).unwrap().0, vec![0, 2]);
+        assert_eq!(
+            request(&["Wed", "mon", "monday"], "2026-12-20")
+                .validated(today, last)
+                .unwrap()
+                .0,
+            vec![0, 2]
+        );
         for (weekdays, until, says) in [
             (vec!["funday"], "2026-12-20", "not a weekday"),
             (vec![], "2026-12-01", "in the past"),
             (vec![], "2027-06-01", "booking horizon"),
             (vec![], "soon", "not a date"),
         ] {
-            let error = request(&weekdays, until).validated(today, last).unwrap_err().to_string();
+            let error = request(&weekdays, until)
+                .validated(today, last)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(says), "{error}");
         }
     }

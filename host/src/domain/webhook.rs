@@ -150,7 +150,9 @@ pub struct Endpoint {
 impl Endpoint {
     /// The secrets that sign at `now`: the current one and any still in their overlap.
     pub fn signing_secrets(&self, now: Timestamp) -> impl Iterator<Item = &SigningSecret> {
-        self.secrets.iter().filter(move |s| s.retires_at.is_none_or(|at| at > now))
+        self.secrets
+            .iter()
+            .filter(move |s| s.retires_at.is_none_or(|at| at > now))
     }
 
     pub fn wants(&self, kind: EventKind) -> bool {
@@ -178,14 +180,19 @@ impl EndpointRequest {
     pub fn validated(self) -> Result<(url::Url, Vec<EventKind>, String), DomainError> {
         let invalid = |message: String| DomainError::Invalid { field: "url", message };
         let text = self.url.trim();
-        let url = url::Url::parse(text)
-            .map_err(|e| invalid(format!("'{text}' is not a URL ({e}); give the full https://... address")))?;
+        let url = url::Url::parse(text).map_err(|e| {
+            invalid(format!(
+                "'{text}' is not a URL ({e}); give the full https://... address"
+            ))
+        })?;
         let host = url.host_str().unwrap_or_default().to_string();
         if host.is_empty() {
             return Err(invalid(format!("'{text}' has no host")));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("a webhook URL may not carry a user name or password; the signature proves who sent it".into()));
+            return Err(invalid(
+                "a webhook URL may not carry a user name or password; the signature proves who sent it".into(),
+            ));
         }
         if url.fragment().is_some() {
             return Err(invalid("a webhook URL may not have a #fragment".into()));
@@ -408,7 +415,10 @@ mod tests {
     fn outcome_retries_what_may_pass_and_parks_what_will_not() {
         let created = at("2026-01-01T00:00:00Z");
         let now = at("2026-01-01T00:00:10Z");
-        assert_eq!(attempt_outcome(Some(204), 1, created, now, FIVE), AttemptOutcome::Delivered);
+        assert_eq!(
+            attempt_outcome(Some(204), 1, created, now, FIVE),
+            AttemptOutcome::Delivered
+        );
         assert_eq!(
             attempt_outcome(Some(500), 1, created, now, FIVE),
             AttemptOutcome::RetryAt(now + SignedDuration::from_secs(5))
@@ -417,12 +427,27 @@ mod tests {
             attempt_outcome(None, 3, created, now, FIVE),
             AttemptOutcome::RetryAt(now + SignedDuration::from_secs(20))
         );
-        assert!(matches!(attempt_outcome(Some(429), 1, created, now, FIVE), AttemptOutcome::RetryAt(_)));
-        assert!(matches!(attempt_outcome(Some(408), 1, created, now, FIVE), AttemptOutcome::RetryAt(_)));
-        assert!(matches!(attempt_outcome(Some(410), 1, created, now, FIVE), AttemptOutcome::Park(_)));
-        assert!(matches!(attempt_outcome(Some(301), 1, created, now, FIVE), AttemptOutcome::Park(_)));
+        assert!(matches!(
+            attempt_outcome(Some(429), 1, created, now, FIVE),
+            AttemptOutcome::RetryAt(_)
+        ));
+        assert!(matches!(
+            attempt_outcome(Some(408), 1, created, now, FIVE),
+            AttemptOutcome::RetryAt(_)
+        ));
+        assert!(matches!(
+            attempt_outcome(Some(410), 1, created, now, FIVE),
+            AttemptOutcome::Park(_)
+        ));
+        assert!(matches!(
+            attempt_outcome(Some(301), 1, created, now, FIVE),
+            AttemptOutcome::Park(_)
+        ));
         let late = created + RETRY_FOR - SignedDuration::from_secs(1);
-        assert!(matches!(attempt_outcome(Some(503), 40, created, late, FIVE), AttemptOutcome::Park(_)));
+        assert!(matches!(
+            attempt_outcome(Some(503), 40, created, late, FIVE),
+            AttemptOutcome::Park(_)
+        ));
         // Never more than an hour apart.
         assert_eq!(
             attempt_outcome(Some(503), 30, created, now, FIVE),
@@ -440,7 +465,12 @@ mod tests {
         };
         assert!(request("https://hooks.example.com/repbook").validated().is_ok());
         assert!(request("http://127.0.0.1:9000/hook").validated().is_ok());
-        for bad in ["http://hooks.example.com/", "ftp://x/", "https://u:p@x.example/", "nonsense"] {
+        for bad in [
+            "http://hooks.example.com/",
+            "ftp://x/",
+            "https://u:p@x.example/",
+            "nonsense",
+        ] {
             assert!(request(bad).validated().is_err(), "{bad} was taken");
         }
         let (_, events, _) = request("https://x.example/").validated().unwrap();

@@ -374,32 +374,25 @@ impl Composer<'_> {
         )
     }
 
-
     fn waitlist_facts(&self, entry: &WaitlistEntry, with: &str) -> Vec<(String, String)> {
         vec![
             ("Clinic".to_string(), self.clinic.name.clone()),
             ("With".to_string(), with.to_string()),
             ("Days".to_string(), entry.weekdays_text()),
-            (
-                "Until".to_string(),
-                entry.until.strftime("%A %-d %B %Y").to_string(),
-            ),
+            ("Until".to_string(), entry.until.strftime("%A %-d %B %Y").to_string()),
         ]
     }
 
     /// To a rep who asked to join the waitlist: confirm the address (the link also shows and leaves it).
-    pub fn waitlist_confirm(
-        &self,
-        entry: &WaitlistEntry,
-        with: &str,
-        entry_token: &str,
-    ) -> Option<OutgoingMessage> {
+    pub fn waitlist_confirm(&self, entry: &WaitlistEntry, with: &str, entry_token: &str) -> Option<OutgoingMessage> {
         let name = &self.clinic.name;
         let letter = Letter {
             subject: format!("Confirm: tell me of freed rep-visit times at {name}"),
             heading: "Please confirm your place on the waitlist".to_string(),
             paragraphs: vec![
-                format!("You asked {name} to tell you when a rep-visit time that suits you comes free. Confirm that this is your email address to join the waitlist."),
+                format!(
+                    "You asked {name} to tell you when a rep-visit time that suits you comes free. Confirm that this is your email address to join the waitlist."
+                ),
                 "If you did not ask for this, ignore this email: nothing else happens.".to_string(),
             ],
             facts: self.waitlist_facts(entry, with),
@@ -412,7 +405,13 @@ impl Composer<'_> {
             links: vec![],
             footer: self.footer("because someone asked to join a clinic's waitlist with this email address"),
         };
-        self.message(MessageKind::WaitlistConfirm, None, vec![entry.rep.email.clone()], letter, None)
+        self.message(
+            MessageKind::WaitlistConfirm,
+            None,
+            vec![entry.rep.email.clone()],
+            letter,
+            None,
+        )
     }
 
     /// To a rep on the waitlist: a time came free. In turn it is held for them until `held_until`;
@@ -483,12 +482,10 @@ impl Composer<'_> {
         let letter = Letter {
             subject: format!("Taken: {} at {}", when_short(offer.start, clinic), clinic.name),
             heading: "That time has gone".to_string(),
-            paragraphs: vec![
-                format!(
-                    "The time offered to you ({} with {with}) was taken by another rep first. You stay on the waitlist and hear of the next time that suits you.",
-                    when(offer.start, clinic)
-                ),
-            ],
+            paragraphs: vec![format!(
+                "The time offered to you ({} with {with}) was taken by another rep first. You stay on the waitlist and hear of the next time that suits you.",
+                when(offer.start, clinic)
+            )],
             facts: vec![],
             row_headers: vec![],
             rows: vec![],
@@ -499,7 +496,13 @@ impl Composer<'_> {
             )],
             footer: self.footer("because this email address is on the clinic's waitlist"),
         };
-        self.message(MessageKind::WaitlistGone, None, vec![entry.rep.email.clone()], letter, None)
+        self.message(
+            MessageKind::WaitlistGone,
+            None,
+            vec![entry.rep.email.clone()],
+            letter,
+            None,
+        )
     }
 
     /// A message to the practice's inbox (`None` when the clinic has none).

@@ -310,7 +310,7 @@ struct Prepared {
     event: Option<Vec<u8>>,
     /// Events the workflow adds (a waitlist claim).
     extra_events: Vec<Vec<u8>>,
-    waitlist: Vec<(Vec<u8>, Vec<u8>)>,
+    waitlist: super::waitlist::Encoded,
 }
 
 impl Prepared {

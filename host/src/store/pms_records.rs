@@ -212,7 +212,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (m, c, q, p) = self.message_trees();
         let event_id = crate::domain::event_id();
-        (&self.appointments, &self.pms_records, &self.outbox, m, c, q, p, &self.webhook_events)
+        (
+            &self.appointments,
+            &self.pms_records,
+            &self.outbox,
+            m,
+            c,
+            q,
+            p,
+            &self.webhook_events,
+        )
             .transaction(
                 |(appointments, records, outbox, messages_tree, by_clinic, queue, parked, webhook_events)| {
                     let mut messages = Vec::new();
@@ -262,12 +271,7 @@ impl Store {
 }
 
 /// `pms.synced` or `pms.parked` when an outcome changed where the appointment's current version stands.
-fn pms_event(
-    id: &str,
-    before: (u64, PmsSyncState),
-    record: &PmsRecord,
-    current: &Appointment,
-) -> Option<WebhookEvent> {
+fn pms_event(id: &str, before: (u64, PmsSyncState), record: &PmsRecord, current: &Appointment) -> Option<WebhookEvent> {
     if record.version != current.version || before == (record.version, record.status.state) {
         return None;
     }
@@ -280,6 +284,11 @@ fn pms_event(
         appointment: Some(current.clone()),
         // The status as this outcome left it: where the API's view says the appointment stands.
         detail: serde_json::to_value(&record.status).ok(),
-        ..WebhookEvent::new(id.to_string(), kind, &current.clinic_id, record.status.updated_at.unwrap_or(current.updated_at))
+        ..WebhookEvent::new(
+            id.to_string(),
+            kind,
+            &current.clinic_id,
+            record.status.updated_at.unwrap_or(current.updated_at),
+        )
     })
 }

@@ -40,8 +40,11 @@ pub enum WaitlistRecord {
     Offer(WaitlistOffer),
 }
 
+/// Keys and values ready for a transaction.
+pub(super) type Encoded = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Records (and their token index entries) encoded before a transaction (which may run more than once).
-pub(super) fn encode_writes(writes: &[WaitlistWrite<'_>]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+pub(super) fn encode_writes(writes: &[WaitlistWrite<'_>]) -> Result<Encoded, StoreError> {
     let mut records = Vec::new();
     for write in writes {
         if let WaitlistWrite::EntryToken(digest, entry) = write {
@@ -49,8 +52,16 @@ pub(super) fn encode_writes(writes: &[WaitlistWrite<'_>]) -> Result<Vec<(Vec<u8>
             continue;
         }
         let (key, value, digest) = match write {
-            WaitlistWrite::Entry(entry) => (entry_key(&entry.clinic_id, &entry.id), encode(*entry)?, &entry.token_sha256),
-            WaitlistWrite::Offer(offer) => (offer_key(&offer.clinic_id, &offer.id), encode(*offer)?, &offer.token_sha256),
+            WaitlistWrite::Entry(entry) => (
+                entry_key(&entry.clinic_id, &entry.id),
+                encode(*entry)?,
+                &entry.token_sha256,
+            ),
+            WaitlistWrite::Offer(offer) => (
+                offer_key(&offer.clinic_id, &offer.id),
+                encode(*offer)?,
+                &offer.token_sha256,
+            ),
             WaitlistWrite::EntryToken(..) => continue,
         };
         records.push((token_key(digest), key.clone()));
@@ -61,7 +72,7 @@ pub(super) fn encode_writes(writes: &[WaitlistWrite<'_>]) -> Result<Vec<(Vec<u8>
 
 pub(super) fn put_encoded(
     tree: &TransactionalTree,
-    records: &[(Vec<u8>, Vec<u8>)],
+    records: &Encoded,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     for (key, value) in records {
         tree.insert(key.as_slice(), value.as_slice())?;

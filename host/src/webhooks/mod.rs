@@ -17,8 +17,8 @@ use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
 use crate::domain::{
-    AppointmentView, AttemptOutcome, Delivery, PmsRecord, DeliveryReply, DeliveryState, Endpoint, EventKind, PmsSyncStatus,
-    WebhookEvent, attempt_outcome, rfc3339_in, signature_header,
+    AppointmentView, AttemptOutcome, Delivery, DeliveryReply, DeliveryState, Endpoint, EventKind, PmsRecord,
+    PmsSyncStatus, WebhookEvent, attempt_outcome, rfc3339_in, signature_header,
 };
 use crate::plugins::egress::{Egress, OperatorPolicy, PolicyResolver, RefusedAddress};
 use crate::store::{Store, StoreError};
@@ -248,7 +248,8 @@ impl Webhooks {
         let outcome = match &status {
             Err(refused) => AttemptOutcome::Park(refused.clone()),
             Ok(status) => {
-                let base = jiff::SignedDuration::try_from(self.config.retry_base).unwrap_or(jiff::SignedDuration::from_secs(5));
+                let base = jiff::SignedDuration::try_from(self.config.retry_base)
+                    .unwrap_or(jiff::SignedDuration::from_secs(5));
                 attempt_outcome(*status, attempts, window_from, after, base)
             }
         };
@@ -301,10 +302,20 @@ impl Webhooks {
 
     /// Sends once: `Ok(status)` (`None`: no answer) with the answer's start or why there was none, or
     /// `Err(why)` when the operator's policy forbids the address (retrying would not change that).
-    async fn send(&self, endpoint: &Endpoint, delivery: &Delivery, now: Timestamp) -> (Result<Option<u16>, String>, String) {
+    async fn send(
+        &self,
+        endpoint: &Endpoint,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> (Result<Option<u16>, String>, String) {
         let url = match url::Url::parse(&endpoint.url) {
             Ok(url) => url,
-            Err(error) => return (Err(format!("the endpoint's URL does not parse ({error})")), String::new()),
+            Err(error) => {
+                return (
+                    Err(format!("the endpoint's URL does not parse ({error})")),
+                    String::new(),
+                );
+            }
         };
         if let Some(refused) = Self::refusal(&self.config.operator, &url) {
             return (Err(refused), String::new());

@@ -56,7 +56,10 @@ impl Receiver {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "the webhook receiver did not start within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "the webhook receiver did not start within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -120,7 +123,9 @@ impl Receiver {
             assert!(
                 Instant::now() < deadline,
                 "the receiver's log did not get there within {limit:?}: {:#?}",
-                log.iter().map(|e| (&e["type"], &e["answered"], &e["id"])).collect::<Vec<_>>()
+                log.iter()
+                    .map(|e| (&e["type"], &e["answered"], &e["id"]))
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
