@@ -67,6 +67,14 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         counters.retried.load(std::sync::atomic::Ordering::Relaxed),
         counters.parked.load(std::sync::atomic::Ordering::Relaxed)
     );
+    let hooks = &state.webhooks.counters;
+    let _ = writeln!(
+        out,
+        "# HELP repbook_webhook_deliveries_total Attempts to deliver a webhook, by outcome.\n# TYPE repbook_webhook_deliveries_total counter\nrepbook_webhook_deliveries_total{{outcome=\"delivered\"}} {}\nrepbook_webhook_deliveries_total{{outcome=\"retried\"}} {}\nrepbook_webhook_deliveries_total{{outcome=\"parked\"}} {}",
+        hooks.delivered.load(std::sync::atomic::Ordering::Relaxed),
+        hooks.retried.load(std::sync::atomic::Ordering::Relaxed),
+        hooks.parked.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let _ = writeln!(
         out,
         "# HELP repbook_sync_site_paused 1 while a clinic's PMS site is offline and only probed.\n# TYPE repbook_sync_site_paused gauge"

@@ -174,11 +174,15 @@ impl Webhooks {
                 let deliveries = if wanted.is_empty() {
                     Vec::new()
                 } else {
-                    let payload = self.payload(&event)?;
-                    wanted
-                        .into_iter()
-                        .map(|endpoint| new_delivery(endpoint, &event.id, event.kind, payload.clone(), event.at))
-                        .collect()
+                    match self.payload(&event) {
+                        Ok(payload) => wanted
+                            .into_iter()
+                            .map(|endpoint| new_delivery(endpoint, &event.id, event.kind, payload.clone(), event.at))
+                            .collect(),
+                        // Its clinic is gone (deleted since): nobody is left to tell.
+                        Err(StoreError::NotFound { .. }) => Vec::new(),
+                        Err(error) => return Err(error),
+                    }
                 };
                 self.store.fan_out(Some(seq), &deliveries)?;
             }
