@@ -467,3 +467,51 @@ async fn webhook_urls_that_lead_to_this_machine_are_refused_without_consent() {
         receiver.log()
     );
 }
+
+/// The PMS outcomes reach subscribers: a booking Bp took (`pms.synced`, with the PMS id in the view) and one
+/// Bp refused because the doctor's time is taken there (`pms.parked`, with the reason), from halo-sim
+/// through the real halo-bp component.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_pms_synced_and_parked_carry_where_the_visit_stands() {
+    use crate::support::pms::{ready_clinic, start};
+    let setup = start(
+        crate::support::pms::seed(1),
+        &[("REPBOOK_WEBHOOK_RETRY_BASE_MS", "200")],
+    )
+    .await;
+    let (server, sim) = (&setup.server, &setup.sim);
+    let clinic = ready_clinic(server, &sim.url(), "20001", "Australia/Sydney", "NSW").await;
+    let receiver = Receiver::start().await;
+    subscribe(server, &clinic.id, &receiver, &["pms.synced", "pms.parked"]).await;
+    // A weekday: the simulated doctors have sessions Monday to Friday.
+    let day = (4..11)
+        .map(|n| local_date_in("Australia/Sydney", n))
+        .find(|d| !matches!(crate::support::booking::weekday(d), "sat" | "sun"))
+        .unwrap();
+    let ana = &clinic.doctors[0].0;
+    let (status, synced) = server.book(&clinic.id, ana, &format!("{day}T09:30"), 15).await;
+    assert_eq!(status, 201, "{synced}");
+    let got = receiver.wait_for("pms.synced", 1, Duration::from_secs(30)).await;
+    let data = &got[0]["body"]["data"];
+    assert_eq!(data["id"], synced["id"]);
+    assert_eq!(data["pms"]["state"], "synced", "{data}");
+    assert!(data["pms"]["pms_id"].is_string(), "{data}");
+    assert_eq!(got[0]["verified"], json!([true]));
+
+    let taken = json!({"user_id": clinic.doctors[0].1, "patient_id": 1, "date": day, "time": 11 * 3600, "length": 900, "appointment_type": 1, "location_id": 1, "reason": "Patient"});
+    reqwest::Client::new()
+        .post(format!("{}/_sim/sites/{}/appointments", sim.url(), clinic.site_id))
+        .json(&taken)
+        .send()
+        .await
+        .unwrap();
+    let (status, clash) = server.book(&clinic.id, ana, &format!("{day}T11:00"), 15).await;
+    assert_eq!(status, 201, "{clash}");
+    let got = receiver.wait_for("pms.parked", 1, Duration::from_secs(30)).await;
+    let data = &got[0]["body"]["data"];
+    assert_eq!(data["id"], clash["id"]);
+    assert_eq!(data["pms"]["state"], "needs_attention", "{data}");
+    assert!(data["pms"]["reason"].as_str().unwrap().contains("conflict"), "{data}");
+    // One event per outcome: the synced visit is not told again.
+    assert_eq!(receiver.log().iter().filter(|e| e["type"] == "pms.synced").count(), 1);
+}
