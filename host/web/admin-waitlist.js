@@ -50,7 +50,7 @@ export async function render(ctx) {
     field("Offer a freed time", {
       id: "w-policy", tag: "select", options: [
         ["in_turn", "In turn", clinic.waitlist_policy === "in_turn"],
-        ["to_all", "To all at once", clinic.waitlist_policy === "to_all"],
+        ["all", "To all at once", clinic.waitlist_policy === "all"],
       ],
     }, "In turn: held for the rep who has waited longest, then the next. To all at once: every matching rep hears, the first to claim it has it."),
     field("In turn: hold it for each rep (minutes)", { id: "w-hold", type: "number", min: 5, max: 10080, value: clinic.offer_hold_minutes },

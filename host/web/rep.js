@@ -164,9 +164,10 @@ function bookPage() {
       document.title = `Book a rep visit · ${data.clinic.name}`;
       $("zone-note").textContent = describeZone(data.clinic);
       showInstructions(data.clinic);
-      if (data.waitlist_until && !waitlistReady) {
+      if (!waitlistReady) {
         waitlistReady = true;
-        waitlistForm(path, data);
+        const form = await call("GET", `${path}/waitlist`);
+        if (form.ok && form.data.available) waitlistForm(path, form.data);
       }
     }
   };
@@ -275,9 +276,9 @@ function bookPage() {
 
 // The waitlist form under the times: who, which doctor, which days, until when. One API call; the answer
 // (or the refusal, e.g. "2 times that suit you are open now") is shown as it is.
-function waitlistForm(path, data) {
+function waitlistForm(path, form) {
   const doctors = $("wl-doctor");
-  for (const doctor of data.doctors) {
+  for (const doctor of form.doctors) {
     const option = document.createElement("option");
     option.value = doctor.id;
     option.textContent = doctor.name;
@@ -297,10 +298,13 @@ function waitlistForm(path, data) {
     if (n === 4) days.append(document.createElement("br"));
   });
   const until = $("wl-until");
-  until.max = data.waitlist_until;
+  until.max = form.until_max;
   until.min = isoDay(new Date());
-  until.value = data.waitlist_until;
-  $("wl-until-note").textContent = `At most ${wallClock(data.waitlist_until + "T00:00").date}, as far ahead as this clinic takes bookings.`;
+  until.value = form.until_max;
+  $("wl-until-note").textContent = `At most ${wallClock(form.until_max + "T00:00").date}, as far ahead as this clinic takes bookings.`;
+  $("waitlist-policy").textContent = form.policy === "in_turn"
+    ? `A freed time goes first to the rep who has waited longest, held for ${form.offer_hold_minutes} minutes, then to the next.`
+    : "A freed time goes to every rep waiting for it; the first to claim it has it.";
   show("waitlist", true);
   $("waitlist-form").addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -141,7 +141,13 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
         .await;
     assert_eq!(status, 201, "{hook}");
     receiver.set(json!({"mode": "ok", "secrets": [hook["secret"]]}));
-    // A time that suits is open: joining says so and points to it.
+    // What the booking page's form is told.
+    let (status, form) = public_get(&s.server, &format!("{}/waitlist", s.link)).await;
+    assert_eq!(status, 200, "{form}");
+    assert_eq!(form["available"], true);
+    assert_eq!(form["policy"], "in_turn");
+    assert_eq!(form["doctors"].as_array().unwrap().len(), 2, "{form}");
+    assert_eq!(form["until_max"], local_date_in("Australia/Sydney", 56), "{form}");
     let day = &s.day;
     let first = join(&s, "Ann First", "ann@first.test", Some(&s.clinic.ana), day).await;
     join(&s, "Bo Second", "bo@second.test", None, day).await;
@@ -224,7 +230,7 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waitlist_offers_to_all_the_first_claim_wins_and_the_others_hear_it_has_gone() {
-    let s = setup(json!({"waitlist_policy": "to_all"})).await;
+    let s = setup(json!({"waitlist_policy": "all"})).await;
     let day = &s.day;
     join(&s, "Ann First", "ann@first.test", Some(&s.clinic.ana), day).await;
     join(&s, "Bo Second", "bo@second.test", None, day).await;

@@ -220,6 +220,49 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
     let out = cli(&data_dir, &["webhook", "deliveries", "--clinic", &clinic, &endpoint]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("webhook.test") && table.contains("delivered"), "{table}");
+
+    // Switched off from the CLI (a PATCH of that field alone): what happens meanwhile is not sent to it.
+    let out = cli(
+        &data_dir,
+        &[
+            "webhook",
+            "update",
+            "--clinic",
+            &clinic,
+            &endpoint,
+            "--disabled",
+            "true",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, shown) = server
+        .get(&format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}"))
+        .await;
+    assert_eq!(
+        (shown["disabled"].as_bool(), shown["url"].as_str()),
+        (Some(true), Some(receiver.url().as_str()))
+    );
+    let before = deliveries(&server, &clinic, &endpoint).await.len();
+    let (status, _) = server.book(&clinic, &ana, &format!("{day}T12:00"), 15).await;
+    assert_eq!(status, 201);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        deliveries(&server, &clinic, &endpoint).await.len(),
+        before,
+        "nothing for a switched-off endpoint"
+    );
+    let (status, body) = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}"),
+            Some(json!({"url": "ftp://x/"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("https://"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

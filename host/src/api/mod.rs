@@ -193,7 +193,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(public::recover))
         .routes(routes!(pages::confirm_page, public::confirm))
         .routes(routes!(public::to_confirm))
-        .routes(routes!(waitlist::join))
+        .routes(routes!(waitlist::form, waitlist::join))
         .routes(routes!(pages::waitlist_page, waitlist::leave))
         .routes(routes!(waitlist::entry))
         .routes(routes!(waitlist::confirm))

@@ -177,19 +177,6 @@ pub struct SlotList {
     /// How far the slots were checked against the doctors' diaries in the PMS; `null` when the clinic's
     /// connector does not read diaries.
     pub pms_check: Option<PmsCheck>,
-    /// The clinic's doctors, for the waitlist's "which doctor" choice.
-    #[serde(default)]
-    pub doctors: Vec<DoctorChoice>,
-    /// The last date a waitlist place may run to (the booking horizon); `null` when this server sends no
-    /// mail, so there is no waitlist (offers come by mail).
-    #[serde(default)]
-    pub waitlist_until: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DoctorChoice {
-    pub id: String,
-    pub name: String,
 }
 
 /// Whether the offered slots follow the doctors' real diaries.
@@ -219,21 +206,10 @@ fn slot_list(clinic: &Clinic, offer: &Offer) -> SlotList {
             note,
         }
     });
-    let mut doctors: Vec<DoctorChoice> = offer
-        .names
-        .iter()
-        .map(|(id, name)| DoctorChoice {
-            id: id.clone(),
-            name: name.clone(),
-        })
-        .collect();
-    doctors.sort_by(|a, b| a.name.cmp(&b.name));
     SlotList {
         slots: slot_views(clinic, offer),
         clinic: clinic.into(),
         pms_check,
-        doctors,
-        waitlist_until: None,
     }
 }
 
@@ -406,15 +382,7 @@ pub async fn slots(
 ) -> Result<Json<SlotList>, ApiError> {
     let (from, to) = range(&query)?;
     let (clinic, offer) = state.app.slots(&link, from, to)?;
-    let mut list = slot_list(&clinic, &offer);
-    if state.app.sends_mail() {
-        let today = state.app.now().to_zoned_datetime(clinic.tz()).date();
-        list.waitlist_until = today
-            .checked_add(jiff::Span::new().days(clinic.booking.booking_horizon_days as i64))
-            .ok()
-            .map(|d| d.to_string());
-    }
-    Ok(Json(list))
+    Ok(Json(slot_list(&clinic, &offer)))
 }
 
 #[utoipa::path(operation_id = "public_book", 

@@ -12,7 +12,7 @@ use super::audit::AuditNote;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::public::{Booked, ClinicSummary};
-use crate::domain::{EntryView, OfferView, WaitlistRequest};
+use crate::domain::{EntryView, OfferPolicy, OfferView, WaitlistRequest};
 
 /// A place on the waitlist and its clinic, as the rep's page shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,6 +36,54 @@ pub struct WaitlistList {
     pub entries: Vec<EntryView>,
     /// Newest first.
     pub offers: Vec<OfferView>,
+}
+
+/// What a rep may ask the waitlist for through a link.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WaitlistForm {
+    /// False when this server sends no mail: offers come by mail, so there is no waitlist.
+    pub available: bool,
+    /// The last date a place may run to (clinic-local `YYYY-MM-DD`, the booking horizon).
+    pub until_max: String,
+    /// The clinic's doctors, for "which doctor" (or any).
+    pub doctors: Vec<DoctorChoice>,
+    /// How freed times are offered here: `in_turn` or `all`.
+    pub policy: OfferPolicy,
+    /// In turn: how long a freed time is held for the rep it is offered to.
+    pub offer_hold_minutes: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DoctorChoice {
+    pub id: String,
+    pub name: String,
+}
+
+#[utoipa::path(operation_id = "waitlist_form", get, path = "/book/{link}/waitlist", tag = "rep",
+    summary = "What the waitlist offers through this link: whether there is one, the doctors, the last date",
+    params(("link" = String, Path, description = "The link's capability")),
+    responses((status = 200, description = "Done", body = WaitlistForm), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    security(()))]
+pub async fn form(State(state): State<AppState>, Path(link): Path<String>) -> Result<Json<WaitlistForm>, ApiError> {
+    let (_, clinic) = state.app.link(&link)?;
+    let mut doctors: Vec<DoctorChoice> = state
+        .app
+        .names(&clinic)?
+        .into_iter()
+        .map(|(id, name)| DoctorChoice { id, name })
+        .collect();
+    doctors.sort_by(|a, b| a.name.cmp(&b.name));
+    let today = state.app.now().to_zoned_datetime(clinic.tz()).date();
+    let until_max = today
+        .checked_add(jiff::Span::new().days(clinic.booking.booking_horizon_days as i64))
+        .unwrap_or(today);
+    Ok(Json(WaitlistForm {
+        available: state.app.sends_mail(),
+        until_max: until_max.to_string(),
+        doctors,
+        policy: clinic.booking.waitlist_policy,
+        offer_hold_minutes: clinic.booking.offer_hold_minutes,
+    }))
 }
 
 fn note(clinic_id: &str, entry: &EntryView, what: &str) -> AuditNote {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
-use crate::domain::{Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointRequest, EventKind};
+use crate::domain::{Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointPatch, EndpointRequest, EventKind};
 
 /// An endpoint as the API shows it: never a secret, only when each one retires.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -170,15 +170,15 @@ pub async fn show(
     Ok(Json(EndpointView::of(&endpoint, state.app.now())))
 }
 
-#[utoipa::path(operation_id = "webhooks_update", put, path = "/api/v1/clinics/{clinic}/webhooks/{id}", tag = "webhooks",
-    summary = "Change an endpoint's URL, events, description, or switch it off (the secret stays)",
+#[utoipa::path(operation_id = "webhooks_update", patch, path = "/api/v1/clinics/{clinic}/webhooks/{id}", tag = "webhooks",
+    summary = "Change an endpoint's URL, events, description, or switch it off (only the fields given; the secret stays)",
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id")),
-    request_body = EndpointRequest,
+    request_body = EndpointPatch,
     responses((status = 200, description = "Changed", body = EndpointView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<EndpointRequest>,
+    JsonBody(body): JsonBody<EndpointPatch>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let endpoint = state.app.update_endpoint(&clinic_id, &id, body).await?;
     Ok(Json(EndpointView::of(&endpoint, state.app.now())))

@@ -6,7 +6,9 @@
 //!
 //! `clinics` (clinics, staff, PMS settings), `appointments` (staff bookings and the approval queue),
 //! `booking` (reps through links and manage links), `publishing` (times, categories, closed dates, links),
-//! `availability` (the doctors' PMS diaries), `doctor` (the setup check).
+//! `availability` (the doctors' PMS diaries), `doctor` (the setup check), `waitlist` (a rep's place on a
+//! clinic's waitlist) and `offers` (freed times offered to it, and claimed), `webhooks` (a clinic's
+//! endpoints and their deliveries).
 
 mod appointments;
 mod availability;
@@ -16,6 +18,7 @@ mod doctor;
 mod error;
 mod mail;
 mod notices;
+mod offers;
 mod privacy;
 mod publishing;
 mod waitlist;

@@ -8,8 +8,8 @@ use rand::TryRngCore;
 
 use super::{App, AppError};
 use crate::domain::{
-    Delivery, DeliveryState, DomainError, Endpoint, EndpointRequest, EventKind, SigningSecret, event_id, new_id,
-    rfc3339_in,
+    Delivery, DeliveryState, DomainError, Endpoint, EndpointPatch, EndpointRequest, EventKind, SigningSecret, event_id,
+    new_id, rfc3339_in,
 };
 use crate::webhooks::{Webhooks, new_delivery};
 
@@ -84,14 +84,9 @@ impl App {
         })
     }
 
-    pub async fn update_endpoint(
-        &self,
-        clinic_id: &str,
-        id: &str,
-        request: EndpointRequest,
-    ) -> Result<Endpoint, AppError> {
-        let (url, events, description, disabled) = self.checked_url(request)?;
+    pub async fn update_endpoint(&self, clinic_id: &str, id: &str, patch: EndpointPatch) -> Result<Endpoint, AppError> {
         let mut endpoint = self.store.endpoint(clinic_id, id)?;
+        let (url, events, description, disabled) = self.checked_url(patch.applied_to(&endpoint))?;
         endpoint.url = url;
         endpoint.events = events;
         endpoint.description = description;

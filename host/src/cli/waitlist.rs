@@ -18,7 +18,8 @@ pub enum Policy {
     /// The longest-waiting matching rep gets the time held for them; unclaimed, it passes to the next.
     InTurn,
     /// Every matching rep hears at once; the first to claim it has it.
-    ToAll,
+    #[value(alias = "to-all")]
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +70,7 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WaitlistCommand) -
             let body = ClinicUpdate {
                 waitlist_policy: policy.map(|p| match p {
                     Policy::InTurn => OfferPolicy::InTurn,
-                    Policy::ToAll => OfferPolicy::ToAll,
+                    Policy::All => OfferPolicy::ToAll,
                 }),
                 offer_hold_minutes: hold_minutes,
                 ..Default::default()
@@ -77,7 +78,7 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WaitlistCommand) -
             let updated: serde_json::Value = client.call(Method::PATCH, &["clinics", &clinic], &body).await?;
             show(args, &updated, |c| {
                 say(match c["waitlist_policy"].as_str() {
-                    Some("to_all") => {
+                    Some("all") => {
                         "Freed times go to every matching rep at once; the first to claim has it.".to_string()
                     }
                     _ => format!(

@@ -14,7 +14,7 @@ use super::table;
 use crate::api::webhooks::{
     DeliveryList, DeliveryQuery, DeliveryView, EndpointList, EndpointView, EndpointWithSecret, Rotation,
 };
-use crate::domain::{EndpointRequest, EventKind};
+use crate::domain::{EndpointPatch, EndpointRequest, EventKind};
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {
@@ -47,7 +47,7 @@ pub enum WebhookCommand {
         events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
-        /// Stop sending to it (deliveries wait) or, with --disabled=false, start again.
+        /// `true`: stop sending to it (what happens meanwhile is not delivered to it); `false`: start again.
         #[arg(long)]
         disabled: Option<bool>,
     },
@@ -145,19 +145,18 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: WebhookCommand) ->
             description,
             disabled,
         } => {
-            let current: EndpointView = client.get(&["clinics", &clinic, "webhooks", &id]).await?;
-            let request = EndpointRequest {
-                url: url.unwrap_or(current.url),
+            let patch = EndpointPatch {
+                url,
                 events: if events.is_empty() {
-                    current.events
+                    None
                 } else {
-                    parse_events(&events)?
+                    Some(parse_events(&events)?)
                 },
-                description: description.unwrap_or(current.description),
-                disabled: disabled.unwrap_or(current.disabled),
+                description,
+                disabled,
             };
             let endpoint: EndpointView = client
-                .call(Method::PUT, &["clinics", &clinic, "webhooks", &id], &request)
+                .call(Method::PATCH, &["clinics", &clinic, "webhooks", &id], &patch)
                 .await?;
             show(args, &endpoint, |e| print_endpoints(std::slice::from_ref(e)));
         }

@@ -369,7 +369,7 @@ pub struct BookingRules {
     /// Whose PMS appointment book receives visits with the whole clinic.
     pub clinic_visit_practitioner_id: Option<String>,
     /// Who hears first of a freed time: the longest-waiting matching rep (`in_turn`, the time held for
-    /// them) or every matching rep at once (`to_all`, first to claim wins).
+    /// them) or every matching rep at once (`all`, first to claim wins).
     pub waitlist_policy: OfferPolicy,
     /// In turn: how long a freed time is held for the rep it is offered to before it passes to the next.
     pub offer_hold_minutes: u32,
@@ -381,6 +381,8 @@ pub struct BookingRules {
 pub enum OfferPolicy {
     #[default]
     InTurn,
+    /// `"all"` (DESIGN.md's word); `"to_all"` is read too.
+    #[serde(rename = "all", alias = "to_all")]
     ToAll,
 }
 

@@ -51,8 +51,8 @@ pub use waitlist::{
     EntryStatus, EntryView, OfferState, OfferView, WEEKDAYS, WaitlistEntry, WaitlistOffer, WaitlistRequest, in_turn,
 };
 pub use webhook::{
-    AttemptOutcome, Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointRequest, EventKind, RETRY_FOR,
-    SigningSecret, WebhookEvent, attempt_outcome, signature_header,
+    AttemptOutcome, Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointPatch, EndpointRequest, EventKind,
+    RETRY_FOR, SigningSecret, WebhookEvent, attempt_outcome, signature_header,
 };
 
 /// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.

@@ -175,6 +175,34 @@ pub struct EndpointRequest {
     pub disabled: bool,
 }
 
+/// A change of an endpoint: only the fields given change (the secret never does: rotate it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Empty: all events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventKind>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Switched off: what happens meanwhile is not delivered to it (nothing piles up for a dead receiver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+impl EndpointPatch {
+    /// The endpoint's whole request after this change, to be checked as a new one is.
+    pub fn applied_to(self, endpoint: &Endpoint) -> EndpointRequest {
+        EndpointRequest {
+            url: self.url.unwrap_or_else(|| endpoint.url.clone()),
+            events: self.events.unwrap_or_else(|| endpoint.events.clone()),
+            description: self.description.unwrap_or_else(|| endpoint.description.clone()),
+            disabled: self.disabled.unwrap_or(endpoint.disabled),
+        }
+    }
+}
+
 impl EndpointRequest {
     /// The URL parsed and shaped (no user info, no fragment, https or loopback http), the events deduplicated.
     pub fn validated(self) -> Result<(url::Url, Vec<EventKind>, String), DomainError> {
