@@ -600,3 +600,62 @@ async fn waitlist_browser_rep_joins_receives_and_claims() {
     desk.assert_accessible("the admin webhooks tab").await;
     desk.close().await;
 }
+
+/// A rep's details leave with them: `repbook rep forget` removes them from their waitlist place (which
+/// ends) and from the webhook bodies that named them. Joining mails the address, so it is limited per
+/// address like "email me my visits".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waitlist_forget_removes_the_rep_from_places_and_webhook_bodies() {
+    let s = setup(json!({"waitlist_policy": "in_turn"})).await;
+    let receiver = Receiver::start().await;
+    let (status, hook) = s
+        .server
+        .post(
+            &format!("/api/v1/clinics/{}/webhooks", s.clinic.id),
+            json!({"url": receiver.url(), "events": ["waitlist.offered", "appointment.held"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let endpoint = hook["endpoint"]["id"].as_str().unwrap().to_string();
+    join(&s, "Ann First", "ann@first.test", None, &s.day).await;
+    let visit = staff_visit(&s.server, &s.clinic.id, &format!("{}T12:00", s.day)).await;
+    cancel(&s.server, &visit).await;
+    receiver.wait_for("waitlist.offered", 1, Duration::from_secs(15)).await;
+    let deliveries = format!("/api/v1/clinics/{}/webhooks/{endpoint}/deliveries", s.clinic.id);
+    assert!(s.server.get(&deliveries).await.1.to_string().contains("ann@first.test"));
+
+    let out = crate::support::cli(&s.server.data_dir, &["rep", "forget", "ann@first.test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("1 waitlist place(s)"), "{said}");
+    let after = s.server.get(&deliveries).await.1.to_string();
+    assert!(
+        !after.contains("ann@first.test") && !after.contains("Ann First"),
+        "{after}"
+    );
+    let list = waitlist(&s.server, &s.clinic.id).await;
+    assert_eq!(list["entries"][0]["rep"]["name"], "(removed)", "{list}");
+    assert_eq!(list["entries"][0]["status"], "removed", "{list}");
+
+    // The same address again and again: the third mail in the hour is the last.
+    for _ in 0..3 {
+        let (status, body) = public_post(
+            &s.server,
+            &format!("{}/waitlist", s.link),
+            json!({"rep": rep("Flood", "Spam", "victim@inbox.test"), "until": s.day}),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let (status, body) = public_post(
+        &s.server,
+        &format!("{}/waitlist", s.link),
+        json!({"rep": rep("Flood", "Spam", "victim@inbox.test"), "until": s.day}),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("short while ago"),
+        "{body}"
+    );
+}

@@ -75,7 +75,8 @@ impl PublicLimits {
         }
     }
 
-    /// Counts a request for a rep's links against the address it asks for.
+    /// Counts a request that mails a rep a link (their visits' links, a waitlist confirmation) against the
+    /// address it mails, so the form cannot be used to flood someone's inbox.
     pub fn allow_recovery(&self, email: &str) -> bool {
         self.recoveries_per_recipient
             .check_key(&crate::domain::normalize_email(email))
@@ -102,7 +103,7 @@ fn too_many() -> Response {
     too_many_for("too many requests from here; wait a minute and try again").into_response()
 }
 
-fn too_many_for(message: &str) -> ApiError {
+pub(crate) fn too_many_for(message: &str) -> ApiError {
     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with_retry_after(60)
 }
 

@@ -108,6 +108,11 @@ pub async fn join(
     Path(link): Path<String>,
     JsonBody(request): JsonBody<WaitlistRequest>,
 ) -> Result<(StatusCode, Extension<AuditNote>, Json<RepEntry>), ApiError> {
+    if !state.public_limits.allow_recovery(&request.rep.email) {
+        return Err(super::public::too_many_for(
+            "a link was mailed to this address a short while ago; check its inbox (and spam folder), or wait an hour",
+        ));
+    }
     let joined = state.app.join_waitlist(&link, request).await?;
     let (_, clinic) = state.app.link(&link)?;
     let message = format!(

@@ -1,13 +1,16 @@
 //! Reps' personal information (Australian Privacy Principles 11.2 and 12/13) and the audit trail: past
-//! visits lose the rep's name, address and phone after the clinic's `rep_data_retention_days`; a rep who
-//! asks is forgotten at once everywhere (`forget_rep`); both are recorded in the audit trail, which keeps
-//! who did what without secrets and is itself kept for `audit_retention`.
+//! visits, ended waitlist places and webhook deliveries lose the rep's name, address and phone after the
+//! clinic's `rep_data_retention_days`; a rep who asks is forgotten at once everywhere (`forget_rep`); both
+//! are recorded in the audit trail, which keeps who did what without secrets and is itself kept for
+//! `audit_retention`.
 
 use jiff::SignedDuration;
 
 use super::{App, AppError};
-use crate::domain::{Appointment, AuditEntry, Clinic, digest, new_id, normalize_email};
-use crate::store::{AppointmentFilter, AuditPage, Change};
+use crate::domain::{
+    Appointment, AuditEntry, Clinic, Delivery, EntryStatus, WaitlistEntry, digest, new_id, normalize_email,
+};
+use crate::store::{AppointmentFilter, AuditPage, Change, WaitlistWrite};
 
 /// What a removed rep's name reads as.
 pub const REMOVED: &str = "(removed)";
@@ -19,6 +22,43 @@ pub struct Forgotten {
     pub visits: usize,
     /// Audit entries that no longer name the rep.
     pub audit_entries: usize,
+    /// Waitlist places whose rep details were removed (and that ended).
+    #[serde(default)]
+    pub waitlist_entries: usize,
+    /// Webhook deliveries whose body no longer names the rep.
+    #[serde(default)]
+    pub webhook_deliveries: usize,
+}
+
+/// Replaces the details of every rep object (one with `name`, `company` and `email`) in a JSON body whose
+/// address `pick` chooses; whether anything changed.
+fn scrub_json(value: &mut serde_json::Value, pick: &dyn Fn(&str) -> bool) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Object(object) => {
+            let is_rep = object.contains_key("name") && object.contains_key("company");
+            let chosen = is_rep
+                && object
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .is_some_and(|email| !email.is_empty() && pick(email));
+            let mut changed = false;
+            if chosen {
+                object.insert("name".into(), Value::String(REMOVED.into()));
+                object.insert("email".into(), Value::String(String::new()));
+                object.insert("phone".into(), Value::Null);
+                changed = true;
+            }
+            for inner in object.values_mut() {
+                changed |= scrub_json(inner, pick);
+            }
+            changed
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| scrub_json(item, pick) | changed),
+        _ => false,
+    }
 }
 
 /// The digest that names a rep in the audit trail: of the normalised address, never the address.
@@ -103,6 +143,19 @@ impl App {
             };
             let removed = self.scrub(&clinic, &before_cutoff, |a| a.end() < cutoff).await?;
             self.retained_to().insert(clinic.id.clone(), cutoff);
+            let places = self
+                .scrub_waitlist(&clinic.id, |e| e.ended_at.is_some_and(|at| at < cutoff))
+                .await?;
+            let deliveries = self.scrub_deliveries(&clinic.id, |d| d.created_at < cutoff, &|_| true)?;
+            if places + deliveries > 0 {
+                self.audit_system(
+                    Some(&clinic.id),
+                    "rep details removed",
+                    format!(
+                        "the rep's details of {places} waitlist place(s) that ended and {deliveries} webhook delivery(ies) made over {days} days ago (the clinic's retention)"
+                    ),
+                );
+            }
             if !removed.is_empty() {
                 self.store.forget_visits_in_audit(&removed)?;
                 self.audit_system(
@@ -137,8 +190,13 @@ impl App {
             }
             .into());
         }
-        let mut visits = 0;
+        let (mut visits, mut waitlist_entries, mut webhook_deliveries) = (0, 0, 0);
         for clinic in self.store.clinics()? {
+            waitlist_entries += self
+                .scrub_waitlist(&clinic.id, |e| normalize_email(&e.rep.email) == address)
+                .await?;
+            webhook_deliveries +=
+                self.scrub_deliveries(&clinic.id, |_| true, &|email| normalize_email(email) == address)?;
             let removed = self
                 .scrub(&clinic, &AppointmentFilter::default(), |a| {
                     normalize_email(&a.rep.email) == address
@@ -159,7 +217,67 @@ impl App {
             None => 0,
         };
         self.store.durable().await?;
-        Ok(Forgotten { visits, audit_entries })
+        Ok(Forgotten {
+            visits,
+            audit_entries,
+            waitlist_entries,
+            webhook_deliveries,
+        })
+    }
+
+    /// Removes the rep's details from the clinic's waitlist places `pick` chooses; a place still waiting
+    /// ends (nobody is left to tell). The number changed.
+    async fn scrub_waitlist(&self, clinic_id: &str, pick: impl Fn(&WaitlistEntry) -> bool) -> Result<usize, AppError> {
+        let now = self.now();
+        let _guard = self.store.lock_clinic(clinic_id).await;
+        let changed: Vec<WaitlistEntry> = self
+            .store
+            .waitlist_entries(clinic_id)?
+            .into_iter()
+            .filter(|e| e.rep.name != REMOVED && pick(e))
+            .map(|e| {
+                let mut clean = if e.ended_at.is_none() {
+                    e.ended(EntryStatus::Removed, now)
+                } else {
+                    e
+                };
+                clean.rep.name = REMOVED.into();
+                clean.rep.company = REMOVED.into();
+                clean.rep.email = String::new();
+                clean.rep.phone = None;
+                clean
+            })
+            .collect();
+        if !changed.is_empty() {
+            let writes: Vec<WaitlistWrite<'_>> = changed.iter().map(WaitlistWrite::Entry).collect();
+            self.store.write_waitlist(&writes, &[], &[])?;
+        }
+        Ok(changed.len())
+    }
+
+    /// Removes the details of the reps `rep` chooses (by address) from the bodies of the clinic's webhook
+    /// deliveries `pick` chooses. The number changed.
+    fn scrub_deliveries(
+        &self,
+        clinic_id: &str,
+        pick: impl Fn(&Delivery) -> bool,
+        rep: &dyn Fn(&str) -> bool,
+    ) -> Result<usize, AppError> {
+        let mut changed = 0;
+        for mut delivery in self.store.clinic_deliveries(clinic_id)? {
+            if !pick(&delivery) {
+                continue;
+            }
+            let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&delivery.payload) else {
+                continue;
+            };
+            if scrub_json(&mut body, rep) {
+                delivery.payload = body.to_string();
+                self.store.put_delivery(&delivery)?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// Scrubs the clinic's visits (of those `filter` reads) that `pick` chooses, under the clinic's lock;
@@ -183,5 +301,32 @@ impl App {
             self.store.durable().await?;
         }
         Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rep_object_with_the_address_is_scrubbed_and_nothing_else() {
+        let mut body = serde_json::json!({
+            "type": "waitlist.claimed",
+            "data": {
+                "entry": {"rep": {"name": "Ann", "company": "Acme", "email": "Ann@Acme.test", "phone": "0400"}},
+                "appointment": {"rep": {"name": "Ann", "company": "Acme", "email": "ann@acme.test", "phone": null},
+                                "practitioner_name": "Dr Ana Ng"},
+                "other": {"rep": {"name": "Bo", "company": "Beta", "email": "bo@beta.test"}}
+            }
+        });
+        let pick = |email: &str| normalize_email(email) == "ann@acme.test";
+        assert!(scrub_json(&mut body, &pick));
+        let text = body.to_string();
+        assert!(
+            !text.contains("Ann") && !text.contains("0400") && !text.contains("ann@"),
+            "{text}"
+        );
+        assert!(text.contains("bo@beta.test") && text.contains("Dr Ana Ng"), "{text}");
+        assert!(!scrub_json(&mut body, &pick), "a second pass changes nothing");
     }
 }

@@ -69,10 +69,12 @@ pub async fn rep(data_dir: &Path, args: &ClientArgs, command: RepCommand) -> Res
             let done: Forgotten = client.post(&["reps", "forget"], &ForgetRep { email }).await?;
             show(args, &done, |d| {
                 println!(
-                    "Removed the rep's details from {} visit(s) and {} audit entr{}.",
+                    "Removed the rep's details from {} visit(s), {} audit entr{}, {} waitlist place(s) and {} webhook delivery body(ies).",
                     d.visits,
                     d.audit_entries,
-                    if d.audit_entries == 1 { "y" } else { "ies" }
+                    if d.audit_entries == 1 { "y" } else { "ies" },
+                    d.waitlist_entries,
+                    d.webhook_deliveries
                 )
             });
         }

@@ -175,6 +175,15 @@ impl Store {
         Ok(())
     }
 
+    /// Every delivery of a clinic (for privacy: scrubbing reps' details from their bodies).
+    pub fn clinic_deliveries(&self, clinic_id: &str) -> Result<Vec<Delivery>, StoreError> {
+        self.webhook_deliveries
+            .scan_prefix(format!("{clinic_id}/"))
+            .values()
+            .map(|v| decode("webhook delivery", &v?))
+            .collect()
+    }
+
     /// An endpoint's deliveries, newest first, at most `limit`.
     pub fn deliveries(&self, clinic_id: &str, endpoint_id: &str, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         self.webhook_deliveries
