@@ -200,6 +200,12 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
         1,
         "a parked delivery is not retried by itself"
     );
+    let out = cli(dir.path(), &["doctor", "--clinic", &clinic]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("webhook delivery(ies) parked") && said.contains("410"),
+        "{said}"
+    );
     receiver.mode("ok");
     let (status, body) = server
         .post(

@@ -33,7 +33,7 @@ pub enum CheckStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
-    /// connector, site, site_online, location, staff, parked, clock, disk, mail, messages.
+    /// connector, site, site_online, location, staff, parked, clock, disk, mail, messages, webhooks.
     pub name: String,
     pub status: CheckStatus,
     pub message: String,
@@ -317,6 +317,30 @@ impl App {
                     first.last_reply.as_deref().unwrap_or("no reply")
                 ),
                 "fix the address or the server, then Retry on the Messages tab (`repbook mail retry ID`), or cancel it",
+            ));
+        }
+        // 9. No webhook delivery parked (an endpoint that refused, or three days of failures).
+        let parked_hooks: Vec<crate::domain::Delivery> = self
+            .store
+            .clinic_deliveries(&clinic.id)?
+            .into_iter()
+            .filter(|d| d.state == crate::domain::DeliveryState::Parked)
+            .collect();
+        if let Some(first) = parked_hooks.first() {
+            let url = self
+                .store
+                .endpoint(&clinic.id, &first.endpoint_id)
+                .map(|e| e.url)
+                .unwrap_or_else(|_| "a removed endpoint".into());
+            checks.push(problem(
+                "webhooks",
+                format!(
+                    "{} webhook delivery(ies) parked, e.g. {} to {url}: {}",
+                    parked_hooks.len(),
+                    first.kind.name(),
+                    first.last.as_ref().map(|r| r.detail.as_str()).unwrap_or("no answer")
+                ),
+                "fix the receiver, then Send again on the Webhooks tab (`repbook webhook retry --clinic CLINIC ENDPOINT DELIVERY`)",
             ));
         }
 
