@@ -257,12 +257,41 @@ async fn webhook_deliveries_verify_and_survive_downtime_500s_and_a_410() {
         before,
         "nothing for a switched-off endpoint"
     );
+    // A delivery already waiting when it is switched off waits on, and goes once it is on again.
+    let path = format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}");
+    server
+        .call(reqwest::Method::PATCH, &path, Some(json!({"disabled": false})))
+        .await;
+    receiver.kill();
+    let (_, waiting) = server.book(&clinic, &ana, &format!("{day}T13:00"), 15).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let pending = loop {
+        let list = deliveries(&server, &clinic, &endpoint).await;
+        if let Some(d) = list
+            .iter()
+            .find(|d| d["payload"]["data"]["id"] == waiting["id"] && d["attempts"].as_u64() >= Some(1))
+        {
+            break d["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "{list:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    server
+        .call(reqwest::Method::PATCH, &path, Some(json!({"disabled": true})))
+        .await;
+    receiver.run().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !receiver.log().iter().any(|e| e["id"] == pending.as_str()),
+        "sent to a switched-off endpoint"
+    );
+    server
+        .call(reqwest::Method::PATCH, &path, Some(json!({"disabled": false})))
+        .await;
+    wait_delivery(&server, &clinic, &endpoint, &pending, |d| d["state"] == "delivered").await;
+
     let (status, body) = server
-        .call(
-            reqwest::Method::PATCH,
-            &format!("/api/v1/clinics/{clinic}/webhooks/{endpoint}"),
-            Some(json!({"url": "ftp://x/"})),
-        )
+        .call(reqwest::Method::PATCH, &path, Some(json!({"url": "ftp://x/"})))
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(

@@ -120,8 +120,18 @@ impl Webhooks {
             match self.store.queued_deliveries() {
                 Ok(queued) => {
                     let mut seen = HashSet::new();
+                    // Deliveries queued before their endpoint was switched off wait until it is on again.
+                    let mut off: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
                     for delivery in queued {
                         let endpoint = format!("{}/{}", delivery.clinic_id, delivery.endpoint_id);
+                        let disabled = *off.entry(endpoint.clone()).or_insert_with(|| {
+                            self.store
+                                .endpoint(&delivery.clinic_id, &delivery.endpoint_id)
+                                .is_ok_and(|e| e.disabled)
+                        });
+                        if disabled {
+                            continue;
+                        }
                         // The earliest due delivery of each endpoint; the rest wait their turn.
                         if delivery.next_at > now {
                             next_due = Some(next_due.map_or(delivery.next_at, |t| t.min(delivery.next_at)));
