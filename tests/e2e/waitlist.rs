@@ -27,12 +27,17 @@ struct Setup {
 /// A clinic with mail, a fast sweep, no lead time and `rules`; Dr Ana Ng's 12:00–13:00 on `day` in four
 /// 15-minute slots, every one booked by the clinic (so nothing is open to book).
 async fn setup(rules: Value) -> Setup {
+    setup_with(rules, "200").await
+}
+
+/// `setup` with housekeeping (and the waitlist's timed sweep) every `housekeeping_ms`.
+async fn setup_with(rules: Value, housekeeping_ms: &str) -> Setup {
     let smtp = Smtp::start(Tls::Plain).await;
     let dir = tempfile::tempdir().unwrap();
     let mut env = smtp.env(100);
     env.extend(clock_env(dir.path()));
     env.extend(ROOMY_LIMITS.iter().map(|(k, v)| (*k, v.to_string())));
-    env.push(("REPBOOK_HOUSEKEEPING_MS", "200".into()));
+    env.push(("REPBOOK_HOUSEKEEPING_MS", housekeeping_ms.into()));
     env.push(("REPBOOK_PLUGIN_ALLOW_LOOPBACK", "true".into()));
     env.push(("REPBOOK_WEBHOOK_RETRY_BASE_MS", "200".into()));
     let server = Server::start_with_env(dir.path(), &env_refs(&env)).await;
@@ -226,6 +231,19 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
     let (status, left) = crate::support::booking::public(&s.server, reqwest::Method::DELETE, &first, None).await;
     assert_eq!(status, 200, "{left}");
     assert_eq!(left["entry"]["status"], "left");
+
+    // A place ends at its date: past it, Cy is off the list.
+    s.server.move_clock(Duration::from_secs(6 * 24 * 3600)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = waitlist(&s.server, &s.clinic.id).await;
+        let cy = list["entries"].as_array().unwrap().iter().find(|e| e["rep"]["name"] == "Cy Third").unwrap().clone();
+        if cy["status"] == "expired" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{cy}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,6 +288,21 @@ async fn waitlist_offers_to_all_the_first_claim_wins_and_the_others_hear_it_has_
             .contains("1 time that suits you is open now"),
         "{body}"
     );
+
+    // Other ways a time comes free: a visit moved away, new times published.
+    let moved = staff_visit(&s.server, &s.clinic.id, &format!("{day}T12:30")).await;
+    let (status, body) = s
+        .server
+        .patch(&format!("/api/v1/appointments/{moved}"), json!({"start": format!("{day}T16:00")}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let third = mailed_link(&s.smtp, "ann@first.test", "A time came free", "/offer/", 2).await;
+    let (_, seen) = public_get(&s.server, &format!("{third}/offer")).await;
+    assert_eq!(seen["offer"]["local_start"], format!("{day}T12:30"), "{seen}");
+    publish(&s.server, &s.clinic.id, json!({"weekday": weekday(day), "start": "13:00", "end": "13:15", "practitioner_id": s.clinic.ana})).await;
+    let fourth = mailed_link(&s.smtp, "ann@first.test", "A time came free", "/offer/", 3).await;
+    let (_, seen) = public_get(&s.server, &format!("{fourth}/offer")).await;
+    assert_eq!(seen["offer"]["local_start"], format!("{day}T13:00"), "{seen}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,7 +368,8 @@ async fn waitlist_rules_apply_at_claim_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waitlist_offers_a_cancelled_visit_within_seconds() {
-    let s = setup(json!({"waitlist_policy": "in_turn"})).await;
+    // The timed sweep only every ten minutes: each offer here comes from the cancellation's own signal.
+    let s = setup_with(json!({"waitlist_policy": "in_turn"}), "600000").await;
     let day = &s.day;
     // More times, all booked: 4 + 16 slots.
     let later = local_date_in("Australia/Sydney", 6);
