@@ -587,6 +587,8 @@ async fn waitlist_browser_rep_joins_receives_and_claims() {
         )
         .await;
     assert!(!phone.visible("confirm-button").await);
+    let note = phone.text("entry-note").await;
+    assert!(!note.contains(&s.day), "dates in words, not {}: {note}", s.day);
     phone.screenshot("waitlist-3-confirmed").await;
 
     let visit = staff_visit(&s.server, &s.clinic.id, &format!("{}T12:15", s.day)).await;

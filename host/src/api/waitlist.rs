@@ -137,7 +137,13 @@ fn words(entry: &EntryView) -> String {
         S::Unconfirmed => "Confirm your address to join the waitlist.".into(),
         S::Waiting => format!(
             "You are on the waitlist: when a time with {} on {} up to {} comes free, you get an email.",
-            entry.with, entry.days, entry.until
+            entry.with,
+            entry.days,
+            entry
+                .until
+                .parse::<jiff::civil::Date>()
+                .map(|d| d.strftime("%A %-d %B %Y").to_string())
+                .unwrap_or_else(|_| entry.until.clone())
         ),
         S::Satisfied => "You booked a visit at this clinic, so you are off the waitlist.".into(),
         S::Expired => "Your place on the waitlist passed its end date.".into(),
