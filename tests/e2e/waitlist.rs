@@ -237,7 +237,13 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let list = waitlist(&s.server, &s.clinic.id).await;
-        let cy = list["entries"].as_array().unwrap().iter().find(|e| e["rep"]["name"] == "Cy Third").unwrap().clone();
+        let cy = list["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["rep"]["name"] == "Cy Third")
+            .unwrap()
+            .clone();
         if cy["status"] == "expired" {
             break;
         }
@@ -293,13 +299,21 @@ async fn waitlist_offers_to_all_the_first_claim_wins_and_the_others_hear_it_has_
     let moved = staff_visit(&s.server, &s.clinic.id, &format!("{day}T12:30")).await;
     let (status, body) = s
         .server
-        .patch(&format!("/api/v1/appointments/{moved}"), json!({"start": format!("{day}T16:00")}))
+        .patch(
+            &format!("/api/v1/appointments/{moved}"),
+            json!({"start": format!("{day}T16:00")}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let third = mailed_link(&s.smtp, "ann@first.test", "A time came free", "/offer/", 2).await;
     let (_, seen) = public_get(&s.server, &format!("{third}/offer")).await;
     assert_eq!(seen["offer"]["local_start"], format!("{day}T12:30"), "{seen}");
-    publish(&s.server, &s.clinic.id, json!({"weekday": weekday(day), "start": "13:00", "end": "13:15", "practitioner_id": s.clinic.ana})).await;
+    publish(
+        &s.server,
+        &s.clinic.id,
+        json!({"weekday": weekday(day), "start": "13:00", "end": "13:15", "practitioner_id": s.clinic.ana}),
+    )
+    .await;
     let fourth = mailed_link(&s.smtp, "ann@first.test", "A time came free", "/offer/", 3).await;
     let (_, seen) = public_get(&s.server, &format!("{fourth}/offer")).await;
     assert_eq!(seen["offer"]["local_start"], format!("{day}T13:00"), "{seen}");

@@ -593,3 +593,121 @@ async fn webhook_pms_synced_and_parked_carry_where_the_visit_stands() {
     // One event per outcome: the synced visit is not told again.
     assert_eq!(receiver.log().iter().filter(|e| e["type"] == "pms.synced").count(), 1);
 }
+
+/// Every change of a visit is one event of the right type, in order: booked through a link, swapped by the
+/// rep, moved by the clinic, cancelled; a request approved, another declined.
+#[tokio::test]
+async fn webhook_every_appointment_change_is_one_event_of_its_type() {
+    use crate::support::booking::{book, clinic, link, public_post, publish, publish_noons, rep, set_rules, weekday};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &env(&[])).await;
+    let receiver = Receiver::start().await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    set_rules(&server, &c.id, json!({"booking_lead_hours": 0, "swap_cutoff_hours": 0, "cancel_cutoff_hours": 0, "max_open_bookings_per_rep": 5})).await;
+    let day = local_date_in("Australia/Sydney", 5);
+    publish_noons(&server, &c.id, &c.ana, &[&day], Some(15)).await;
+    publish(&server, &c.id, json!({"weekday": weekday(&day), "start": "09:00", "end": "09:30", "practitioner_id": c.ben, "approval_required": true})).await;
+    let link = link(&server, &c.id, "Reps", &[]).await;
+    subscribe(&server, &c.id, &receiver, &[]).await;
+
+    let (status, booked) = book(
+        &server,
+        &link,
+        &format!("{day}T12:00"),
+        Some(&c.ana),
+        rep("Ann", "Acme", "ann@acme.test"),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    let manage = booked["manage_url"].as_str().unwrap().to_string();
+    let (status, body) = public_post(
+        &server,
+        &format!("{manage}/swap"),
+        json!({"start": format!("{day}T12:30"), "practitioner_id": c.ana}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, list) = server.get(&format!("/api/v1/clinics/{}/appointments", c.id)).await;
+    let id = list["appointments"][0]["id"].as_str().unwrap().to_string();
+    let (status, body) = server
+        .patch(
+            &format!("/api/v1/appointments/{id}"),
+            json!({"start": format!("{day}T15:00")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .post(&format!("/api/v1/appointments/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut requests = Vec::new();
+    for (minute, who) in [("00", "bo@beta.test"), ("15", "cy@gamma.test")] {
+        let (status, body) = book(
+            &server,
+            &link,
+            &format!("{day}T09:{minute}"),
+            Some(&c.ben),
+            rep("R", "Co", who),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["status"], "requested");
+        let (_, list) = server
+            .get(&format!("/api/v1/clinics/{}/appointments?status=requested", c.id))
+            .await;
+        let found = list["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["rep"]["email"] == who)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        requests.push(found);
+    }
+    let (status, body) = server
+        .post(&format!("/api/v1/appointments/{}/approve", requests[0]), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .post(&format!("/api/v1/appointments/{}/decline", requests[1]), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let expected = [
+        "appointment.booked",
+        "appointment.swapped",
+        "appointment.moved",
+        "appointment.cancelled",
+        "appointment.requested",
+        "appointment.requested",
+        "appointment.approved",
+        "appointment.declined",
+    ];
+    let log = receiver
+        .wait_until(Duration::from_secs(20), |log| log.len() >= expected.len())
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = if receiver.log().len() > log.len() {
+        receiver.log()
+    } else {
+        log
+    };
+    // Deliveries may arrive in any order; their ids are ULIDs, made in the order of the changes.
+    let mut by_id: Vec<(String, String)> = log
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_id.sort();
+    let order: Vec<&str> = by_id.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(order, expected, "{log:#?}");
+    assert!(all_verified(&log));
+    let swapped = log.iter().find(|e| e["type"] == "appointment.swapped").unwrap();
+    assert_eq!(swapped["body"]["data"]["local_start"], format!("{day}T12:30"));
+}
