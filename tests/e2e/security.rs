@@ -768,10 +768,17 @@ async fn security_swap_churn_is_limited_per_booking_and_an_undone_swap_never_rea
     let status = pms::wait_drained(&server, &setup.id, Duration::from_secs(60)).await;
     // Not even a look: nothing reaches Halo for a change that leaves Bp as it is.
     let reads = pms::site_requests(&sim.url(), "20001").await - requests_back;
+    let log = crate::support::pms::sim_log(&sim.url(), "20001").await;
+    let writes: Vec<String> = log
+        .iter()
+        .filter(|c| c["outcome"] == "ok" && c["wrote"] == true)
+        .map(|c| c.to_string().chars().take(600).collect())
+        .collect();
     assert_eq!(
         bp_writes(&sim.url()).await,
         before_undo,
-        "an undone swap reached Bp: {status}"
+        "an undone swap reached Bp: {status}\nWRITES:\n{}",
+        writes.join("\n")
     );
     assert_eq!(reads, 0, "Halo was reached for an undone swap");
     let held = pms::assert_bp_matches(&server, &sim.url(), &setup).await;
