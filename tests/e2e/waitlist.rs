@@ -250,6 +250,48 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
         assert!(Instant::now() < deadline, "{cy}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // The same from the CLI: the list, and the policy.
+    let data = &s.server.data_dir;
+    let out = crate::support::cli(data, &["waitlist", "list", "--clinic", &s.clinic.id]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("Cy Third") && table.contains("expired") && table.contains("satisfied"),
+        "{table}"
+    );
+    let out = crate::support::cli(
+        data,
+        &[
+            "waitlist",
+            "policy",
+            "--clinic",
+            &s.clinic.id,
+            "--policy",
+            "all",
+            "--hold-minutes",
+            "45",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first to claim"));
+    let (_, clinic) = s.server.get(&format!("/api/v1/clinics/{}", s.clinic.id)).await;
+    assert_eq!(
+        (
+            clinic["waitlist_policy"].as_str(),
+            clinic["offer_hold_minutes"].as_u64()
+        ),
+        (Some("all"), Some(45))
+    );
+    let out = crate::support::cli(
+        data,
+        &["waitlist", "policy", "--clinic", &s.clinic.id, "--hold-minutes", "2"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("offer_hold_minutes is 2; it must be 5 to"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
