@@ -227,10 +227,29 @@ async fn waitlist_offers_in_turn_and_passes_on_when_the_hold_lapses() {
     let offered = receiver.wait_for("waitlist.offered", 2, Duration::from_secs(10)).await;
     assert!(offered.iter().all(|e| e["verified"] == json!([true])));
 
-    // Leaving by the link in the join mail: no more offers.
+    // One time held per rep: the next freed time goes to Ann (she holds nothing now), the one after to
+    // Cy, since Ann holds one already.
+    let visit = staff_visit(&s.server, &s.clinic.id, &format!("{day}T12:45")).await;
+    cancel(&s.server, &visit).await;
+    mailed_link(&s.smtp, "ann@first.test", "A time came free", "/offer/", 1).await;
+    let visit = staff_visit(&s.server, &s.clinic.id, &format!("{day}T12:00")).await;
+    cancel(&s.server, &visit).await;
+    let offer_c = mailed_link(&s.smtp, "cy@third.test", "A time came free", "/offer/", 0).await;
+    let (_, seen) = public_get(&s.server, &format!("{offer_c}/offer")).await;
+    assert_eq!(seen["offer"]["local_start"], format!("{day}T12:00"), "{seen}");
+    assert!(
+        slots(&s.server, &s.link, day, day).await.is_empty(),
+        "both times are held"
+    );
+
+    // Leaving by the link in the join mail: no more offers, and the time held for Ann is let go (nobody
+    // else waits for it, so the page offers it).
     let (status, left) = crate::support::booking::public(&s.server, reqwest::Method::DELETE, &first, None).await;
     assert_eq!(status, 200, "{left}");
     assert_eq!(left["entry"]["status"], "left");
+    let open = slots(&s.server, &s.link, day, day).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["local_start"], format!("{day}T12:45"));
 
     // A place ends at its date: past it, Cy is off the list.
     s.server.move_clock(Duration::from_secs(6 * 24 * 3600)).await;
@@ -425,7 +444,8 @@ async fn waitlist_rules_apply_at_claim_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waitlist_offers_a_cancelled_visit_within_seconds() {
     // The timed sweep only every ten minutes: each offer here comes from the cancellation's own signal.
-    let s = setup_with(json!({"waitlist_policy": "in_turn"}), "600000").await;
+    // To all (in turn, one rep holds one time at a time; here one rep is offered every time).
+    let s = setup_with(json!({"waitlist_policy": "all"}), "600000").await;
     let day = &s.day;
     // More times, all booked: 4 + 16 slots.
     let later = local_date_in("Australia/Sydney", 6);

@@ -7,7 +7,7 @@
 //! published, a closed date lifted: `Store::waitlist_changed`) and on a timer for holds that lapse and
 //! places that end. Each (entry, time) pair is offered once: an offer record is the proof.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -400,6 +400,13 @@ impl App {
         slots.sort_by_key(|s| (s.start, s.practitioner_id.clone()));
         slots.dedup_by(|a, b| a.start == b.start && a.practitioner_id == b.practitioner_id);
         let policy = clinic.booking.waitlist_policy;
+        // In turn, a rep holds one freed time at a time: the next one goes to the next rep (or, with
+        // nobody else waiting for it, stays open to book), so one rep cannot sit on several times.
+        let mut holding: HashSet<String> = offers
+            .iter()
+            .filter(|o| o.state == OfferState::Open && o.held_appointment.is_some())
+            .map(|o| o.entry_id.clone())
+            .collect();
         let mut made = 0;
         for slot in slots {
             let offered_before =
@@ -414,16 +421,22 @@ impl App {
                             .any(|s| s.start == slot.start && s.practitioner_id == slot.practitioner_id)
                     })
                 })
+                // Not through a link the clinic has revoked since.
+                .filter(|e| self.entry_link(e).is_ok())
                 .collect();
             let chosen: Vec<&WaitlistEntry> = match policy {
-                OfferPolicy::InTurn => wanting.into_iter().take(1).collect(),
+                OfferPolicy::InTurn => wanting
+                    .into_iter()
+                    .find(|e| !holding.contains(&e.id))
+                    .into_iter()
+                    .collect(),
                 OfferPolicy::ToAll => wanting,
             };
             for entry in chosen {
-                if self.entry_link(entry).is_err() {
-                    continue; // the clinic revoked the link it joined through
-                }
                 self.offer(clinic, names, entry, slot, policy, now)?;
+                if policy == OfferPolicy::InTurn {
+                    holding.insert(entry.id.clone());
+                }
                 made += 1;
             }
         }

@@ -110,7 +110,7 @@ impl App {
             .into());
         }
         let token = new_capability()?;
-        let _guard = self.store.lock_clinic(&link.clinic_id).await;
+        let guard = self.store.lock_clinic(&link.clinic_id).await;
         let link = self.live_link(capability)?;
         let clinic = self.store.clinic(&link.clinic_id)?;
         let today = now.to_zoned_datetime(clinic.tz()).date();
@@ -188,7 +188,7 @@ impl App {
         let mut writes: Vec<WaitlistWrite<'_>> = replaced.iter().map(WaitlistWrite::Entry).collect();
         writes.push(WaitlistWrite::Entry(&entry));
         self.store.write_waitlist(&writes, &messages, &[])?;
-        drop(_guard);
+        drop(guard);
         self.store.durable().await?;
         tracing::info!(clinic = %clinic.id, entry = %entry.id, "joined the waitlist (to confirm)");
         Ok(Joined {
