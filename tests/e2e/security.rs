@@ -763,6 +763,19 @@ async fn security_swap_churn_is_limited_per_booking_and_an_undone_swap_never_rea
         .await;
         assert_eq!(status, 200, "{body}");
     }
+    // The site comes back only once no push is in flight: one that had already read the 14:30 version
+    // before the swap back (and waited for its durable mark under CPU load) would go out the moment the
+    // site answers, which is a push in progress, not an undone swap (this failed once, 1 run in 60 under
+    // load). Any push claimed after this reads the visit as it is now, at 14:00.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, sync) = server.get(&format!("/api/v1/clinics/{}/sync", setup.id)).await;
+        if sync["in_flight"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "a push stayed in flight: {sync}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     pms::set_faults(&sim.url(), "20001", json!({"offline": false})).await;
     let requests_back = pms::site_requests(&sim.url(), "20001").await;
     let status = pms::wait_drained(&server, &setup.id, Duration::from_secs(60)).await;
