@@ -341,6 +341,20 @@ impl Appointment {
         Ok(next)
     }
 
+    /// Whether this change lets go of time another rep could book: a visit that held its slot stops
+    /// holding it (cancelled, declined, expired) or moves away from it. A new booking, a confirmation or an
+    /// approval never frees anything, so the waitlist need not look after those.
+    pub fn frees_time(previous: &Appointment, next: &Appointment) -> bool {
+        let holds = |a: &Appointment| {
+            matches!(
+                a.status,
+                AppointmentStatus::Booked | AppointmentStatus::Requested | AppointmentStatus::Held
+            )
+        };
+        let placed = |a: &Appointment| (a.start, a.practitioner_id.clone(), a.duration_minutes);
+        holds(previous) && (!holds(next) || placed(previous) != placed(next))
+    }
+
     /// Whether it holds its slot: booked, or requested or held and not yet expired.
     pub fn occupies(&self, now: Timestamp) -> bool {
         match self.status {
@@ -611,6 +625,30 @@ mod tests {
             "overlapping_appointment"
         );
         assert!(find_overlap(&c, [&a], &clinic(), now).is_ok());
+    }
+
+    #[test]
+    fn only_letting_a_slot_go_frees_time() {
+        let now: Timestamp = "2029-01-01T00:00:00Z".parse().unwrap();
+        let a = book("2030-01-10T09:00", "2029-01-01T00:00:00Z").unwrap();
+        let cancelled = a.cancelled(now).unwrap();
+        assert!(Appointment::frees_time(&a, &cancelled));
+        let moved = a
+            .moved(
+                &clinic(),
+                MoveRequest {
+                    start: Some("2030-01-11T10:00".into()),
+                    duration_minutes: None,
+                },
+                now,
+            )
+            .unwrap();
+        assert!(Appointment::frees_time(&a, &moved));
+        // The same place with a new manage link, or a new booking's confirmation: nothing freed.
+        let mut relinked = a.clone();
+        relinked.version += 1;
+        assert!(!Appointment::frees_time(&a, &relinked));
+        assert!(!Appointment::frees_time(&cancelled, &cancelled));
     }
 
     #[test]

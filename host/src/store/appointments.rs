@@ -288,8 +288,14 @@ impl Store {
         if events || prepared.iter().any(|p| !p.extra_events.is_empty()) {
             self.webhook_written();
         }
+        // Only a change that lets time go can give the waitlist something to offer.
         for change in &changes {
-            self.waitlist_changed(&change.appointment.clinic_id);
+            if change
+                .previous
+                .is_some_and(|previous| Appointment::frees_time(previous, change.appointment))
+            {
+                self.waitlist_changed(&change.appointment.clinic_id);
+            }
         }
         for change in &changes {
             tracing::debug!(appointment = %change.appointment.id, messages = change.messages.len(), "appointment written");
