@@ -339,21 +339,7 @@ impl App {
             let mut writes: Vec<WaitlistWrite<'_>> = ended.iter().map(WaitlistWrite::Entry).collect();
             writes.extend(lapsed.iter().map(|(o, _)| WaitlistWrite::Offer(o)));
             let expirations: Vec<&(Appointment, Appointment)> = lapsed.iter().filter_map(|(_, e)| e.as_ref()).collect();
-            if expirations.is_empty() {
-                if !writes.is_empty() {
-                    self.store.write_waitlist(&writes, &[], &[])?;
-                }
-            } else {
-                let changes = expirations
-                    .iter()
-                    .enumerate()
-                    .map(|(n, (current, next))| Change {
-                        waitlist: if n == 0 { &writes } else { &[] },
-                        ..Change::of(next).after(current)
-                    })
-                    .collect();
-                self.store.write_all(changes)?;
-            }
+            self.write_letting_go(&writes, &expirations)?;
 
             // The waiting entries, in turn order, grouped by what their links let them see.
             let mut waiting: Vec<&WaitlistEntry> =

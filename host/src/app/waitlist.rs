@@ -8,8 +8,8 @@ use jiff::{SignedDuration, ToSpan};
 
 use super::{App, AppError, digest, new_capability, with_whom};
 use crate::domain::{
-    BookingLink, Clinic, DomainError, EntryStatus, EntryView, OfferState, OfferView, OutgoingMessage, Slot,
-    WaitlistEntry, WaitlistOffer, WaitlistRequest, new_id, normalize_email,
+    Appointment, BookingLink, Clinic, DomainError, EntryStatus, EntryView, OfferState, OfferView, OutgoingMessage,
+    Slot, WaitlistEntry, WaitlistOffer, WaitlistRequest, new_id, normalize_email,
 };
 use crate::store::{Change, WaitlistRecord, WaitlistWrite};
 
@@ -263,24 +263,36 @@ impl App {
             }
             let mut writes: Vec<WaitlistWrite<'_>> = offers.iter().map(WaitlistWrite::Offer).collect();
             writes.push(WaitlistWrite::Entry(&ended));
-            if held.is_empty() {
-                self.store.write_waitlist(&writes, &[], &[])?;
-            } else {
-                let changes = held
-                    .iter()
-                    .enumerate()
-                    .map(|(n, (current, next))| Change {
-                        waitlist: if n == 0 { &writes } else { &[] },
-                        ..Change::of(next).after(current)
-                    })
-                    .collect();
-                self.store.write_all(changes)?;
-            }
+            let held: Vec<&(Appointment, Appointment)> = held.iter().collect();
+            self.write_letting_go(&writes, &held)?;
             (clinic, ended)
         };
         self.store.durable().await?;
         let names = self.names(&clinic)?;
         Ok(self.entry_view(&clinic, &names, &entry))
+    }
+
+    /// Waitlist records and the held visits they let go (each `(current, next)`), in one transaction.
+    pub(super) fn write_letting_go(
+        &self,
+        writes: &[WaitlistWrite<'_>],
+        held: &[&(Appointment, Appointment)],
+    ) -> Result<(), AppError> {
+        if held.is_empty() {
+            if !writes.is_empty() {
+                self.store.write_waitlist(writes, &[], &[])?;
+            }
+            return Ok(());
+        }
+        let changes = held
+            .iter()
+            .enumerate()
+            .map(|(n, (current, next))| Change {
+                waitlist: if n == 0 { writes } else { &[] },
+                ..Change::of(next).after(current)
+            })
+            .collect();
+        Ok(self.store.write_all(changes)?)
     }
 
     pub async fn leave_waitlist(&self, token: &str) -> Result<EntryView, AppError> {

@@ -456,3 +456,35 @@ pub fn halo_bp_component() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins` first", path.display()))
 }
+
+/// Starts a checker's server process and waits (at most 30 s) until it prints `ready` on standard output.
+/// The caller keeps the child and kills and waits for it when dropped (as `Smtp` and `Receiver` do).
+#[allow(clippy::zombie_processes)]
+pub async fn spawn_ready(mut command: std::process::Command, what: &str) -> Child {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what} (run `make test-deps`): {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(line) = rx.try_recv()
+            && line == "ready"
+        {
+            return child;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not start within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

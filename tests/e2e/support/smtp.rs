@@ -69,7 +69,6 @@ impl Smtp {
             .arg(self.folder())
             .arg("--control")
             .arg(self.dir.path().join("control.json"))
-            .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if self.tls != Tls::Plain {
             command
@@ -82,26 +81,7 @@ impl Smtp {
         if self.tls == Tls::Implicit {
             command.arg("--implicit-tls");
         }
-        let mut child = command.spawn().expect("start the SMTP server (run `make test-deps`)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(line) = rx.try_recv()
-                && line == "ready"
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the SMTP server did not start within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.child = Some(super::spawn_ready(command, "the SMTP server").await);
     }
 
     /// Kills the server (SIGKILL: the mail server is down), keeping what it received.

@@ -30,38 +30,15 @@ impl Receiver {
     /// Starts (again) on the same port, keeping the log.
     pub async fn run(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/checkers/webhook_receiver.py");
-        let mut child = Command::new(super::booking::python())
+        let mut command = Command::new(super::booking::python());
+        command
             .arg(script)
             .args(["--port", &self.port.to_string(), "--control"])
             .arg(self.dir.path().join("control.json"))
             .arg("--log")
             .arg(self.log_path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the webhook receiver (run `make test-deps`)");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(line) = rx.try_recv()
-                && line == "ready"
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the webhook receiver did not start within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .stderr(Stdio::null());
+        self.child = Some(super::spawn_ready(command, "the webhook receiver").await);
     }
 
     /// The receiver is down (SIGKILL): connections are refused until `run` again.
