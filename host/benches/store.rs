@@ -141,6 +141,11 @@ async fn repbook(dir: &Path, writers: usize, clinics: usize) -> Figures {
         availability,
         Clock::system(),
         dir.to_path_buf(),
+        Arc::new(
+            repbook::identity::Identity::new(None, Default::default(), 1)
+                .await
+                .unwrap(),
+        ),
     ));
     let clinics: Vec<Clinic> = (0..clinics).map(clinic).collect();
     for clinic in &clinics {

@@ -77,6 +77,11 @@ async fn main() {
         Arc::new(Availability::new(store.clone(), registry.clone(), Default::default())),
         Clock::system(),
         dir.path().to_path_buf(),
+        Arc::new(
+            repbook::identity::Identity::new(None, Default::default(), 1)
+                .await
+                .unwrap(),
+        ),
     );
 
     let mut clinics = Vec::new();

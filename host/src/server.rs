@@ -11,11 +11,14 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
+use crate::api::auth::AuthFailures;
 use crate::api::listener::{self, ConnectionConfig, TlsFiles};
 use crate::api::public::{PublicLimitConfig, PublicLimits};
 use crate::api::{self, AppState, load_or_create_token};
-use crate::app::{App, Availability, AvailabilityConfig};
+use crate::app::{AccountPolicy, App, Availability, AvailabilityConfig};
 use crate::clock::Clock;
+use crate::identity::Identity;
+use crate::identity::throttle::ThrottleConfig;
 use crate::notify::{MailIdentity, MailSettings, Mailer, Notifier, NotifyConfig};
 use crate::plugins::{PluginConfig, Registry, Runtime};
 use crate::store::{Store, StoreOptions};
@@ -66,6 +69,13 @@ pub struct ServerConfig {
     pub notify: NotifyConfig,
     /// How webhook deliveries are sent (the network policy is the connectors').
     pub webhooks: WebhookConfig,
+    /// Staff accounts: a second factor required, session lifetimes, invitation and reset links.
+    pub accounts: AccountPolicy,
+    /// Wrong passwords and codes: how many are free, how the waits grow.
+    pub sign_in_throttle: ThrottleConfig,
+    /// Wrong bearer tokens per address per minute before it is answered 429 (its own setting, never the
+    /// reps' booking limits).
+    pub wrong_tokens_per_minute: u32,
 }
 
 /// Listening beyond this machine exposes the admin API and sign-in to the network: only on purpose.
@@ -109,7 +119,13 @@ pub struct Running {
 
 /// Once a minute (by default): lets go of the approval requests nobody decided on in time (their slots are
 /// already free to book; this makes their state say so) and forgets rate-limit keys that have refilled.
-async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration, audit_keep: Duration) {
+async fn housekeeping(
+    app: Arc<App>,
+    limits: Arc<PublicLimits>,
+    wrong_tokens: Arc<AuthFailures>,
+    every: Duration,
+    audit_keep: Duration,
+) {
     let mut every = tokio::time::interval(every);
     let audit_keep = jiff::SignedDuration::try_from(audit_keep).unwrap_or(jiff::SignedDuration::MAX);
     loop {
@@ -124,6 +140,8 @@ async fn housekeeping(app: Arc<App>, limits: Arc<PublicLimits>, every: Duration,
             tracing::warn!(%error, "cannot queue reminders and notices");
         }
         limits.retain_recent();
+        wrong_tokens.retain_recent(std::time::Instant::now());
+        app.identity().throttle.retain_recent(std::time::Instant::now());
     }
 }
 
@@ -211,6 +229,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot write {}", config.data_dir.join(ADDR_FILE).display()))?;
     let availability = Arc::new(Availability::new(store.clone(), plugins.clone(), config.availability));
     let diaries = tokio::spawn(availability.clone().run());
+    // Passkeys belong to the name staff reach the admin page by; hashing takes at most half the cores, so a
+    // flood of sign-ins leaves the rest to bookings.
+    let relying_party = config.admin_url.as_deref().or(config.public_url.as_deref());
+    let hashing = std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1);
+    let accounts = Arc::new(Identity::new(relying_party, config.sign_in_throttle, hashing).await?);
     let app = Arc::new(
         App::new(
             store.clone(),
@@ -219,15 +242,22 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
             availability,
             clock,
             config.data_dir.clone(),
+            accounts,
         )
         .with_claim_delay(config.test_claim_delay)
-        .with_mail(identity.zip(mailer)),
+        .with_mail(identity.zip(mailer))
+        .with_accounts(config.accounts),
     );
     let public_limits = Arc::new(PublicLimits::new(config.public_limits));
+    let wrong_tokens = Arc::new(AuthFailures::new(
+        config.wrong_tokens_per_minute,
+        Duration::from_secs(60),
+    ));
     let offering = tokio::spawn(offer_freed_times(app.clone(), config.housekeeping_every));
     let housekeeping = tokio::spawn(housekeeping(
         app.clone(),
         public_limits.clone(),
+        wrong_tokens.clone(),
         config.housekeeping_every,
         config.audit_retention,
     ));
@@ -237,7 +267,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
         plugins,
         store,
         public_limits,
-        sessions: Default::default(),
+        wrong_tokens,
         notifier: notifier.clone(),
         webhooks: webhooks.clone(),
         token: token.into(),

@@ -27,12 +27,28 @@ const WORDS = {
   "POST /manage/{token}/cancel": "Rep cancelled", "POST /confirm/{token}": "Rep confirmed their address",
   "POST /book/{link}/recover": "Rep asked for their links again",
   "booking refused": "Booking refused by a rule", "rep details removed": "Rep details removed",
+  "signed in": "Signed in", "sign-in refused": "Sign-in refused", "second factor refused": "Wrong code",
+  "password accepted": "Password accepted; second factor asked", "locked out": "Held back after wrong tries",
+  "passkey refused": "Passkey refused", "signed out": "Signed out", "factor added": "Added a second factor",
+  "factor removed": "Removed a second factor", "invitation sent": "Invited someone", "invitation sent again": "Sent an invitation again",
+  "invitation accepted": "Accepted an invitation", "invitation withdrawn": "Withdrew an invitation", "role given": "Gave a role",
+  "role changed": "Changed a role", "person disabled": "Disabled an account", "person enabled": "Enabled an account",
+  "factors reset": "Reset someone's second factors", "token made": "Made an API token", "token revoked": "Revoked an API token",
+  "password changed": "Changed their password", "password reset": "Reset their password", "password reset asked": "Asked for a password reset",
 };
 
 // An answer's status in words; a rule's refusal keeps its code.
 function outcome(text) {
   if (/^2\d\d$/.test(text)) return "Done";
   return { 401: "Wrong token", 429: "Too many tries", done: "Done" }[text] || text;
+}
+
+const ROLE = { front_desk: "front desk", manager: "practice manager", owner: "owner" };
+
+// Who, as the trail names them, with the role they acted in.
+function who(entry) {
+  const actor = entry.actor || {};
+  return entry.role ? `${actor.name} (as ${ROLE[entry.role] || entry.role})` : actor.name || "";
 }
 
 export async function render(ctx) {
@@ -45,7 +61,7 @@ export async function render(ctx) {
     trail.entries.length === 0
       ? h("p", { class: "note" }, "Nothing yet.")
       : table(["When", "Who", "From", "What", "Outcome", "Detail"], trail.entries.map((e) => [
-        whenIn(e.at, zone), e.actor, e.client || "", WORDS[e.action] || e.action, outcome(e.outcome), e.detail,
+        whenIn(e.at, zone), who(e), e.client || "", WORDS[e.action] || e.action, outcome(e.outcome), e.detail,
       ]), "Activity"),
   ];
 }

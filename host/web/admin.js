@@ -1,11 +1,11 @@
-// The clinic's admin page at /: sign in with the API token (a session cookie follows), then one tab per job
-// of the practice manager. Every action is one API call under /api/v1; a refusal shows the API's own message.
-// No framework and no build step: ES modules, one per tab (admin-<tab>.js), each exporting `render(ctx)`.
-// This module signs in, picks the clinic and the tab, and hands each tab its context: the clinic, the path
-// of its routes, and how to refresh or redraw.
+// The clinic's admin page at /: each person signs in as themselves (admin-sign-in.js), then one tab per job
+// of theirs at the chosen clinic; a tab or button their role does not allow is not shown (the API refuses
+// it anyway). Every action is one API call under /api/v1; a refusal shows the API's own message. No
+// framework and no build step: ES modules, one per tab (admin-<tab>.js), each exporting `render(ctx)`.
 
 import { setCsrf } from "./api.js";
 import { $, h, say, showError, act, get, request, onSignedOut, ZONES, STATES } from "./ui.js";
+import * as signIn from "./admin-sign-in.js";
 import * as instructions from "./admin-instructions.js";
 import * as clinicInfo from "./admin-clinic.js";
 import * as staff from "./admin-staff.js";
@@ -18,46 +18,59 @@ import * as connectors from "./admin-connectors.js";
 import * as activity from "./admin-activity.js";
 import * as waitlist from "./admin-waitlist.js";
 import * as webhooks from "./admin-webhooks.js";
+import * as people from "./admin-people.js";
+import * as account from "./admin-account.js";
 
 const TABS = {
   instructions, clinic: clinicInfo, staff, times, requests, waitlist, appointments, sync, messages, webhooks,
-  connectors, activity,
+  connectors, activity, people, account,
 };
 const TAB_NAMES = Object.keys(TABS);
+// The least role each tab is for (the API checks every call; this only keeps the page tidy).
+const NEEDS = {
+  instructions: "manager", clinic: "manager", staff: "manager", times: "manager", requests: "front_desk",
+  waitlist: "front_desk", appointments: "front_desk", sync: "front_desk", messages: "front_desk",
+  webhooks: "manager", connectors: "owner", activity: "manager", people: "manager", account: "front_desk",
+};
+const RANK = { front_desk: 1, manager: 2, owner: 3 };
 
-// What the page is showing: the clinics, the one chosen, the open tab.
+// What the page is showing: who is signed in, their clinics, the one chosen, the open tab.
 // `state` keeps what one render hands the next (a secret shown once after it was made).
-const page = { clinics: [], clinic: null, tab: "instructions", state: {} };
+const page = { session: null, clinics: [], clinic: null, tab: "instructions", state: {} };
 
 function showOnly(id) {
   for (const section of ["sign-in", "new-clinic", "workspace"]) $(section).hidden = section !== id;
   $("clinic-bar").hidden = id === "sign-in";
 }
 
+const isOwner = () => Boolean(page.session && page.session.roles.some((r) => r.role === "owner"));
+
+// The signed-in person's role at a clinic.
+function roleAt(clinicId) {
+  if (isOwner()) return "owner";
+  const role = page.session && page.session.roles.find((r) => r.clinic === clinicId);
+  return role ? role.role : null;
+}
+
+const allowed = (tab) => RANK[roleAt(page.clinic.id)] >= RANK[NEEDS[tab]];
+
 function showSignIn() {
-  setCsrf(null);
+  page.session = null;
   showOnly("sign-in");
-  $("token").focus();
+  signIn.start();
 }
 onSignedOut(showSignIn);
 
-$("sign-in-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const token = $("token").value.trim();
-  if (!token) {
-    showError("Enter the API token.");
-    $("token").focus();
-    return;
-  }
-  const data = await act("Signing in…", "POST", "/session", { token });
-  if (!data) return;
-  $("token").value = "";
-  setCsrf(data.csrf_token);
+signIn.onSignedIn(async (view) => {
+  page.session = view;
+  $("who").textContent = view.person ? `Signed in as ${view.person.name}` : "";
+  $("add-clinic").hidden = !isOwner();
   await loadClinics();
 });
 
 $("sign-out").addEventListener("click", async () => {
   await request("DELETE", "/session");
+  setCsrf(null);
   showSignIn();
   say("Signed out.");
 });
@@ -100,9 +113,15 @@ async function loadClinics(selectId) {
   select.textContent = "";
   for (const clinic of page.clinics) select.append(h("option", { value: clinic.id }, clinic.name));
   if (page.clinics.length === 0) {
-    showOnly("new-clinic");
-    $("nc-cancel").hidden = true;
-    $("new-clinic-heading").focus();
+    if (isOwner()) {
+      showOnly("new-clinic");
+      $("nc-cancel").hidden = true;
+      $("new-clinic-heading").focus();
+    } else {
+      showOnly("sign-in");
+      $("sign-in").textContent = "";
+      $("sign-in").append(h("h1", { tabindex: "-1" }, "No clinic yet"), h("p", {}, "You have no role at any clinic on this server. Ask your practice manager to invite you again."));
+    }
     return;
   }
   const wanted = selectId || fromHash().clinic;
@@ -121,12 +140,15 @@ function fromHash() {
   return { clinic, tab: TAB_NAMES.includes(tab) ? tab : null };
 }
 
+const visibleTabs = () => TAB_NAMES.filter(allowed);
+
 function openClinic(clinic, tab) {
   page.clinic = clinic;
   $("clinic-title").textContent = clinic.name;
   document.title = `${clinic.name} · repbook`;
+  for (const name of TAB_NAMES) $(`tab-${name}`).hidden = !allowed(name);
   showOnly("workspace");
-  selectTab(tab, false);
+  selectTab(allowed(tab) ? tab : visibleTabs()[0], false);
 }
 
 function focusTab(tab) {
@@ -152,16 +174,17 @@ tablist.addEventListener("click", (event) => {
   const button = event.target.closest("[role=tab]");
   if (button) selectTab(button.id.slice(4), true);
 });
-// Arrow keys move between tabs (the WAI-ARIA tabs pattern, automatic activation).
+// Arrow keys move between the tabs shown (the WAI-ARIA tabs pattern, automatic activation).
 tablist.addEventListener("keydown", (event) => {
-  const at = TAB_NAMES.indexOf(page.tab);
-  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: TAB_NAMES.length - 1 }[event.key];
+  const tabs = visibleTabs();
+  const at = tabs.indexOf(page.tab);
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
   if (next === undefined) return;
   event.preventDefault();
-  selectTab(TAB_NAMES[(next + TAB_NAMES.length) % TAB_NAMES.length], true);
+  selectTab(tabs[(next + tabs.length) % tabs.length], true);
 });
 
-// What a tab gets: the clinic it shows and the ways to reach the API about it.
+// What a tab gets: the clinic it shows, the signed-in person's role there, and the ways to reach the API.
 function context() {
   const path = (rest) => `/clinics/${encodeURIComponent(page.clinic.id)}${rest || ""}`;
   const ctx = {
@@ -170,6 +193,11 @@ function context() {
     },
     path,
     state: page.state,
+    session: page.session,
+    role: roleAt(page.clinic.id),
+    isOwner: isOwner(),
+    // Whether the person's role here allows what needs `role` (buttons a role may not use are not shown).
+    can: (role) => RANK[roleAt(page.clinic.id)] >= RANK[role],
     // Reads the clinic again (after a change); answers the fresh copy.
     async refresh() {
       const answer = await request("GET", path());
@@ -217,6 +245,6 @@ async function render(tab) {
     showSignIn();
     return;
   }
-  setCsrf(answer.data.csrf_token);
-  await loadClinics();
+  showOnly("sign-in");
+  signIn.step(answer.data);
 })();

@@ -90,10 +90,13 @@ export function onSignedOut(handler) {
   signedOut = handler;
 }
 
-// Calls /api/v1 + path; a 401 anywhere but at the sign-in itself means the session ended.
+// The refusals that mean the session ended (idle, signed out elsewhere, the account disabled).
+const ENDED = ["session_expired", "missing_token", "not_signed_in"];
+
+// Calls /api/v1 + path; an answer saying the session ended brings the sign-in back.
 export async function request(method, path, body, raw) {
   const answer = await call(method, API + path, body, raw);
-  if (!answer.ok && answer.status === 401 && path !== "/session") signedOut();
+  if (!answer.ok && answer.status === 401 && ENDED.includes(answer.code) && path !== "/session") signedOut();
   return answer;
 }
 

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::AppState;
+use super::access::AsFrontDesk;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::model::{AppointmentList, AppointmentQuery, AppointmentView, ResendView};
@@ -24,6 +25,8 @@ fn view(clinic: &Clinic, listed: Listed) -> AppointmentView {
     responses((status = 200, description = "Done", body = AppointmentList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<AppointmentQuery>,
@@ -65,6 +68,8 @@ pub async fn list(
     responses((status = 201, description = "Created", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn book(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewAppointment>,
@@ -81,7 +86,11 @@ pub async fn book(
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
+pub async fn show(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
     let (clinic, shown) = state.app.appointment(&id)?;
     Ok(Json(view(&clinic, shown)))
 }
@@ -96,6 +105,8 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn reschedule(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<MoveRequest>,
@@ -112,7 +123,11 @@ pub async fn reschedule(
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
+pub async fn cancel(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
     let (clinic, cancelled) = state.app.cancel_appointment(&id).await?;
     Ok(Json(view(&clinic, cancelled)))
 }
@@ -125,7 +140,11 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, description = "Done", body = ResendView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ResendView>, ApiError> {
+pub async fn resend(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ResendView>, ApiError> {
     let (clinic, resent, delivered) = state.app.resend(&id).await?;
     Ok(Json(ResendView {
         appointment: view(&clinic, resent),
@@ -141,7 +160,11 @@ pub async fn resend(State(state): State<AppState>, Path(id): Path<String>) -> Re
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
+pub async fn approve(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
     let (clinic, approved) = state.app.approve(&id).await?;
     Ok(Json(view(&clinic, approved)))
 }
@@ -154,7 +177,11 @@ pub async fn approve(State(state): State<AppState>, Path(id): Path<String>) -> R
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, description = "Done", body = AppointmentView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn decline(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<AppointmentView>, ApiError> {
+pub async fn decline(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AppointmentView>, ApiError> {
     let (clinic, declined) = state.app.decline(&id).await?;
     Ok(Json(view(&clinic, declined)))
 }

@@ -6,18 +6,20 @@
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::{AsAnyManager, AsOwner};
+use super::auth::AuditWho;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
 pub use crate::app::Forgotten;
 use crate::app::{RepVisit, rep_digest};
-use crate::domain::{AuditEntry, new_id};
+use crate::domain::{AuditActor, AuditEntry, new_id};
 
 /// What a handler knows that the middleware cannot: set as a response extension.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +50,6 @@ impl AuditNote {
 }
 
 const REP_ROUTES: [&str; 5] = ["/book/", "/manage/", "/confirm/", "/waitlist/", "/offer/"];
-const SIGN_IN: &str = "/api/v1/session";
 
 /// The value of the parameter `name` (e.g. `{clinic}`) in `path`, read against the route's template.
 fn param_in(template: &str, path: &str, name: &str) -> Option<String> {
@@ -59,16 +60,10 @@ fn param_in(template: &str, path: &str, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The clinic a request was about: named in its path, or the clinic of the appointment it names.
-fn clinic_of(state: &AppState, template: &str, path: &str) -> Option<String> {
-    param_in(template, path, "{clinic}").or_else(|| {
-        template
-            .starts_with("/api/v1/appointments/{id}")
-            .then(|| param_in(template, path, "{id}"))
-            .flatten()
-            .and_then(|id| state.app.clinic_of_appointment(&id).ok())
-    })
-}
+/// Set on the answer of a route whose workflow writes its own, more telling entries (sign-ins, people,
+/// factors, tokens): the middleware then adds none.
+#[derive(Debug, Clone, Copy)]
+pub struct SelfAudited;
 
 pub async fn record(
     State(state): State<AppState>,
@@ -80,38 +75,34 @@ pub async fn record(
     let method = request.method().clone();
     let route = matched.map(|m| m.as_str().to_string());
     let path = request.uri().path().to_string();
-    let headers = request.headers();
-    let by_token = headers.contains_key(header::AUTHORIZATION);
-    let by_page = headers.contains_key(header::COOKIE);
     let response = next.run(request).await;
     let Some(route) = route else { return response };
-    if matches!(method, Method::GET | Method::HEAD) {
-        return response;
-    }
-    let status = response.status();
-    if !status.is_success() && route != SIGN_IN {
+    if matches!(method, Method::GET | Method::HEAD)
+        || !response.status().is_success()
+        || response.extensions().get::<SelfAudited>().is_some()
+    {
         return response;
     }
     let note = response.extensions().get::<AuditNote>().cloned().unwrap_or_default();
-    let actor = if REP_ROUTES.iter().any(|prefix| route.starts_with(prefix)) {
-        "rep"
-    } else if route == SIGN_IN {
-        "admin (sign-in)"
-    } else if by_token {
-        "admin (API token)"
-    } else if by_page {
-        "admin (admin page)"
-    } else {
-        "anyone"
+    let who = response.extensions().get::<AuditWho>().cloned();
+    let actor = match &who {
+        _ if REP_ROUTES.iter().any(|prefix| route.starts_with(prefix)) => AuditActor::rep(),
+        Some(who) => who.actor.clone(),
+        None => AuditActor::anyone(),
     };
+    let clinic = note
+        .clinic_id
+        .or_else(|| who.as_ref().and_then(|w| w.clinic.clone()))
+        .or_else(|| param_in(&route, &path, "{clinic}"));
     state.app.audit(AuditEntry {
         id: new_id(),
         at: state.app.now(),
-        clinic_id: note.clinic_id.or_else(|| clinic_of(&state, &route, &path)),
-        actor: actor.into(),
+        clinic_id: clinic,
+        actor,
+        role: who.and_then(|w| w.role),
         client: Some(client.to_string()),
         action: format!("{method} {route}"),
-        outcome: status.as_u16().to_string(),
+        outcome: response.status().as_u16().to_string(),
         detail: note.detail,
         subject: note.subject,
         rep: note.rep,
@@ -139,7 +130,7 @@ pub struct AuditList {
     pub next_cursor: Option<String>,
 }
 
-/// The audit trail, newest first.
+/// The audit trail, newest first: an owner's is the whole host's, a manager's their clinics' and their people's.
 #[utoipa::path(operation_id = "audit_list",
     get,
     path = "/api/v1/audit",
@@ -149,10 +140,12 @@ pub struct AuditList {
     responses((status = 200, description = "Done", body = AuditList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list(
+    AsAnyManager(caller): AsAnyManager,
     State(state): State<AppState>,
     QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Json<AuditList>, ApiError> {
     let page = state.app.audit_page(
+        &caller.actor,
         query.clinic.as_deref(),
         query.action.as_deref(),
         query.cursor.as_deref(),
@@ -181,6 +174,8 @@ pub struct ForgetRep {
     responses((status = 200, description = "Done", body = Forgotten), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn forget(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ForgetRep>,
 ) -> Result<Json<Forgotten>, ApiError> {

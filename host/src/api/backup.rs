@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::access::AsOwner;
 use super::error::ApiError;
 use crate::store::backup::BackupError;
 
@@ -26,7 +27,7 @@ impl From<BackupError> for ApiError {
     summary = "A consistent backup of the whole store (for `repbook restore`)",
     responses((status = 200, description = "The backup file", content_type = "application/octet-stream"),
         (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
-pub async fn backup(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn backup(_role: AsOwner, State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let (header, bytes) = tokio::task::spawn_blocking(move || store.backup())
         .await

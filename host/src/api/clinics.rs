@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::AppState;
+use super::access::{AsFrontDesk, AsManager, AsOwner, AsStaff};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::model::{ClinicList, ClinicView};
@@ -19,6 +20,8 @@ use crate::domain::{ClinicUpdate, NewClinic};
     responses((status = 201, description = "Created", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn create(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewClinic>,
 ) -> Result<(StatusCode, Json<ClinicView>), ApiError> {
@@ -30,11 +33,17 @@ pub async fn create(
     get,
     path = "/api/v1/clinics",
     tag = "clinics",
-    summary = "List clinics",
+    summary = "List the clinics the caller has a role at (an owner: all)",
     responses((status = 200, description = "Done", body = ClinicList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, ApiError> {
-    let clinics = state.app.clinics()?.iter().map(ClinicView::from).collect();
+pub async fn list(staff: AsStaff, State(state): State<AppState>) -> Result<Json<ClinicList>, ApiError> {
+    let clinics = state
+        .app
+        .clinics()?
+        .iter()
+        .filter(|clinic| staff.actor().sees_clinic(&clinic.id))
+        .map(ClinicView::from)
+        .collect();
     Ok(Json(ClinicList { clinics }))
 }
 
@@ -46,7 +55,11 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ClinicList>, Api
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<ClinicView>, ApiError> {
+pub async fn show(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ClinicView>, ApiError> {
     Ok(Json((&state.app.clinic(&id)?).into()))
 }
 
@@ -60,6 +73,8 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn update(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<ClinicUpdate>,
@@ -76,7 +91,11 @@ pub async fn update(
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    _role: AsOwner,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.app.delete_clinic(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -107,7 +107,26 @@ impl From<AppError> for ApiError {
             error @ AppError::MailRefused(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "mail_refused", error.to_string())
             }
-            error @ AppError::Random(_) => ApiError::internal(error),
+            AppError::Unauthenticated { code, message } => ApiError::new(StatusCode::UNAUTHORIZED, code, message),
+            AppError::Forbidden { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            AppError::Gone { code, message } => ApiError::new(StatusCode::GONE, code, message),
+            error @ AppError::Throttled { wait_secs } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", error.to_string())
+                    .with_retry_after(wait_secs)
+            }
+            AppError::Passkey(error) => {
+                use crate::identity::passkeys::PasskeyError;
+                let (status, code) = match &error {
+                    PasskeyError::Unavailable => (StatusCode::CONFLICT, "passkeys_unavailable"),
+                    PasskeyError::UnknownCeremony => (StatusCode::CONFLICT, "passkey_step_expired"),
+                    PasskeyError::Malformed(_) => (StatusCode::BAD_REQUEST, "invalid_credential"),
+                    PasskeyError::Refused(_) | PasskeyError::UnknownKey => {
+                        (StatusCode::UNAUTHORIZED, "passkey_refused")
+                    }
+                };
+                ApiError::new(status, code, error.to_string())
+            }
+            error @ (AppError::Random(_) | AppError::Password(_) | AppError::Totp(_)) => ApiError::internal(error),
         }
     }
 }
@@ -118,6 +137,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { entity, .. } => {
                 let code = match entity {
                     "clinic" => "clinic_not_found",
+                    "person" => "person_not_found",
                     "practitioner" => "practitioner_not_found",
                     "appointment" => "appointment_not_found",
                     _ => "not_found",

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::AsManager;
 use super::error::ApiError;
 use super::extract::JsonBody;
 use crate::domain::{BookingLink, NewBookingLink};
@@ -49,6 +50,8 @@ impl From<&BookingLink> for LinkView {
     responses((status = 200, description = "Done", body = LinkList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list_links(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<LinkList>, ApiError> {
@@ -67,6 +70,8 @@ pub async fn list_links(
     responses((status = 201, description = "Created", body = LinkView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn create_link(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewBookingLink>,
@@ -87,6 +92,8 @@ pub async fn create_link(
     responses((status = 200, description = "Done", body = LinkView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn renew_link(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<Json<LinkView>, ApiError> {
@@ -106,6 +113,8 @@ pub async fn renew_link(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn revoke_link(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::{AsFrontDesk, AsManager, AsOwner, AsStaff};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use crate::app::state_word;
@@ -107,7 +108,7 @@ pub struct MailTestResult {
     summary = "How this server sends mail, and how many messages wait or are parked",
     responses((status = 200, description = "Done", body = MailView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn status(State(state): State<AppState>) -> Json<MailView> {
+pub async fn status(_role: AsStaff, State(state): State<AppState>) -> Json<MailView> {
     let status = state.app.mail_status();
     Json(MailView {
         sends_mail: status.sends_mail,
@@ -127,6 +128,8 @@ pub async fn status(State(state): State<AppState>) -> Json<MailView> {
     responses((status = 200, description = "The mail server took it", body = MailTestResult), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn test(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     JsonBody(body): JsonBody<MailTest>,
 ) -> Result<Json<MailTestResult>, ApiError> {
@@ -143,6 +146,8 @@ pub async fn test(
     responses((status = 200, description = "Done", body = MessageList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<MessageQuery>,
@@ -162,7 +167,11 @@ pub async fn list(
     params(("id" = String, Path, description = "Message id")),
     responses((status = 200, description = "Queued again", body = MessageView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<MessageView>, ApiError> {
+pub async fn retry(
+    _role: AsManager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
     let message = state.app.retry_message(&id).await?;
     Ok(Json((&message).into()))
 }
@@ -175,7 +184,11 @@ pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Res
     params(("id" = String, Path, description = "Message id")),
     responses((status = 200, description = "Cancelled", body = MessageView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<MessageView>, ApiError> {
+pub async fn cancel(
+    _role: AsManager,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
     let message = state.app.cancel_message(&id).await?;
     Ok(Json((&message).into()))
 }

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
+use super::access::AsOwner;
 use super::error::ApiError;
 use crate::domain::PmsSyncState;
 use crate::store::AppointmentFilter;
@@ -20,7 +21,7 @@ use crate::store::AppointmentFilter;
     summary = "Prometheus metrics",
     responses((status = 200, description = "Done", body = String, content_type = "text/plain"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub async fn render(_role: AsOwner, State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let mut out = String::new();
     let outbox = state.store.outbox_entries()?;
     let _ = writeln!(

@@ -2,29 +2,35 @@
 //! sync engine for the PMS actions), map its answer. Everything but `/healthz`, the pages and the rep's
 //! capability routes needs the bearer token (or the admin page's session). `server` wires and runs it.
 
+pub mod access;
 mod appointments;
 pub mod audit;
-mod auth;
+pub mod auth;
 mod backup;
 mod clinics;
+pub mod cookies;
 mod error;
 mod extract;
 mod headers;
 pub mod links;
 pub mod listener;
 pub mod mail;
+mod me;
 mod metrics;
 pub mod model;
 pub mod observe;
 mod pages;
+mod people;
 mod plugins;
 mod pms;
 pub mod public;
 pub mod session;
 mod staff;
 pub mod times;
+mod tokens;
 pub mod waitlist;
 pub mod webhooks;
+mod welcome;
 
 use std::sync::Arc;
 
@@ -56,7 +62,8 @@ pub struct AppState {
     pub plugins: Arc<Registry>,
     pub store: Arc<Store>,
     pub public_limits: Arc<public::PublicLimits>,
-    pub sessions: Arc<session::Sessions>,
+    /// Wrong bearer tokens per address (`--wrong-tokens-per-minute`).
+    pub wrong_tokens: Arc<auth::AuthFailures>,
     /// The mail worker's counters, for `/metrics`.
     pub notifier: Arc<crate::notify::Notifier>,
     /// The webhook worker's counters, for `/metrics`.
@@ -70,8 +77,10 @@ pub struct AppState {
     info(
         title = "repbook",
         description = "Rep-visit bookings for GP clinics, delivered to the clinic's PMS. Admin routes under /api/v1 need \
-                       `Authorization: Bearer TOKEN` (or the admin page's session cookie with its X-CSRF-Token); the \
-                       rep's routes under /book and /manage are keyed by the capability in their path."
+                       `Authorization: Bearer TOKEN` (the host token, or a person's API token) or the admin page's \
+                       session cookie with its X-CSRF-Token; each names the role it needs (front desk, practice \
+                       manager or owner), and a clinic where the caller has no role answers 404 as if it did not \
+                       exist. The rep's routes under /book and /manage are keyed by the capability in their path."
     ),
     modifiers(&Security),
     security(("bearer" = [])),
@@ -90,7 +99,7 @@ impl utoipa::Modify for Security {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(session::COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(cookies::COOKIE))),
         );
     }
 }
@@ -171,14 +180,39 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::retry))
         .routes(routes!(waitlist::list))
         .routes(routes!(waitlist::remove))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .routes(routes!(people::list, people::invite))
+        .routes(routes!(people::show, people::update))
+        .routes(routes!(people::reset_factors))
+        .routes(routes!(people::resend))
+        .routes(routes!(people::withdraw))
+        .routes(routes!(session::create_owner))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(me::show, me::update))
+        .routes(routes!(me::totp_status, me::totp_start, me::totp_remove))
+        .routes(routes!(me::totp_confirm))
+        .routes(routes!(me::passkeys, me::passkey_add))
+        .routes(routes!(me::passkey_options))
+        .routes(routes!(me::passkey_remove))
+        .routes(routes!(me::recovery_codes))
+        .routes(routes!(me::sessions))
+        .routes(routes!(me::end_session))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     // Components are large: their route has its own body limit (and the token check).
     let install = OpenApiRouter::new()
         .routes(routes!(plugins::install))
         .layer(DefaultBodyLimit::max(plugins::MAX_COMPONENT_BODY))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    // Signing in needs no token yet; signing out checks it itself.
-    let session = OpenApiRouter::new().routes(routes!(session::current, session::sign_in, session::sign_out));
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    // Signing in needs no token yet; each step finds its session itself.
+    let session = OpenApiRouter::new()
+        .routes(routes!(session::current, session::sign_in, session::sign_out))
+        .routes(routes!(session::totp))
+        .routes(routes!(session::recovery))
+        .routes(routes!(session::passkey_options))
+        .routes(routes!(session::passkey))
+        .routes(routes!(session::skip_enrolment))
+        .routes(routes!(session::forgot))
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
     // The rep's side: no token, the capability in the path is the key; small bodies; rate-limited.
     let rep = OpenApiRouter::new()
         .routes(routes!(pages::book_page))
@@ -200,6 +234,10 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(pages::offer_page))
         .routes(routes!(waitlist::offer))
         .routes(routes!(waitlist::claim))
+        .routes(routes!(pages::invite_page, welcome::accept))
+        .routes(routes!(welcome::invitation))
+        .routes(routes!(pages::reset_page, welcome::apply_reset))
+        .routes(routes!(welcome::reset))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     // The admin page's shell and the static assets need no token; they count against the per-address read

@@ -17,6 +17,8 @@ const WAITLIST_PAGE: &str = include_str!("../../web/waitlist.html");
 const OFFER_PAGE: &str = include_str!("../../web/offer.html");
 const NOT_FOUND_PAGE: &str = include_str!("../../web/not-found.html");
 const ADMIN_PAGE: &str = include_str!("../../web/admin.html");
+const INVITE_PAGE: &str = include_str!("../../web/invite.html");
+const RESET_PAGE: &str = include_str!("../../web/reset.html");
 
 const SCRIPT: &str = "text/javascript; charset=utf-8";
 
@@ -58,6 +60,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("admin-waitlist.js", include_str!("../../web/admin-waitlist.js"), SCRIPT),
     ("admin-webhooks.js", include_str!("../../web/admin-webhooks.js"), SCRIPT),
     ("waitlist.js", include_str!("../../web/waitlist.js"), SCRIPT),
+    ("welcome.js", include_str!("../../web/welcome.js"), SCRIPT),
+    ("webauthn.js", include_str!("../../web/webauthn.js"), SCRIPT),
+    ("admin-sign-in.js", include_str!("../../web/admin-sign-in.js"), SCRIPT),
+    ("admin-people.js", include_str!("../../web/admin-people.js"), SCRIPT),
+    ("admin-account.js", include_str!("../../web/admin-account.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {
@@ -196,6 +203,35 @@ pub async fn offer_page(State(state): State<AppState>, Path(token): Path<String>
         Ok(_) => page(OFFER_PAGE),
         Err(_) => not_found_page(),
     }
+}
+
+/// The page an invitation's link opens: who invited, as what, then name and password. Opening it changes
+/// nothing; a used or expired link's page says so (its JSON answers 410 with the reason).
+#[utoipa::path(operation_id = "pages_invite_page",
+    get,
+    path = "/invite/{token}",
+    tag = "pages",
+    summary = "The page of an invitation's link (opening it changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html")),
+    security(())
+)]
+pub async fn invite_page() -> Response {
+    page(INVITE_PAGE)
+}
+
+/// The page a password reset's link opens.
+#[utoipa::path(operation_id = "pages_reset_page",
+    get,
+    path = "/reset/{token}",
+    tag = "pages",
+    summary = "The page of a password reset's link (opening it changes nothing)",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html")),
+    security(())
+)]
+pub async fn reset_page() -> Response {
+    page(RESET_PAGE)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::AppState;
+use super::access::{AsAnyManager, AsOwner};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::model::{Activation, ActiveVersion, Installed, PluginList};
@@ -42,7 +43,7 @@ impl From<PluginError> for ApiError {
     summary = "Installed connectors, their versions and settings",
     responses((status = 200, description = "Done", body = PluginList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+pub async fn list(_role: AsAnyManager, State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
     Ok(Json(PluginList {
         plugins: state.plugins.list()?,
     }))
@@ -56,7 +57,11 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, Api
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component (.wasm)"),
     responses((status = 201, description = "Created", body = Installed), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<Installed>), ApiError> {
+pub async fn install(
+    _role: AsOwner,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Installed>), ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
@@ -82,6 +87,8 @@ pub async fn install(State(state): State<AppState>, body: Bytes) -> Result<(Stat
     responses((status = 200, description = "Done", body = ActiveVersion), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn activate(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Activation>,
@@ -102,6 +109,8 @@ pub async fn activate(
     responses((status = 200, description = "Done", body = ActiveVersion), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn rollback(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ActiveVersion>, ApiError> {
@@ -121,6 +130,8 @@ pub async fn rollback(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn remove(
+    _role: AsOwner,
+
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

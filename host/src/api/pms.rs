@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::AppState;
+use super::access::{AsFrontDesk, AsManager};
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::model::{ClinicView, LocationList, Queued, ResetView};
@@ -49,6 +50,8 @@ impl From<SyncError> for ApiError {
     responses((status = 200, description = "Done", body = ClinicView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn set(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(update): JsonBody<PmsSettingsUpdate>,
@@ -65,6 +68,8 @@ pub async fn set(
     responses((status = 200, description = "Done", body = crate::sync::Validation), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn validate(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<Validation>, ApiError> {
@@ -80,6 +85,8 @@ pub async fn validate(
     responses((status = 200, description = "Done", body = LocationList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn locations(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<LocationList>, ApiError> {
@@ -96,7 +103,11 @@ pub async fn locations(
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = ResetView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<ResetView>, ApiError> {
+pub async fn reset(
+    _role: AsManager,
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<ResetView>, ApiError> {
     let (validation, requeued) = state.sync.reset(&clinic_id).await?;
     Ok(Json(ResetView { validation, requeued }))
 }
@@ -110,6 +121,8 @@ pub async fn reset(State(state): State<AppState>, Path(clinic_id): Path<String>)
     responses((status = 202, description = "Accepted: queued for the PMS", body = Queued), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn sync_all(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -126,6 +139,8 @@ pub async fn sync_all(
     responses((status = 200, description = "Done", body = crate::sync::ReconcileReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn reconcile(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<ReconcileReport>, ApiError> {
@@ -141,6 +156,8 @@ pub async fn reconcile(
     responses((status = 202, description = "Accepted: queued for the PMS", body = Queued), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn retry_parked(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -157,6 +174,8 @@ pub async fn retry_parked(
     responses((status = 200, description = "Done", body = crate::sync::SyncStatus), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn sync_status(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<SyncStatus>, ApiError> {
@@ -172,6 +191,8 @@ pub async fn sync_status(
     responses((status = 200, description = "Done", body = crate::app::DoctorReport), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn doctor(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::DoctorReport>, ApiError> {
@@ -195,6 +216,8 @@ pub struct SwitchQuery {
     responses((status = 200, description = "Done", body = crate::sync::SwitchPreview), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn switch_preview(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<SwitchQuery>,
@@ -212,6 +235,8 @@ pub async fn switch_preview(
     responses((status = 200, description = "Done", body = crate::sync::SwitchResult), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn switch(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(request): JsonBody<crate::sync::SwitchRequest>,
@@ -228,6 +253,8 @@ pub async fn switch(
     responses((status = 200, description = "Done", body = crate::app::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn availability(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::AvailabilityView>, ApiError> {
@@ -243,6 +270,8 @@ pub async fn availability(
     responses((status = 200, description = "Done", body = crate::app::AvailabilityView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn refresh_availability(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::AvailabilityView>, ApiError> {

@@ -31,8 +31,6 @@ pub struct PublicLimits {
     sign_ins_per_address: DefaultKeyedRateLimiter<std::net::IpAddr>,
     /// "Email me my visits", per (normalised) address asked for: a mailbox is not flooded.
     recoveries_per_recipient: DefaultKeyedRateLimiter<String>,
-    /// Wrong API tokens per address, on every authenticated route and sign-in.
-    pub auth_failures: crate::api::auth::AuthFailures,
 }
 
 /// Requests per minute the public routes allow; a burst of that many, refilled evenly over the minute.
@@ -44,6 +42,9 @@ pub struct PublicLimitConfig {
     pub writes_per_address: u32,
     /// Requests of any kind per link or manage token, whatever the address.
     pub per_capability: u32,
+    /// Sign-in steps (password, code, passkey) per client address, right or wrong: bounds the password
+    /// hashing one address can ask for. Wrong ones are also throttled per account (`identity::throttle`).
+    pub sign_in_attempts_per_address: u32,
 }
 
 impl Default for PublicLimitConfig {
@@ -52,6 +53,7 @@ impl Default for PublicLimitConfig {
             reads_per_address: 240,
             writes_per_address: 20,
             per_capability: 300,
+            sign_in_attempts_per_address: 30,
         }
     }
 }
@@ -63,12 +65,7 @@ impl PublicLimits {
             reads_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.reads_per_address)),
             writes_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
             per_capability: DefaultKeyedRateLimiter::keyed(per_minute(config.per_capability)),
-            // Guessing a 256-bit token is hopeless anyway; this keeps the log and the CPU quiet.
-            sign_ins_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.writes_per_address)),
-            auth_failures: crate::api::auth::AuthFailures::new(
-                config.writes_per_address,
-                std::time::Duration::from_secs(60),
-            ),
+            sign_ins_per_address: DefaultKeyedRateLimiter::keyed(per_minute(config.sign_in_attempts_per_address)),
             recoveries_per_recipient: DefaultKeyedRateLimiter::keyed(Quota::per_hour(
                 NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN),
             )),
@@ -83,7 +80,7 @@ impl PublicLimits {
             .is_ok()
     }
 
-    /// Counts an admin sign-in attempt against its client address.
+    /// Counts a step of signing in against its client address.
     pub fn allow_sign_in(&self, ip: std::net::IpAddr) -> bool {
         self.sign_ins_per_address.check_key(&ip).is_ok()
     }
@@ -95,7 +92,6 @@ impl PublicLimits {
         self.per_capability.retain_recent();
         self.sign_ins_per_address.retain_recent();
         self.recoveries_per_recipient.retain_recent();
-        self.auth_failures.retain_recent(std::time::Instant::now());
     }
 }
 
@@ -127,7 +123,8 @@ pub async fn limit(
     // assets count per address only. Counted as the router sees it (percent-decoded: `%36` and `6` are one
     // link), and by its digest, so the limiter never holds a capability.
     let mut segments = request.uri().path().split('/').skip(1);
-    if let (Some("book" | "manage" | "confirm" | "waitlist" | "offer"), Some(raw)) = (segments.next(), segments.next())
+    if let (Some("book" | "manage" | "confirm" | "waitlist" | "offer" | "invite" | "reset"), Some(raw)) =
+        (segments.next(), segments.next())
         && !raw.is_empty()
     {
         let capability = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::AppState;
+use super::access::{AsFrontDesk, AsManager};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::model::{StaffList, StaffMapping, StaffSyncSummary, StaffSyncView};
@@ -20,6 +21,8 @@ use crate::domain::{NewPractitioner, PmsLinkState, Practitioner};
     responses((status = 201, description = "Created", body = Practitioner), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn add(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPractitioner>,
@@ -36,7 +39,11 @@ pub async fn add(
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = StaffList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
-pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) -> Result<Json<StaffList>, ApiError> {
+pub async fn list(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(clinic_id): Path<String>,
+) -> Result<Json<StaffList>, ApiError> {
     Ok(Json(StaffList {
         staff: state.app.staff(&clinic_id)?,
     }))
@@ -51,6 +58,8 @@ pub async fn list(State(state): State<AppState>, Path(clinic_id): Path<String>) 
     responses((status = 200, description = "Done", body = StaffSyncView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn sync(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<StaffSyncView>, ApiError> {
@@ -78,6 +87,8 @@ pub async fn sync(
     responses((status = 200, description = "Done", body = Practitioner), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn map(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, staff_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<StaffMapping>,

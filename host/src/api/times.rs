@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::{AsFrontDesk, AsManager};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use crate::app::NamedTime;
@@ -72,6 +73,8 @@ fn time_view(NamedTime { time, with }: NamedTime) -> TimeView {
     responses((status = 200, description = "Done", body = CategoryList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list_categories(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<CategoryList>, ApiError> {
@@ -90,6 +93,8 @@ pub async fn list_categories(
     responses((status = 201, description = "Created", body = VisitorCategory), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn add_category(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewCategory>,
@@ -107,6 +112,8 @@ pub async fn add_category(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn remove_category(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -123,6 +130,8 @@ pub async fn remove_category(
     responses((status = 200, description = "Done", body = TimeList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list_times(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<TimeList>, ApiError> {
@@ -146,6 +155,8 @@ pub async fn list_times(
     responses((status = 201, description = "Created", body = TimeView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn add_time(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPublishedTime>,
@@ -163,6 +174,8 @@ pub async fn add_time(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn remove_time(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -179,6 +192,8 @@ pub async fn remove_time(
     responses((status = 200, description = "Done", body = ClosedList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn list_closed(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<ClosedList>, ApiError> {
@@ -197,6 +212,8 @@ pub async fn list_closed(
     responses((status = 201, description = "Created", body = ClosedDate), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn add_closed(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewClosedDate>,
@@ -214,6 +231,8 @@ pub async fn add_closed(
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn remove_closed(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, date)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -8,6 +8,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::AsFrontDesk;
 use super::audit::AuditNote;
 use super::error::ApiError;
 use super::extract::JsonBody;
@@ -243,7 +244,11 @@ pub async fn claim(
     summary = "A clinic's waitlist: who waits for what, and the offers made",
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = WaitlistList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Path(clinic): Path<String>) -> Result<Json<WaitlistList>, ApiError> {
+pub async fn list(
+    _role: AsFrontDesk,
+    State(state): State<AppState>,
+    Path(clinic): Path<String>,
+) -> Result<Json<WaitlistList>, ApiError> {
     let view = state.app.waitlist(&clinic)?;
     Ok(Json(WaitlistList {
         entries: view.entries,
@@ -256,6 +261,8 @@ pub async fn list(State(state): State<AppState>, Path(clinic): Path<String>) -> 
     params(("clinic" = String, Path, description = "Clinic id"), ("entry" = String, Path, description = "Entry id")),
     responses((status = 200, description = "Removed", body = EntryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn remove(
+    _role: AsFrontDesk,
+
     State(state): State<AppState>,
     Path((clinic, entry)): Path<(String, String)>,
 ) -> Result<Json<EntryView>, ApiError> {

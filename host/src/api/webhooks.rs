@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::access::AsManager;
 use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use crate::domain::{Delivery, DeliveryReply, DeliveryState, Endpoint, EndpointPatch, EndpointRequest, EventKind};
@@ -128,6 +129,8 @@ pub struct DeliveryQuery {
     params(("clinic" = String, Path, description = "Clinic id")),
     responses((status = 200, description = "Done", body = EndpointList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn list(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<EndpointList>, ApiError> {
@@ -144,6 +147,8 @@ pub async fn list(
     params(("clinic" = String, Path, description = "Clinic id")), request_body = EndpointRequest,
     responses((status = 201, description = "Added", body = EndpointWithSecret), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn add(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(body): JsonBody<EndpointRequest>,
@@ -163,6 +168,8 @@ pub async fn add(
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id")),
     responses((status = 200, description = "Done", body = EndpointView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn show(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<Json<EndpointView>, ApiError> {
@@ -176,6 +183,8 @@ pub async fn show(
     request_body = EndpointPatch,
     responses((status = 200, description = "Changed", body = EndpointView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn update(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointPatch>,
@@ -189,6 +198,8 @@ pub async fn update(
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id")),
     responses((status = 204, description = "Removed"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn remove(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -202,6 +213,8 @@ pub async fn remove(
     request_body = Rotation,
     responses((status = 200, description = "Rotated", body = EndpointWithSecret), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn rotate(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<Rotation>,
@@ -221,6 +234,8 @@ pub async fn rotate(
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id")),
     responses((status = 202, description = "Queued", body = DeliveryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn test(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
@@ -233,6 +248,8 @@ pub async fn test(
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id"), DeliveryQuery),
     responses((status = 200, description = "Done", body = DeliveryList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn deliveries(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     QueryParams(query): QueryParams<DeliveryQuery>,
@@ -248,6 +265,8 @@ pub async fn deliveries(
     params(("clinic" = String, Path, description = "Clinic id"), ("id" = String, Path, description = "Endpoint id"), ("delivery" = String, Path, description = "The delivery's webhook-id")),
     responses((status = 200, description = "Queued again", body = DeliveryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn retry(
+    _role: AsManager,
+
     State(state): State<AppState>,
     Path((clinic_id, id, delivery)): Path<(String, String, String)>,
 ) -> Result<Json<DeliveryView>, ApiError> {

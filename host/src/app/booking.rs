@@ -358,7 +358,8 @@ impl App {
             id: new_id(),
             at: self.now(),
             clinic_id: Some(clinic.id.clone()),
-            actor: "rep".into(),
+            actor: crate::domain::AuditActor::rep(),
+            role: None,
             client: None,
             action: "booking refused".into(),
             outcome: code.to_string(),
@@ -870,6 +871,11 @@ mod tests {
             availability,
             clock.clone(),
             dir.path().to_path_buf(),
+            Arc::new(
+                crate::identity::Identity::new(None, Default::default(), 1)
+                    .await
+                    .unwrap(),
+            ),
         );
         Fixture {
             app,

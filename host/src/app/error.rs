@@ -28,6 +28,24 @@ pub enum AppError {
     /// The mail server refused a message sent while a person waits (`mail test`): its reply.
     #[error("the mail server did not take the message: {0}")]
     MailRefused(String),
+    /// Who is asking could not be told: no credential, a wrong one, a session that ended.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+    /// The asker may not do this: a role too small, a step of signing in still to come.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// Too many wrong passwords or codes from here or for this account: wait.
+    #[error("too many wrong attempts; wait {wait_secs} s and try again")]
+    Throttled { wait_secs: u64 },
+    /// A single-use link that worked once: used, withdrawn, replaced or expired.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    #[error(transparent)]
+    Password(#[from] crate::identity::password::PasswordError),
+    #[error(transparent)]
+    Passkey(#[from] crate::identity::passkeys::PasskeyError),
+    #[error(transparent)]
+    Totp(#[from] crate::identity::totp::TotpError),
     /// The operating system's secure random generator failed, so no capability can be made. A fault of the
     /// machine, not of the request or the disk.
     #[error("the operating system's random generator failed: {0}")]

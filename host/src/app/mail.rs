@@ -34,6 +34,11 @@ impl App {
     }
 
     /// A clinic's messages, newest first: a page after the message `before`, and whether there may be more.
+    /// The clinic a message belongs to ("" for the host's own: a test, a password reset).
+    pub fn clinic_of_message(&self, id: &str) -> Result<String, AppError> {
+        Ok(self.store.message(id)?.clinic_id)
+    }
+
     pub fn messages(
         &self,
         clinic_id: &str,

@@ -16,11 +16,18 @@ mod booking;
 mod clinics;
 mod doctor;
 mod error;
+mod factors;
+mod invitations;
 mod mail;
 mod notices;
 mod offers;
+mod password_reset;
+mod people;
 mod privacy;
 mod publishing;
+mod sessions;
+mod sign_in;
+mod tokens;
 mod waitlist;
 mod webhooks;
 
@@ -36,14 +43,21 @@ pub use availability::{Availability, AvailabilityConfig, AvailabilityView, Diary
 pub use booking::{Booked, BookingRequest, MAX_DAYS, Offer, RepVisit, SwapRequest, digest, new_capability, slot_range};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::AppError;
+pub use factors::{FactorChanged, MePatch, PasskeyFinish, TotpEnrolment};
+pub use invitations::{AcceptInvitation, InvitationSeen, InviteRequest, Invited};
 pub use mail::{MESSAGES_MAX_PAGE, MESSAGES_PAGE, MailStatus, state_word};
+pub use password_reset::ResetSeen;
+pub use people::{AccountPolicy, PersonPatch};
 pub use privacy::{Forgotten, REMOVED, rep_digest};
 pub use publishing::NamedTime;
+pub use sessions::{LiveSession, NewSession, SessionListed};
+pub use tokens::{MadeToken, NewToken};
 pub use waitlist::{Joined, OfferSeen, WaitlistView};
 pub use webhooks::{DELIVERIES_MAX, MAX_OVERLAP_HOURS, WithSecret};
 
 use crate::clock::Clock;
 use crate::domain::Clinic;
+use crate::identity::Identity;
 use crate::notify::{MailIdentity, Mailer};
 use crate::plugins::Registry;
 use crate::store::Store;
@@ -67,6 +81,21 @@ pub struct App {
     /// Per clinic, the retention cutoff its visits were last scrubbed up to (`privacy`): each round reads
     /// only the visits since, not every past visit again. Empty after a start: the first round reads all.
     retained_to: std::sync::Mutex<HashMap<String, Timestamp>>,
+    /// Passwords, TOTP, passkeys and the throttle on wrong ones.
+    identity: Arc<Identity>,
+    /// The host's rules for accounts and sessions.
+    accounts: AccountPolicy,
+    /// Changes to people (roles, invitations, factors) one at a time, so two managers never write over
+    /// each other's change of one person.
+    people_lock: tokio::sync::Mutex<()>,
+}
+
+/// Who a request came from, as the listener saw it: for the audit trail, the throttle and "My account".
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub address: std::net::IpAddr,
+    /// The browser's User-Agent (or the CLI's).
+    pub device: String,
 }
 
 impl App {
@@ -77,6 +106,7 @@ impl App {
         availability: Arc<Availability>,
         clock: Clock,
         data_dir: PathBuf,
+        identity: Arc<Identity>,
     ) -> App {
         App {
             store,
@@ -89,7 +119,24 @@ impl App {
             mail: None,
             mailer: None,
             retained_to: Default::default(),
+            identity,
+            accounts: AccountPolicy::default(),
+            people_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The host's rules for accounts (require a second factor, session lifetimes, invitations).
+    pub fn with_accounts(mut self, policy: AccountPolicy) -> App {
+        self.accounts = policy;
+        self
+    }
+
+    pub fn accounts(&self) -> AccountPolicy {
+        self.accounts
+    }
+
+    pub fn identity(&self) -> &Arc<Identity> {
+        &self.identity
     }
 
     /// Sends mail from `identity`: reps confirm their address before a booking through a link counts,

@@ -4,11 +4,13 @@
 //! are recorded in the audit trail, which keeps who did what without secrets and is itself kept for
 //! `audit_retention`.
 
+use std::collections::HashSet;
+
 use jiff::SignedDuration;
 
 use super::{App, AppError};
 use crate::domain::{
-    Appointment, AuditEntry, Clinic, Delivery, EntryStatus, WaitlistEntry, digest, new_id, normalize_email,
+    Actor, Appointment, AuditEntry, Clinic, Delivery, EntryStatus, Role, WaitlistEntry, digest, new_id, normalize_email,
 };
 use crate::store::{AppointmentFilter, AuditPage, Change, WaitlistWrite};
 
@@ -94,7 +96,8 @@ impl App {
             id: new_id(),
             at: self.now(),
             clinic_id: clinic_id.map(str::to_string),
-            actor: "repbook".into(),
+            actor: crate::domain::AuditActor::system(),
+            role: None,
             client: None,
             action: action.into(),
             outcome: "done".into(),
@@ -109,17 +112,42 @@ impl App {
         Ok(self.store.appointment(id)?.clinic_id)
     }
 
+    /// What the actor may read of the trail: an owner all of it; a manager the entries of the clinics they
+    /// manage and those about their people (sign-ins, factors, roles).
     pub fn audit_page(
         &self,
+        actor: &Actor,
         clinic_id: Option<&str>,
         action: Option<&str>,
         before: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage, AppError> {
         if let Some(id) = clinic_id {
+            actor
+                .permit(id, Role::Manager)
+                .map_err(|denied| self.refusal(denied, "clinic", id))?;
             self.store.clinic(id)?;
         }
-        Ok(self.store.audit_page(clinic_id, action, before, limit.clamp(1, 500))?)
+        let owner = actor.is_owner();
+        let their_people: HashSet<String> = if owner {
+            HashSet::new()
+        } else {
+            self.store
+                .people()?
+                .into_iter()
+                .filter(|p| !p.is_owner() && actor.sees_person(p))
+                .map(|p| p.id)
+                .collect()
+        };
+        let manages = |clinic: &str| actor.permit(clinic, Role::Manager).is_ok();
+        let keep = |entry: &AuditEntry| {
+            clinic_id.is_none_or(|c| entry.clinic_id.as_deref() == Some(c))
+                && action.is_none_or(|a| entry.action == a)
+                && (owner
+                    || entry.clinic_id.as_deref().is_some_and(manages)
+                    || entry.subject.as_ref().is_some_and(|s| their_people.contains(s)))
+        };
+        Ok(self.store.audit_page(keep, before, limit.clamp(1, 500))?)
     }
 
     /// Removes rep details from each clinic's visits that ended `rep_data_retention_days` ago, and audit

@@ -42,7 +42,10 @@ pub async fn list(
             .map(|e| {
                 vec![
                     e.at.to_string(),
-                    e.actor.clone(),
+                    match e.role {
+                        Some(role) => format!("{} (as {})", e.actor.name, role.words()),
+                        None => e.actor.name.clone(),
+                    },
                     e.client.clone().unwrap_or_default(),
                     e.action.clone(),
                     e.outcome.clone(),

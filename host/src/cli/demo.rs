@@ -24,6 +24,8 @@ pub struct DemoArgs {
 }
 
 pub const DEMO_CLINIC: &str = "Harbour Medical Centre (demo)";
+/// The demo's owner account, made on the first run.
+pub const DEMO_OWNER: &str = "owner@harbour-medical.demo";
 
 pub fn default_component() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm")
@@ -74,6 +76,13 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         admin_url: None,
         notify: Default::default(),
         webhooks: Default::default(),
+        // As a clinic's server asks, a second factor for everyone; the demo's owner may put it off once.
+        accounts: crate::app::AccountPolicy {
+            demo_skip_enrolment: true,
+            ..Default::default()
+        },
+        sign_in_throttle: Default::default(),
+        wrong_tokens_per_minute: 20,
     };
     let running = server::start(config).await?;
     let state = &running.state;
@@ -144,7 +153,9 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
         })
         .await?;
 
-    let base = format!("http://{}", running.addr);
+    // `localhost`, not the address: passkeys belong to a name, and browsers treat localhost as secure.
+    let base = format!("http://localhost:{}", running.addr.port());
+    let owner_link = state.app.demo_owner_link(DEMO_OWNER, "Demo Owner").await?;
     let token = state.token.to_string();
     // A token given through the environment is not in the data dir's token file: the CLI needs it too.
     let token_from_env = args_token_given;
@@ -154,11 +165,12 @@ pub async fn run(data_dir: PathBuf, args: DemoArgs) -> anyhow::Result<()> {
     let cli = format!("{exe} --data-dir {}", data_dir.display());
     let id = &clinic.id;
     if token_from_env {
-        println!("\nThe API token came from REPBOOK_TOKEN; in the other terminal run: export REPBOOK_TOKEN={token}");
+        println!("\nThe host token came from REPBOOK_TOKEN; in the other terminal run: export REPBOOK_TOKEN={token}");
     }
     println!(
-        "\nrepbook demo is running at {base}\nAPI token: {token}\nHalo + Bp simulator: {} (Bp Site ID 12345, pairing code ABC123)\n\
-         Admin page: {base}/ (sign in with the API token)\n\
+        "\nrepbook demo is running at {base}\nHost token (the CLI's, on this machine): {token}\nHalo + Bp simulator: {} (Bp Site ID 12345, pairing code ABC123)\n\
+         Admin page: {base}/ : open this one-time link (this machine only) to sign in as the demo's owner \
+         ({DEMO_OWNER}), choose a password and add a passkey or an authenticator app, as a clinic would:\n  {base}{owner_link}\n\
          A rep's booking link: {base}{}\n\
          Demo clinic {id} (Australia/Sydney), with three doctors (Dr Chloe Singh's AHPRA number is mistyped).\n\n\
          Try, in another terminal:\n  {cli} clinic validate {id}\n  {cli} staff sync --clinic {id}\n  \

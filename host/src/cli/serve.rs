@@ -65,7 +65,70 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub mail: MailArgs,
     #[command(flatten)]
+    pub accounts: AccountArgs,
+    #[command(flatten)]
     pub test_hooks: TestHookArgs,
+}
+
+/// Staff accounts: the second factor, sessions, invitations, and the throttles on wrong credentials (each
+/// its own setting, never tied to the reps' booking limits).
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Every account must add a second factor (a passkey or an authenticator app) before anything else.
+    #[arg(long, env = "REPBOOK_REQUIRE_MFA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_mfa: bool,
+    /// Minutes without a request after which a session signs out.
+    #[arg(long, env = "REPBOOK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+    /// Hours after which a session signs out, however busy.
+    #[arg(long, env = "REPBOOK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
+    /// Hours an invitation's link works.
+    #[arg(long, env = "REPBOOK_INVITATION_HOURS", default_value_t = 72)]
+    pub invitation_hours: u32,
+    /// Wrong passwords or codes against one account before each further try waits (doubling).
+    #[arg(long, env = "REPBOOK_SIGN_IN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub sign_in_failures_per_account: u32,
+    /// Wrong passwords or codes from one address, whatever the account, before each further try waits.
+    #[arg(long, env = "REPBOOK_SIGN_IN_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    pub sign_in_failures_per_address: u32,
+    /// The longest such wait, seconds (also how long a failure is remembered).
+    #[arg(long, env = "REPBOOK_SIGN_IN_MAX_DELAY_SECS", default_value_t = 900)]
+    pub sign_in_max_delay_secs: u64,
+    /// Sign-in steps per minute per address, right or wrong (bounds the password hashing one address asks for).
+    #[arg(long, env = "REPBOOK_SIGN_IN_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
+    pub sign_in_attempts_per_minute: u32,
+    /// Wrong bearer tokens per minute per address before it is answered 429 on every route.
+    #[arg(long, env = "REPBOOK_WRONG_TOKENS_PER_MINUTE", default_value_t = 20)]
+    pub wrong_tokens_per_minute: u32,
+    /// `repbook demo` only: the owner may put off enrolling a second factor once.
+    #[arg(long, env = "REPBOOK_DEMO_SKIP_ENROLMENT", hide = true)]
+    pub demo_skip_enrolment: bool,
+}
+
+impl AccountArgs {
+    pub fn policy(&self) -> crate::app::AccountPolicy {
+        use jiff::SignedDuration;
+        crate::app::AccountPolicy {
+            require_mfa: self.require_mfa,
+            sessions: crate::domain::SessionPolicy {
+                idle: SignedDuration::from_mins(i64::from(self.session_idle_minutes.max(1))),
+                max: SignedDuration::from_hours(i64::from(self.session_max_hours.max(1))),
+            },
+            invitation_for: SignedDuration::from_hours(i64::from(self.invitation_hours.max(1))),
+            demo_skip_enrolment: self.demo_skip_enrolment,
+            ..Default::default()
+        }
+    }
+
+    pub fn throttle(&self) -> crate::identity::throttle::ThrottleConfig {
+        crate::identity::throttle::ThrottleConfig {
+            per_account: self.sign_in_failures_per_account.max(1),
+            per_address: self.sign_in_failures_per_address.max(1),
+            max_delay: Duration::from_secs(self.sign_in_max_delay_secs.max(1)),
+            ..Default::default()
+        }
+    }
 }
 
 /// How mail goes out: an SMTP server, or a folder of .eml files; neither, and nobody is mailed (reps'
@@ -238,6 +301,7 @@ impl PublicLimitArgs {
             reads_per_address: self.public_reads_per_minute,
             writes_per_address: self.public_writes_per_minute,
             per_capability: self.public_per_link_per_minute,
+            sign_in_attempts_per_address: 30,
         }
     }
 }
@@ -344,7 +408,10 @@ impl ServeArgs {
             plugins: self.plugins.config(),
             sync: self.sync.config(),
             drain: Duration::from_secs(self.drain_secs),
-            public_limits: self.public.config(),
+            public_limits: crate::api::public::PublicLimitConfig {
+                sign_in_attempts_per_address: self.accounts.sign_in_attempts_per_minute.max(1),
+                ..self.public.config()
+            },
             availability: crate::app::AvailabilityConfig {
                 ttl: Duration::from_secs(self.availability_ttl_secs.max(1)),
                 refresh_every: Duration::from_secs(self.availability_refresh_secs.max(1)),
@@ -361,6 +428,9 @@ impl ServeArgs {
             insecure_token: self.insecure_token,
             housekeeping_every: Duration::from_millis(self.housekeeping_ms.max(10)),
             audit_retention: Duration::from_secs(self.audit_retention_days.max(1) * 24 * 3600),
+            accounts: self.accounts.policy(),
+            sign_in_throttle: self.accounts.throttle(),
+            wrong_tokens_per_minute: self.accounts.wrong_tokens_per_minute.max(1),
             test_clock_file: self.test_hooks.test_clock_file,
             test_claim_delay: Duration::from_millis(self.test_hooks.test_claim_delay_ms),
         })

@@ -51,6 +51,10 @@ pub enum MessageKind {
     SiteOffline,
     /// To the clinic: the PMS site answers again.
     SiteBack,
+    /// To a person: an invitation to a staff account, with its single-use link.
+    Invitation,
+    /// To a person: a link to choose a new password.
+    PasswordReset,
 }
 
 impl MessageKind {

@@ -3,17 +3,23 @@
 //! Nothing here does I/O or knows about HTTP or sled. Every rule that can refuse input returns a
 //! [`DomainError`] whose message tells a person what to fix; callers pass "now" in so the rules stay testable.
 
+mod api_token;
 mod appointment;
 mod appointment_view;
 mod audit;
 mod booking_link;
 mod clinic;
+mod credentials;
 mod email;
 mod error;
+mod invitation;
 mod local_time;
 mod message;
 mod notify_settings;
+mod people;
+mod people_view;
 mod pms_record;
+mod session;
 mod slots;
 mod staff;
 mod staff_match;
@@ -21,25 +27,34 @@ mod times;
 mod waitlist;
 mod webhook;
 
+pub use api_token::{ApiToken, ApiTokenView, TOKEN_PREFIX};
 pub use appointment::{
     Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
     OutboxChange, Placement, Rep, find_overlap,
 };
 pub use appointment_view::AppointmentView;
-pub use audit::AuditEntry;
+pub use audit::{ActorKind, AuditActor, AuditEntry};
 pub use booking_link::{BookingLink, NewBookingLink, digest};
 pub use clinic::{
     AuState, BookingRules, Clinic, ClinicUpdate, NewClinic, OfferPolicy, PmsSettings, PmsSettingsUpdate, SendVia,
 };
+pub use credentials::{Credentials, PasskeyView, SecondFactor, StoredPasskey, TotpSecret};
 pub use email::{check_email, email_domain, is_invisible, looks_like_email, normalize_email};
 pub use error::{DomainError, ErrorKind};
+pub use invitation::{Invitation, InvitationView, PasswordReset};
 pub use local_time::{
     FIRST_DATE, LAST_DATE, LocalStart, local_parts, parse_date, parse_local_start, resolve_local_start,
     resolve_local_start_first, rfc3339_in, time_zone,
 };
 pub use message::{MessageKind, MessageState, OutgoingMessage};
 pub use notify_settings::{NotifySettings, NotifyUpdate, parse_hhmm};
+pub use people::{
+    Actor, Denied, Grant, PASSWORD_MAX, PASSWORD_MIN, Person, PersonState, Role, check_password, check_person_email,
+    check_person_name,
+};
+pub use people_view::{FactorsView, PersonView, RoleView};
 pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
+pub use session::{SIGNING_IN_FOR, SessionPolicy, SessionRecord, SessionStage, device_words};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};

@@ -30,11 +30,11 @@ impl MailIdentity {
         self.from.rsplit_once('@').map(|(_, d)| d).unwrap_or("repbook.invalid")
     }
 
-    fn link(&self, path: &str) -> String {
+    pub(super) fn link(&self, path: &str) -> String {
         format!("{}{path}", self.public_url.trim_end_matches('/'))
     }
 
-    fn admin_link(&self, path: &str) -> String {
+    pub(super) fn admin_link(&self, path: &str) -> String {
         format!("{}{path}", self.admin_url.trim_end_matches('/'))
     }
 }
@@ -660,10 +660,41 @@ impl Composer<'_> {
         letter: Letter,
         ics: Option<(Method, Vec<u8>)>,
     ) -> Option<OutgoingMessage> {
+        Envelope {
+            identity: self.identity,
+            sender: self.sender_name(),
+            reply_to: self.reply_to(),
+            clinic_id: self.clinic.id.clone(),
+            now: self.now,
+        }
+        .seal(kind, appointment_id, to, letter, ics)
+    }
+}
+
+/// Who a message is from and about, for `seal`.
+pub(super) struct Envelope<'a> {
+    pub identity: &'a MailIdentity,
+    pub sender: String,
+    pub reply_to: Option<String>,
+    /// The clinic whose Messages tab lists it (empty for the host's own).
+    pub clinic_id: String,
+    pub now: Timestamp,
+}
+
+impl Envelope<'_> {
+    /// The message whole: headers, the text and HTML alternatives from the letter, the calendar file.
+    pub(super) fn seal(
+        &self,
+        kind: MessageKind,
+        appointment_id: Option<&str>,
+        to: Vec<String>,
+        letter: Letter,
+        ics: Option<(Method, Vec<u8>)>,
+    ) -> Option<OutgoingMessage> {
         let id = new_id();
         let text = TextLetter { letter: &letter }.render().ok()?;
         let html = HtmlLetter { letter: &letter }.render().ok()?;
-        let from = Mailbox::new(Some(self.sender_name()), self.identity.from.parse().ok()?);
+        let from = Mailbox::new(Some(self.sender.clone()), self.identity.from.parse().ok()?);
         let mut builder = lettre::Message::builder()
             .from(from)
             .subject(letter.subject.clone())
@@ -674,7 +705,7 @@ impl Composer<'_> {
         for address in &to {
             builder = builder.to(Mailbox::new(None, address.parse().ok()?));
         }
-        if let Some(reply) = self.reply_to().and_then(|r| r.parse().ok()) {
+        if let Some(reply) = self.reply_to.as_ref().and_then(|r| r.parse().ok()) {
             builder = builder.reply_to(Mailbox::new(None, reply));
         }
         let alternative = MultiPart::alternative()
@@ -699,7 +730,7 @@ impl Composer<'_> {
         let message = builder.multipart(body).ok()?;
         Some(OutgoingMessage {
             id,
-            clinic_id: self.clinic.id.clone(),
+            clinic_id: self.clinic_id.clone(),
             appointment_id: appointment_id.map(str::to_string),
             kind,
             to,

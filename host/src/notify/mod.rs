@@ -4,6 +4,7 @@
 //! records it: sent, retried with backoff, or parked with the mail server's reply where the admin page,
 //! `doctor` and `/metrics` show it. A slow or dead mail server slows nothing but this worker.
 
+pub mod accounts;
 mod calendar;
 mod compose;
 mod outcome;

@@ -18,12 +18,10 @@ impl Store {
         Ok(())
     }
 
-    /// Up to `limit` entries older than `before` (an entry id), of one clinic or all, optionally only those
-    /// whose action is `action`.
+    /// Up to `limit` entries older than `before` (an entry id) that `keep` keeps, newest first.
     pub fn audit_page(
         &self,
-        clinic_id: Option<&str>,
-        action: Option<&str>,
+        keep: impl Fn(&AuditEntry) -> bool,
         before: Option<&str>,
         limit: usize,
     ) -> Result<AuditPage, StoreError> {
@@ -35,10 +33,7 @@ impl Store {
         for item in range.rev() {
             let (_, bytes) = item?;
             let entry: AuditEntry = decode("audit entry", &bytes)?;
-            if clinic_id.is_some_and(|c| entry.clinic_id.as_deref() != Some(c)) {
-                continue;
-            }
-            if action.is_some_and(|a| entry.action != a) {
+            if !keep(&entry) {
                 continue;
             }
             if entries.len() == limit {

@@ -16,6 +16,7 @@ mod keys;
 mod links;
 mod messages;
 mod outbox;
+mod people;
 mod plugins;
 mod pms_records;
 mod schema;
@@ -35,6 +36,7 @@ pub use audit::AuditPage;
 pub use error::StoreError;
 pub use messages::{MessageCounts, QueueHead};
 pub use outbox::{OutboxEntry, OutboxOp};
+pub use people::PeopleWrite;
 pub use plugins::{PluginActivation, PluginRecord};
 pub use pms_records::PushStart;
 pub use schema::SCHEMA_VERSION;
@@ -81,6 +83,8 @@ pub struct Store {
     webhook_queue: sled::Tree,
     /// Waitlist entries and offers (see `waitlist`).
     waitlist: sled::Tree,
+    /// Staff accounts, their credentials, sessions, invitations and tokens (see `people`).
+    people: people::PeopleTrees,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
@@ -203,6 +207,7 @@ impl Store {
             webhook_deliveries: db.open_tree("webhook_deliveries")?,
             webhook_queue: db.open_tree("webhook_queue")?,
             waitlist: db.open_tree("waitlist")?,
+            people: people::PeopleTrees::open(&db)?,
             commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),

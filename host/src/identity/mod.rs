@@ -1,0 +1,36 @@
+//! Proving who someone is: passwords (argon2id, hashed off the async runtime), TOTP codes, passkeys
+//! (WebAuthn), recovery codes, and the throttle on wrong passwords and codes. Mechanisms only: which factors
+//! are enough, who may sign in and what a session may do are the sign-in workflows' (`app/sign_in.rs`,
+//! `app/factors.rs`) and the domain's (`domain/people.rs`).
+
+pub mod passkeys;
+pub mod password;
+pub mod recovery;
+pub mod throttle;
+pub mod totp;
+
+use passkeys::Passkeys;
+use password::{PasswordError, Passwords};
+use throttle::{Throttle, ThrottleConfig};
+
+pub struct Identity {
+    pub passwords: Passwords,
+    pub passkeys: Passkeys,
+    pub throttle: Throttle,
+}
+
+impl Identity {
+    /// `public_url`: where staff reach the admin page (the passkeys' relying party); `parallel`: how many
+    /// password hashes may run at once.
+    pub async fn new(
+        public_url: Option<&str>,
+        throttle: ThrottleConfig,
+        parallel: usize,
+    ) -> Result<Identity, PasswordError> {
+        Ok(Identity {
+            passwords: Passwords::new(parallel).await?,
+            passkeys: Passkeys::new(public_url),
+            throttle: Throttle::new(throttle),
+        })
+    }
+}
