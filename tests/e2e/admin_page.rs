@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::Server;
+use crate::support::accounts;
 use crate::support::booking::{ROOMY_LIMITS, weekday};
 use crate::support::browser::{Admin, Browser};
 use crate::support::local_date_in;
@@ -52,21 +53,24 @@ async fn admin_page_walks_the_seed_against_halo_sim() {
     let browser = Browser::start(1366, 1100).await;
     let admin = Admin { browser: &browser };
 
-    // Sign in: a wrong token is refused with the API's message, the right one opens the page.
+    // Sign in as the host's owner: a wrong password is refused with the API's message, the right one and
+    // a code from the authenticator app open the page.
+    let (owner, _) = accounts::first_owner(&server, "owner@riverside.test").await;
     browser.goto(&format!("{}/", server.base)).await;
     browser
-        .until("the sign-in form", "!document.getElementById('sign-in').hidden")
+        .until("the sign-in form", "document.getElementById('email')")
         .await;
-    assert_eq!(browser.focused().await, "token");
+    assert_eq!(browser.focused().await, "email");
     browser.assert_accessible("the sign-in form").await;
     browser.screenshot("admin-0-sign-in").await;
-    browser.keys("not-the-token\u{e007}").await;
+    admin.fill("email", &owner.email).await;
+    admin.fill("password", "not the password").await;
+    browser.keys("\u{e007}").await;
     browser
         .until("the refusal", "!document.getElementById('error').hidden")
         .await;
-    assert!(browser.text("error").await.contains("not this server's API token"));
-    admin.fill("token", &server.token).await;
-    browser.keys("\u{e007}").await;
+    assert!(browser.text("error").await.contains("do not sign in here"));
+    admin.sign_in_as(&server.base, &owner).await;
 
     // No clinic yet: add one.
     browser
@@ -313,20 +317,51 @@ async fn admin_page_walks_the_seed_against_halo_sim() {
 async fn admin_page_session_needs_the_csrf_token_for_changes() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(dir.path(), &ROOMY_LIMITS).await;
+    let (owner, _) = accounts::first_owner(&server, "owner@clinic.test").await;
     let http = reqwest::Client::new();
-    let signed = http
+    let password = http
         .post(format!("{}/api/v1/session", server.base))
-        .json(&json!({"token": server.token}))
+        .json(&json!({"email": owner.email, "password": owner.password}))
         .send()
         .await
         .unwrap();
-    assert_eq!(signed.status().as_u16(), 201);
-    let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert_eq!(password.status().as_u16(), 200);
+    let cookie = password.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
-    let session = cookie.split(';').next().unwrap().to_string();
+    let halfway = cookie.split(';').next().unwrap().to_string();
+    let csrf = password.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Halfway (the password only), the session reads nothing.
+    let early = http
+        .get(format!("{}/api/v1/clinics", server.base))
+        .header("cookie", &halfway)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(early.status().as_u16(), 401);
+    let code = accounts::fresh_code(owner.totp_secret.as_deref().unwrap()).await;
+    let signed = http
+        .post(format!("{}/api/v1/session/totp", server.base))
+        .header("cookie", &halfway)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 200);
+    let session = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(session, halfway, "signing in rotates the cookie");
     let csrf = signed.json::<Value>().await.unwrap()["csrf_token"]
         .as_str()
         .unwrap()
@@ -399,7 +434,7 @@ async fn admin_page_session_needs_the_csrf_token_for_changes() {
     assert_eq!(after.json::<Value>().await.unwrap()["error"]["code"], "session_expired");
     let guess = http
         .post(format!("{}/api/v1/session", server.base))
-        .json(&json!({"token": "guess"}))
+        .json(&json!({"email": owner.email, "password": "guess guess guess"}))
         .send()
         .await
         .unwrap();
@@ -454,14 +489,7 @@ async fn admin_page_shows_the_choice_before_switching_connector() {
 
     let browser = Browser::start(1366, 1000).await;
     let admin = Admin { browser: &browser };
-    browser.goto(&format!("{}/", server.base)).await;
-    browser
-        .until("the sign-in form", "!document.getElementById('sign-in').hidden")
-        .await;
-    browser.keys(&format!("{}\u{e007}", server.token)).await;
-    browser
-        .until("the workspace", "!document.getElementById('workspace').hidden")
-        .await;
+    admin.sign_in(&server.base, &server.token).await;
     admin.tab("instructions").await;
     admin.choose("send-via", "caldav").await;
     browser.click("#via-form button[type=submit]").await;

@@ -30,9 +30,10 @@ async fn audit_trail_says_who_did_what_from_where_and_keeps_no_secret() {
     let http = reqwest::Client::new();
     let from = |address: &'static str| ("x-forwarded-for", address);
 
-    // Sign-ins: a wrong token, then the right one, from the manager's desk.
+    // Sign-ins on the admin page: a wrong host token, then the right one (a new host: it makes the owner),
+    // from the manager's desk.
     let wrong_token = "not-the-token-but-long-enough-to-look-real-1234";
-    for (token, expect) in [(wrong_token, 401), (server.token.as_str(), 201)] {
+    for (token, expect) in [(wrong_token, 401), (server.token.as_str(), 200)] {
         let response = http
             .post(format!("{}/api/v1/session", server.base))
             .header(from("198.51.100.10").0, from("198.51.100.10").1)
@@ -108,19 +109,32 @@ async fn audit_trail_says_who_did_what_from_where_and_keeps_no_secret() {
 
     let everything = trail(&server, "?limit=500").await;
     let mine = trail(&server, &format!("?clinic={}&limit=500", c.id)).await;
-    let sign_ins = find(&everything, "POST /api/v1/session");
-    assert_eq!(sign_ins.len(), 2, "{everything:#?}");
-    let outcomes: Vec<(&str, &str)> = sign_ins
+    let refused = find(&everything, "sign-in refused");
+    let signed = find(&everything, "signed in");
+    assert_eq!((refused.len(), signed.len()), (1, 1), "{everything:#?}");
+    let outcomes: Vec<(&str, &str, &str)> = [refused[0], signed[0]]
         .iter()
-        .map(|e| (e["outcome"].as_str().unwrap(), e["client"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap(),
+                e["client"].as_str().unwrap(),
+                e["actor"]["kind"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(
-        outcomes.contains(&("401", "198.51.100.10")) && outcomes.contains(&("201", "198.51.100.10")),
-        "{outcomes:?}"
+    assert_eq!(
+        outcomes,
+        [
+            ("bad_token", "198.51.100.10", "anyone"),
+            ("setup", "198.51.100.10", "host_token")
+        ],
+        "{everything:#?}"
     );
     let created = find(&everything, "POST /api/v1/clinics");
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0]["actor"], "admin (API token)");
+    assert_eq!(created[0]["actor"]["kind"], "host_token");
+    assert_eq!(created[0]["actor"]["name"], "host token");
+    assert_eq!(created[0]["role"], "owner");
     assert_eq!(
         created[0]["clinic_id"],
         Value::Null,
@@ -135,7 +149,7 @@ async fn audit_trail_says_who_did_what_from_where_and_keeps_no_secret() {
         let entries = find(&mine, action);
         assert_eq!(entries.len(), 1, "{action}: {mine:#?}");
         let entry = entries[0];
-        assert_eq!(entry["actor"], "rep");
+        assert_eq!(entry["actor"]["kind"], "rep");
         assert_eq!(entry["client"], "203.0.113.9");
         let detail = entry["detail"].as_str().unwrap();
         assert!(

@@ -48,7 +48,8 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    // `localhost`, the name passkeys can belong to (an address cannot).
+    assert!(base.starts_with("http://localhost:"), "{base}");
 
     let http = reqwest::Client::new();
     let get = |path: &str| {

@@ -967,11 +967,11 @@ async fn hostile_requests_are_refused_with_the_envelope_and_change_nothing_store
         .map(|(_, value)| serde_json::from_slice(value.get(1..).unwrap_or_default()).unwrap_or(Value::Null))
         .collect();
     for entry in &added {
-        assert_eq!(
-            entry["action"], "POST /api/v1/session",
+        assert!(
+            ["sign-in refused", "locked out"].contains(&entry["action"].as_str().unwrap_or_default()),
             "a refused request left an audit entry: {entry}"
         );
-        assert_ne!(entry["outcome"], "201", "{entry}");
+        assert_eq!(entry["actor"]["kind"], "anyone", "{entry}");
     }
     let without_audit =
         |trees: &Trees| -> Vec<Tree> { trees.iter().filter(|(name, _)| name != b"audit").cloned().collect() };

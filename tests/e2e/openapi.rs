@@ -146,7 +146,7 @@ fn openapi_every_route_in_the_code_is_registered_with_its_documentation() {
                 let documented = before.clone().any(|l| l.contains("#[utoipa::path"));
                 let middleware = [
                     "limit",
-                    "require_token",
+                    "authenticate",
                     "observe",
                     "envelope",
                     "security_headers",

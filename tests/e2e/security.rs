@@ -49,7 +49,11 @@ async fn sign_in(http: &reqwest::Client, base: &str, token: &str, headers: &[(&s
         request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(
+        response.status(),
+        200,
+        "a new host's token opens the session that makes its owner"
+    );
     response
 }
 

@@ -97,31 +97,33 @@ pub type AsManager = AtClinic<ManagerRole>;
 
 /// The clinic a request is about, and what a hidden one is called in the 404: the path's `{clinic}`, or
 /// the clinic of the appointment or message its `{id}` names.
-async fn clinic_of_request(parts: &mut Parts, state: &AppState) -> Result<(String, &'static str, String), ApiError> {
-    let params = RawPathParams::from_request_parts(parts, state)
-        .await
-        .map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
-    let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
-    if let Some(clinic) = param("clinic") {
-        return Ok((clinic.clone(), "clinic", clinic));
+impl AppState {
+    async fn clinic_of_request(&self, parts: &mut Parts) -> Result<(String, &'static str, String), ApiError> {
+        let params = RawPathParams::from_request_parts(parts, self)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_path", e.to_string()))?;
+        let param = |name: &str| params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+        if let Some(clinic) = param("clinic") {
+            return Ok((clinic.clone(), "clinic", clinic));
+        }
+        let template = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let id = param("id").unwrap_or_default();
+        if template.starts_with("/api/v1/appointments/{id}") {
+            let clinic = self.app.clinic_of_appointment(&id)?;
+            return Ok((clinic, "appointment", id));
+        }
+        if template.starts_with("/api/v1/messages/{id}") {
+            let clinic = self.app.clinic_of_message(&id)?;
+            return Ok((clinic, "message", id));
+        }
+        Err(ApiError::internal(format!(
+            "route {template} names no clinic for its role check"
+        )))
     }
-    let template = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_default();
-    let id = param("id").unwrap_or_default();
-    if template.starts_with("/api/v1/appointments/{id}") {
-        let clinic = state.app.clinic_of_appointment(&id)?;
-        return Ok((clinic, "appointment", id));
-    }
-    if template.starts_with("/api/v1/messages/{id}") {
-        let clinic = state.app.clinic_of_message(&id)?;
-        return Ok((clinic, "message", id));
-    }
-    Err(ApiError::internal(format!(
-        "route {template} names no clinic for its role check"
-    )))
 }
 
 impl<N: Needs> FromRequestParts<AppState> for AtClinic<N> {
@@ -130,7 +132,7 @@ impl<N: Needs> FromRequestParts<AppState> for AtClinic<N> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = caller(parts)?;
         let actor = caller.signed_in()?.clone();
-        let (clinic, entity, id) = clinic_of_request(parts, state).await?;
+        let (clinic, entity, id) = state.clinic_of_request(parts).await?;
         let role = actor.permit(&clinic, N::ROLE).map_err(|d| refusal(d, entity, &id))?;
         note_scope(parts, N::ROLE, Some(clinic.clone()));
         Ok(AtClinic {

@@ -213,7 +213,7 @@ pub async fn offer_page(State(state): State<AppState>, Path(token): Path<String>
     tag = "pages",
     summary = "The page of an invitation's link (opening it changes nothing)",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html")),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn invite_page() -> Response {
@@ -227,7 +227,7 @@ pub async fn invite_page() -> Response {
     tag = "pages",
     summary = "The page of a password reset's link (opening it changes nothing)",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html")),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn reset_page() -> Response {

@@ -240,6 +240,7 @@ pub async fn sign_in(
             if !bool::from(token.trim().as_bytes().ct_eq(state.token.as_bytes())) {
                 tracing::warn!(client = %from.address, "admin sign-in with a wrong host token");
                 state.wrong_tokens.record(from.address, std::time::Instant::now());
+                state.app.audit_wrong_host_token(&from);
                 return Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "bad_token",
@@ -325,7 +326,7 @@ pub async fn totp(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> Result<Response, ApiError> {
-    code_step(state, client, https, headers, body, SecondFactor::Totp).await
+    state.code_step(client, https, headers, body, SecondFactor::Totp).await
 }
 
 /// `POST /api/v1/session/recovery`: a recovery code instead (it works once).
@@ -346,22 +347,26 @@ pub async fn recovery(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> Result<Response, ApiError> {
-    code_step(state, client, https, headers, body, SecondFactor::Recovery).await
+    state
+        .code_step(client, https, headers, body, SecondFactor::Recovery)
+        .await
 }
 
-async fn code_step(
-    state: AppState,
-    client: std::net::IpAddr,
-    https: Https,
-    headers: HeaderMap,
-    body: CodeBody,
-    factor: SecondFactor,
-) -> Result<Response, ApiError> {
-    let from = requester(client, &headers);
-    limit_attempts(&state, &from)?;
-    let session = signing_in(&state, &headers, https, &from)?;
-    let new = state.app.sign_in_with_code(&session, &body.code, factor, &from).await?;
-    state.with_session(&new, &from, https)
+impl AppState {
+    async fn code_step(
+        &self,
+        client: std::net::IpAddr,
+        https: Https,
+        headers: HeaderMap,
+        body: CodeBody,
+        factor: SecondFactor,
+    ) -> Result<Response, ApiError> {
+        let from = requester(client, &headers);
+        limit_attempts(self, &from)?;
+        let session = signing_in(self, &headers, https, &from)?;
+        let new = self.app.sign_in_with_code(&session, &body.code, factor, &from).await?;
+        self.with_session(&new, &from, https)
+    }
 }
 
 /// `POST /api/v1/session/passkey/options`: WebAuthn options: the person's passkeys after their password,

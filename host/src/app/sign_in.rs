@@ -184,6 +184,18 @@ impl App {
         Ok((session, credentials.methods()))
     }
 
+    /// A wrong host token typed on the admin page, for the trail.
+    pub fn audit_wrong_host_token(&self, from: &Requester) {
+        self.audit_sign_in(
+            &AuditActor::anyone(),
+            from,
+            "sign-in refused",
+            "bad_token",
+            None,
+            "a wrong host token".into(),
+        );
+    }
+
     /// The host token on the admin page: only while the host has no owner, and then only to make one.
     pub async fn sign_in_with_host_token(&self, from: &Requester) -> Result<NewSession, AppError> {
         if self.store.has_owner()? {

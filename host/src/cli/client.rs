@@ -161,6 +161,16 @@ impl Client {
         self.call(Method::POST, segments, body).await
     }
 
+    pub async fn patch<T: DeserializeOwned, B: Serialize>(&self, segments: &[&str], body: &B) -> Result<T, CliError> {
+        self.call(Method::PATCH, segments, body).await
+    }
+
+    /// A DELETE whose answer is a body to read.
+    pub async fn delete_json<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, CliError> {
+        let url = self.url(segments);
+        self.send(url.clone(), self.http.delete(url)).await
+    }
+
     pub async fn delete(&self, segments: &[&str]) -> Result<(), CliError> {
         let url = self.url(segments);
         self.send::<Value>(url.clone(), self.http.delete(url)).await.map(|_| ())

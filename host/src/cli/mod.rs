@@ -26,6 +26,7 @@ mod staff;
 mod sync;
 mod table;
 mod times;
+mod user;
 mod waitlist;
 mod webhook;
 
@@ -186,6 +187,20 @@ pub enum Command {
         #[command(subcommand)]
         command: webhook::WebhookCommand,
     },
+    /// The clinic's people: invitations, roles, disabling, resetting second factors.
+    User {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
+    /// Personal API tokens for scripts: each acts at one clinic with a role no larger than its maker's.
+    Token {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: user::TokenCommand,
+    },
     /// PMS connector plugins (WebAssembly components).
     Plugin {
         #[command(flatten)]
@@ -201,7 +216,7 @@ pub struct ClientArgs {
     /// Base URL of a running server (default: the address recorded in the data dir, else 127.0.0.1:7878).
     #[arg(long, global = true, env = "REPBOOK_URL")]
     pub server: Option<String>,
-    /// API token (default: the data dir's token file).
+    /// API token: the host token (default: the data dir's token file) or a personal token from My account.
     #[arg(long, global = true, env = "REPBOOK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print the API's JSON answer instead of a summary, for scripts.
@@ -287,6 +302,8 @@ pub async fn run(parsed: Parsed) -> ExitCode {
             limit,
         } => audit::list(&data_dir, &client, clinic, action, limit).await,
         Command::Rep { client, command } => audit::rep(&data_dir, &client, command).await,
+        Command::User { client, command } => user::run(&data_dir, &client, command).await,
+        Command::Token { client, command } => user::token(&data_dir, &client, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

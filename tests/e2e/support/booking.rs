@@ -12,8 +12,9 @@ use super::Server;
 
 /// Public-route and per-address connection limits high enough for suites that send many requests at once
 /// from one loopback address (hundreds of concurrent reps); the suites that test the limits set their own.
-pub const ROOMY_LIMITS: [(&str, &str); 4] = [
+pub const ROOMY_LIMITS: [(&str, &str); 5] = [
     ("REPBOOK_PUBLIC_READS_PER_MINUTE", "100000"),
+    ("REPBOOK_WRONG_TOKENS_PER_MINUTE", "100000"),
     ("REPBOOK_PUBLIC_WRITES_PER_MINUTE", "100000"),
     ("REPBOOK_PUBLIC_PER_LINK_PER_MINUTE", "100000"),
     ("REPBOOK_CONNECTIONS_PER_ADDRESS", "100000"),

@@ -353,16 +353,42 @@ impl Admin<'_> {
 }
 
 impl Admin<'_> {
-    /// Opens the admin page and signs in with the server's token; waits for the clinic page.
+    /// Opens the admin page and signs in as the server's owner (made with its host token on first use):
+    /// email and password, then a code from the owner's authenticator app; waits for the clinic page.
     pub async fn sign_in(&self, base: &str, token: &str) {
-        self.browser.goto(&format!("{base}/")).await;
-        self.browser
-            .until("the sign-in form", "!document.getElementById('sign-in').hidden")
-            .await;
-        self.fill("token", token).await;
-        self.browser.keys("\u{e007}").await;
+        // An HTTPS test server has a throwaway certificate for HTTPS_HOST, which resolves to loopback.
+        let http = match base.strip_prefix(&format!("https://{}:", super::HTTPS_HOST)) {
+            Some(port) => reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .resolve(super::HTTPS_HOST, format!("127.0.0.1:{port}").parse().unwrap())
+                .build()
+                .unwrap(),
+            None => reqwest::Client::new(),
+        };
+        let owner = super::accounts::page_owner(base, token, &http).await;
+        self.sign_in_as(base, &owner).await;
         self.browser
             .until("the clinic's workspace", "!document.getElementById('workspace').hidden")
             .await;
+    }
+
+    /// Signs `person` in on the sign-in page (password, then a TOTP code when they have one); leaves the
+    /// page at whatever comes next.
+    pub async fn sign_in_as(&self, base: &str, person: &super::accounts::Person) {
+        self.browser.goto(&format!("{base}/")).await;
+        self.browser
+            .until("the sign-in form", "document.getElementById('email')")
+            .await;
+        self.fill("email", &person.email).await;
+        self.fill("password", &person.password).await;
+        self.browser.keys("\u{e007}").await;
+        if let Some(secret) = &person.totp_secret {
+            self.browser
+                .until("the code field", "document.getElementById('code')")
+                .await;
+            let code = super::accounts::fresh_code(secret).await;
+            self.fill("code", &code).await;
+            self.browser.keys("\u{e007}").await;
+        }
     }
 }

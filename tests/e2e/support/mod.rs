@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod booking;
 pub mod browser;
 pub mod pms;
@@ -133,6 +134,17 @@ impl Server {
             .expect("healthz");
         assert!(health.status().is_success());
         server
+    }
+
+    /// A server started elsewhere (by another helper), reached at `base` with `token`; not stopped on drop.
+    pub fn attach(base: &str, token: &str, http: reqwest::Client) -> Server {
+        Server {
+            child: None,
+            base: base.to_string(),
+            token: token.to_string(),
+            data_dir: PathBuf::new(),
+            http,
+        }
     }
 
     /// SIGTERM, then waits up to `limit` for the process to exit; returns how long it took and its status.
