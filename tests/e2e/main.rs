@@ -10,6 +10,7 @@ mod support;
 mod admin_page;
 mod api;
 mod audit;
+mod authz;
 mod browser;
 mod caldav;
 mod chaos;

@@ -231,6 +231,70 @@ pub async fn invited(
     (person, session)
 }
 
+/// The invitation mailed to `email` into a `--mail-dir` folder: its link's path (`/invite/<token>`), read
+/// from the message by Python's `email` package; waits up to 10 s for the message.
+pub async fn mailed_invitation(mail_dir: &std::path::Path, email: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(mail_dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        let mail = super::smtp::read_mail(&files, None);
+        let link = mail
+            .iter()
+            .rev()
+            .filter(|m| m.to().iter().any(|to| to.contains(email)))
+            .find_map(|m| m.link("/invite/"));
+        if let Some(link) = link {
+            let at = link.find("/invite/").unwrap();
+            return link[at..].to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no invitation to {email} in {}",
+            mail_dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Invites `email` as `role` at `clinic` with `inviter` on a server that mails into `mail_dir`, accepts
+/// the mailed link and enrols TOTP.
+pub async fn invited_by_mail(
+    server: &Server,
+    inviter: &mut Session,
+    mail_dir: &std::path::Path,
+    email: &str,
+    role: &str,
+    clinic: Option<&str>,
+) -> (Person, Session) {
+    let name = email.split('@').next().unwrap();
+    let (status, invited) = inviter
+        .post(
+            "/api/v1/people",
+            json!({"email": email, "role": role, "clinic": clinic, "name": name}),
+        )
+        .await;
+    assert_eq!(status, 201, "{invited}");
+    assert_eq!(invited["mailed"], true, "{invited}");
+    assert_eq!(
+        invited["invite_url"],
+        Value::Null,
+        "a mailed link is never in the answer"
+    );
+    let link = mailed_invitation(mail_dir, email).await;
+    let (session, secret) = accept(server, &link, name, true).await;
+    let person = Person {
+        id: invited["person"]["id"].as_str().unwrap().to_string(),
+        email: email.to_string(),
+        password: PASSWORD.to_string(),
+        totp_secret: secret,
+    };
+    (person, session)
+}
+
 /// Signs `person` in from scratch: password, then a fresh TOTP code.
 pub async fn sign_in(server: &Server, person: &Person) -> Session {
     let mut session = Session::new(server);
