@@ -27,7 +27,8 @@ async function invite() {
     return;
   }
   const i = seen.data;
-  $("invited-as").textContent = `${i.invited_by} invited you to repbook as ${i.roles}. This link works once, until ${whenIn(i.expires_at, i.timezone)}.`;
+  const by = i.invited_by.charAt(0).toUpperCase() + i.invited_by.slice(1);
+  $("invited-as").textContent = `${by} invited you to repbook as ${i.roles}. This link works once, until ${whenIn(i.expires_at, i.timezone)}.`;
   $("email").value = i.email;
   $("name").value = i.name;
   $("next-step").textContent = i.second_factor_required

@@ -24,6 +24,7 @@ mod hostile_connections;
 mod hostile_requests;
 mod mail_cli;
 mod mail_faults;
+mod mfa;
 mod notify_browser;
 mod notify_holds;
 mod notify_mail;

@@ -154,7 +154,7 @@ pub async fn passkeys(me: AsSession, State(state): State<AppState>) -> Result<Js
     summary = "WebAuthn options to add a passkey",
     responses((status = 200, description = "Done", body = PasskeyOptions), (status = "default", description = ERROR, body = crate::api::error::ErrorBody)))]
 pub async fn passkey_options(me: AsSession, State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (ceremony, options) = state.app.passkey_registration_options(&me.session)?;
+    let (ceremony, options) = state.app.passkey_registration_options(&me.session).await?;
     Ok(self_audited(Json(PasskeyOptions { ceremony, options }), None))
 }
 

@@ -270,10 +270,20 @@ impl App {
             .await
     }
 
-    /// WebAuthn options to make a passkey for the session's person.
-    pub fn passkey_registration_options(&self, session: &LiveSession) -> Result<(String, Value), AppError> {
-        let (person, credentials) = self.account_of(session)?;
+    /// WebAuthn options to make a passkey for the session's person. Their user handle is made (and kept)
+    /// on their first passkey, so every passkey of theirs names them the same way.
+    pub async fn passkey_registration_options(&self, session: &LiveSession) -> Result<(String, Value), AppError> {
+        let (person, mut credentials) = self.account_of(session)?;
         let user = webauthn_user(&credentials)?;
+        if credentials.webauthn_user.is_none() {
+            credentials.webauthn_user = Some(user.to_string());
+            self.store.write_people(PeopleWrite {
+                credentials: vec![(&person.id, &credentials)],
+                passkey_user: Some((user.to_string(), person.id.clone())),
+                ..Default::default()
+            })?;
+            self.store.durable().await?;
+        }
         Ok(self.identity.passkeys.start_registration(
             &person.id,
             user,
@@ -376,7 +386,7 @@ impl App {
     }
 }
 
-/// The person's WebAuthn user handle: kept once made, so every passkey of theirs names them the same way.
+/// The person's WebAuthn user handle: the one kept, else a fresh one to keep.
 fn webauthn_user(credentials: &Credentials) -> Result<uuid::Uuid, AppError> {
     match &credentials.webauthn_user {
         Some(user) => uuid::Uuid::parse_str(user).map_err(|e| {

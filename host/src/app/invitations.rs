@@ -93,7 +93,10 @@ impl App {
             person_id: person.id.clone(),
             email: person.email.clone(),
             roles: person.roles.clone(),
-            invited_by: actor.name.clone(),
+            invited_by: match actor.kind {
+                ActorKind::HostToken => "the administrator of this repbook server".into(),
+                _ => actor.name.clone(),
+            },
             created_at: now,
             expires_at: now + self.accounts.invitation_for,
             token_sha256: digest(&token),

@@ -277,6 +277,38 @@ impl Browser {
         }
     }
 
+    /// Adds a WebDriver virtual authenticator (a platform authenticator that keeps discoverable
+    /// credentials and verifies its user), as a laptop's fingerprint reader would; answers its id.
+    pub async fn virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: "webauthn/authenticator".into(),
+                method: axum::http::Method::POST,
+                body: Some(json!({
+                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                    "hasUserVerification": true, "isUserVerified": true, "automaticPresenceSimulation": true,
+                })),
+            })
+            .await
+            .expect("add a virtual authenticator");
+        answer.as_str().expect("an authenticator id").to_string()
+    }
+
+    /// The credentials the virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("webauthn/authenticator/{authenticator}/credentials"),
+                method: axum::http::Method::GET,
+                body: None,
+            })
+            .await
+            .expect("list the authenticator's credentials");
+        answer.as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
@@ -287,6 +319,24 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
+    }
+}
+
+/// A WebDriver extension command of the WebAuthn specification (chromedriver implements them).
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    method: axum::http::Method,
+    body: Option<Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/{}", session_id.unwrap_or_default(), self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (self.method.clone(), self.body.as_ref().map(|b| b.to_string()))
     }
 }
 
