@@ -7,6 +7,7 @@
 
 mod support;
 
+mod accounts;
 mod admin_page;
 mod api;
 mod audit;
