@@ -697,3 +697,95 @@ async fn accounts_a_thousand_wrong_passwords_from_twenty_addresses_are_held_back
         "held-back attempts are in the trail"
     );
 }
+
+/// The data dir of the release before staff accounts (tests/fixtures/README.md says what it holds).
+const BEFORE_ACCOUNTS: &str = "../tests/fixtures/before-accounts.backup";
+const OLD_LINK: &str = "/book/L24c8Vo_fDVnzLoD9bEMxP0No0O5cejS1HylJFKHy7k";
+const OLD_MANAGE: &str = "/manage/2CIOye5UMvgvmunAPQzDtfLMal2mko_ODxTJUMX4f5k";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_upgrade_keeps_every_record_and_the_host_token_makes_the_owner_before_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(BEFORE_ACCOUNTS);
+    let restored = crate::support::cli(dir.path(), &["restore", fixture.to_str().unwrap()]);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let server = Server::start(dir.path()).await;
+
+    // Every clinic, link and booking is there, and the old trail reads with its actors' kinds.
+    let (_, clinics) = server.get("/api/v1/clinics").await;
+    let clinic = clinics["clinics"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(clinics["clinics"][0]["name"], "Harbour GP");
+    let (_, booked) = server
+        .get(&format!(
+            "/api/v1/clinics/{clinic}/appointments?from=2027-01-01&to=2027-01-31"
+        ))
+        .await;
+    let reps: Vec<&str> = booked["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rep"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(reps, ["Jane Citizen", "Sam Lee"], "{booked}");
+    let (status, _) =
+        crate::support::booking::public_get(&server, &format!("{OLD_LINK}/slots?from=2027-01-01&to=2027-01-31")).await;
+    assert_eq!(status, 200, "the booking link still works");
+    let (status, visit) = crate::support::booking::public_get(&server, &format!("{OLD_MANAGE}/booking")).await;
+    assert_eq!(
+        (status, visit["rep"]["name"].clone()),
+        (200, json!("Sam Lee")),
+        "{visit}"
+    );
+    let (_, trail) = server.get("/api/v1/audit?limit=500").await;
+    let kinds: Vec<(&str, &str)> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"]["kind"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("POST /book/{link}/bookings", "rep")), "{kinds:?}");
+    assert!(kinds.contains(&("POST /api/v1/clinics", "host_token")), "{kinds:?}");
+
+    // On the admin page, the host token opens only the owner's making.
+    let mut setup = Session::new(&server);
+    let (status, view) = setup.post("/api/v1/session", json!({"token": server.token})).await;
+    assert_eq!((status, view["stage"].clone()), (200, json!("setup")), "{view}");
+    for path in [
+        "/api/v1/clinics",
+        &format!("/api/v1/clinics/{clinic}/appointments"),
+        "/api/v1/people",
+        "/api/v1/me",
+    ] {
+        let (status, body) = setup.get(path).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "owner_required", "{path}: {body}");
+    }
+    let (status, made) = setup
+        .post("/api/v1/owner", json!({"email": "it@harbour.test", "name": "Ivy Tran"}))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let (mut owner, _) = accounts::accept(&server, made["invite_url"].as_str().unwrap(), "Ivy Tran", true).await;
+    let (_, mine) = owner.get("/api/v1/clinics").await;
+    assert_eq!(mine["clinics"][0]["id"], clinic.as_str());
+    // From now on the host token is the command line's only.
+    let (status, refused) = Session::new(&server)
+        .post("/api/v1/session", json!({"token": server.token}))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (403, json!("host_token_not_for_the_page"))
+    );
+    let (status, again) = setup
+        .post("/api/v1/owner", json!({"email": "x@harbour.test", "name": "X"}))
+        .await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(
+        server.get("/api/v1/clinics").await.0,
+        200,
+        "the host token still runs the CLI"
+    );
+}
