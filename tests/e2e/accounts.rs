@@ -789,3 +789,88 @@ async fn accounts_upgrade_keeps_every_record_and_the_host_token_makes_the_owner_
         "the host token still runs the CLI"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_people_tab_invites_changes_a_role_and_disables_in_the_browser() {
+    use crate::support::browser::{Admin, Browser};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with_env(dir.path(), &[("REPBOOK_SIGN_IN_ATTEMPTS_PER_MINUTE", "10000")]).await;
+    let (_, mut owner) = accounts::first_owner(&server, "owner@harbour.test").await;
+    let clinic = server.create_clinic("Harbour GP", "Australia/Sydney", "NSW").await;
+    let (mia, _) = accounts::invited(&server, Some(&mut owner), "mia@harbour.test", "manager", Some(&clinic)).await;
+    let browser = Browser::start(1280, 900).await;
+    let admin = Admin { browser: &browser };
+    admin.sign_in_as(&server.base, &mia).await;
+    browser
+        .until("the workspace", "!document.getElementById('workspace').hidden")
+        .await;
+    // A manager sees their clinic's tabs and People, never the host's connectors.
+    assert!(browser.visible("tab-people").await);
+    assert!(!browser.visible("tab-connectors").await);
+    assert!(!browser.visible("add-clinic").await, "only the owner adds clinics");
+
+    admin.tab("people").await;
+    admin.fill("invite-email", "fred@harbour.test").await;
+    admin.fill("invite-name", "Fred Desk").await;
+    admin.choose("invite-role", "front_desk").await;
+    let (status, error) = admin.press("#invite-form button[type=submit]").await;
+    assert!(status.contains("Pass the link below"), "{status} {error}");
+    let link = browser.text("invite-link").await;
+    assert!(link.contains("/invite/"), "{link}");
+    let roles: Vec<String> = serde_json::from_value(
+        browser
+            .js("return [...document.querySelectorAll('#invite-role option')].map(o => o.value);")
+            .await,
+    )
+    .unwrap();
+    assert_eq!(roles, ["front_desk", "manager"], "a manager cannot invite an owner");
+    admin.shot("people-invited").await;
+
+    // Fred accepts (outside the browser), then Mia makes him a manager and disables him.
+    let path = link[link.find("/invite/").unwrap()..].trim().to_string();
+    let (_, _) = accounts::accept(&server, &path, "Fred Desk", true).await;
+    admin.tab("people").await;
+    let fred_role =
+        "select[aria-label='Role of fred at Harbour GP'], select[aria-label='Role of Fred Desk at Harbour GP']";
+    browser
+        .js(&format!("const s = document.querySelector({fred_role:?}); s.value = 'manager'; s.dispatchEvent(new Event('change')); return 1;"))
+        .await;
+    browser
+        .until(
+            "the role change",
+            "document.getElementById('status').textContent.includes('now practice manager')",
+        )
+        .await;
+    let (status, error) = admin.press("button[aria-label='Disable: Fred Desk']").await;
+    assert!(status.contains("signed out everywhere"), "{status} {error}");
+    admin.tab("people").await;
+    assert!(admin.panel_text("people").await.contains("Disabled"));
+    admin.shot("people-disabled").await;
+    let (_, people) = server.get("/api/v1/people").await;
+    let fred = people["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["email"] == "fred@harbour.test")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (fred["state"].clone(), fred["roles"][0]["role"].clone()),
+        (json!("disabled"), json!("manager")),
+        "{fred}"
+    );
+
+    // The Activity tab names who did it.
+    admin.tab("activity").await;
+    let text = admin.panel_text("activity").await;
+    assert!(
+        text.contains("Disabled an account") && text.contains("mia <mia@harbour.test>"),
+        "{text}"
+    );
+    // Sign-ins of the clinic's people are on its trail too.
+    assert!(
+        text.contains("Signed in") && text.contains("with a code from an authenticator app"),
+        "{text}"
+    );
+    browser.close().await;
+}

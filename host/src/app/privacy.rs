@@ -139,10 +139,24 @@ impl App {
                 .map(|p| p.id)
                 .collect()
         };
+        // A clinic's trail is its changes and what its people did or had done to them (signing in, their
+        // factors), whose entries name no clinic.
+        let people_here: HashSet<String> = match clinic_id {
+            Some(c) => self
+                .store
+                .people()?
+                .into_iter()
+                .filter(|p| p.role_at(c).is_some() && !p.is_owner())
+                .map(|p| p.id)
+                .collect(),
+            None => HashSet::new(),
+        };
         let manages = |clinic: &str| actor.permit(clinic, Role::Manager).is_ok();
         let keep = |entry: &AuditEntry| {
-            clinic_id.is_none_or(|c| entry.clinic_id.as_deref() == Some(c))
-                && action.is_none_or(|a| entry.action == a)
+            clinic_id.is_none_or(|c| {
+                entry.clinic_id.as_deref() == Some(c)
+                    || (entry.clinic_id.is_none() && entry.subject.as_ref().is_some_and(|s| people_here.contains(s)))
+            }) && action.is_none_or(|a| entry.action == a)
                 && (owner
                     || entry.clinic_id.as_deref().is_some_and(manages)
                     || entry.subject.as_ref().is_some_and(|s| their_people.contains(s)))
