@@ -50,6 +50,14 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
     };
     // `localhost`, the name passkeys can belong to (an address cannot).
     assert!(base.starts_with("http://localhost:"), "{base}");
+    let owner_link = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("demo printed its owner's one-time link");
+        if let Some(at) = line.find("/invite/") {
+            break line[at..].trim().to_string();
+        }
+    };
 
     let http = reqwest::Client::new();
     let get = |path: &str| {
@@ -83,6 +91,41 @@ async fn demo_serves_the_seed_flow_with_no_account_and_stops_on_sigterm() {
         staff["summary"],
         json!({"synced": 2, "not_in_pms": 0, "ahpra_mismatch": 1, "needs_mapping": 0}),
         "{staff}"
+    );
+
+    // The owner's one-time link: a password, then (the demo only, once) enrolment put off.
+    let server = support::Server::attach(&base, "demo-token-from-the-environment-0123456789", http.clone());
+    let mut owner = support::accounts::Session::new(&server);
+    let (status, view) = owner
+        .post(
+            &owner_link,
+            json!({"name": "Demo Owner", "password": support::accounts::PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        (view["stage"].clone(), view["can_skip_enrolment"].clone()),
+        (json!("enrol"), json!(true))
+    );
+    let (status, view) = owner.post("/api/v1/session/skip-enrolment", json!({})).await;
+    assert_eq!((status, view["stage"].clone()), (200, json!("full")), "{view}");
+    assert_eq!(owner.get(&format!("/api/v1/clinics/{clinic}")).await.0, 200);
+    let mut later = support::accounts::Session::new(&server);
+    let (_, view) = later
+        .post(
+            "/api/v1/session",
+            json!({"email": "owner@harbour-medical.demo", "password": support::accounts::PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (view["stage"].clone(), view["can_skip_enrolment"].clone()),
+        (json!("enrol"), json!(false))
+    );
+    let (status, refused) = later.post("/api/v1/session/skip-enrolment", json!({})).await;
+    assert_eq!(
+        (status, refused["error"]["code"].clone()),
+        (403, json!("enrolment_required")),
+        "only once"
     );
 
     // doctor names what the seed's troubleshooting would: Dr Singh's mistyped AHPRA number...

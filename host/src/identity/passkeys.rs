@@ -116,7 +116,9 @@ impl Passkeys {
     }
 
     fn keep(&self, ceremony: Ceremony) -> Result<String, PasskeyError> {
-        let id = crate::app::new_capability().map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let id = b64(&bytes);
         let mut waiting = self.ceremonies.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         waiting.retain(|_, (at, _)| now.duration_since(*at) < CEREMONY_LIFETIME);
