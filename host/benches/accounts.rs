@@ -108,7 +108,7 @@ fn flood(server: Arc<Server>, email: &str, stop: Arc<AtomicBool>, pace: Duration
             while !stop.load(Ordering::SeqCst) && sent < GUESSES / ATTACKERS {
                 tokio::time::sleep(pace).await;
                 let mut session =
-                    Session::new(&server).from_address(&format!("203.0.113.{}", (attacker * 7 + sent) % 20 + 1));
+                    Session::new(&server).seen_from(&format!("203.0.113.{}", (attacker * 7 + sent) % 20 + 1));
                 let _ = session
                     .post(
                         "/api/v1/session",

@@ -640,7 +640,7 @@ async fn accounts_a_thousand_wrong_passwords_from_twenty_addresses_are_held_back
     let (owner, _) = accounts::first_owner(&server, "owner@harbour.test").await;
     // The owner signs in from their desk once: the address becomes theirs.
     let desk = "192.0.2.10";
-    let mut at_desk = Session::new(&server).from_address(desk);
+    let mut at_desk = Session::new(&server).seen_from(desk);
     let (status, _) = at_desk
         .post(
             "/api/v1/session",
@@ -653,7 +653,7 @@ async fn accounts_a_thousand_wrong_passwords_from_twenty_addresses_are_held_back
 
     let mut counts = std::collections::BTreeMap::<u16, usize>::new();
     for n in 0..1000 {
-        let mut attacker = Session::new(&server).from_address(&format!("203.0.113.{}", n % 20 + 1));
+        let mut attacker = Session::new(&server).seen_from(&format!("203.0.113.{}", n % 20 + 1));
         let (status, _) = attacker
             .post(
                 "/api/v1/session",
@@ -671,7 +671,7 @@ async fn accounts_a_thousand_wrong_passwords_from_twenty_addresses_are_held_back
 
     // A new address with the right password waits too (the account is held back)...
     let (status, held) = Session::new(&server)
-        .from_address("198.51.100.77")
+        .seen_from("198.51.100.77")
         .post(
             "/api/v1/session",
             json!({"email": owner.email, "password": owner.password}),
@@ -683,7 +683,7 @@ async fn accounts_a_thousand_wrong_passwords_from_twenty_addresses_are_held_back
         "{held}"
     );
     // ...but the owner's own desk gets in.
-    let mut again = Session::new(&server).from_address(desk);
+    let mut again = Session::new(&server).seen_from(desk);
     let (status, view) = again
         .post(
             "/api/v1/session",

@@ -103,16 +103,19 @@ pub struct AuditWho {
     pub clinic: Option<String>,
 }
 
+/// The role a request acted in, and at which clinic.
+type Checked = Option<(Role, Option<String>)>;
+
 /// Filled by the role extractor with the role and clinic it checked, read back by `authenticate`.
 #[derive(Clone, Default)]
-pub struct Scope(Arc<Mutex<Option<(Role, Option<String>)>>>);
+pub struct Scope(Arc<Mutex<Checked>>);
 
 impl Scope {
     pub fn set(&self, role: Role, clinic: Option<String>) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((role, clinic));
     }
 
-    fn get(&self) -> Option<(Role, Option<String>)> {
+    fn get(&self) -> Checked {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

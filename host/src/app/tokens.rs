@@ -90,7 +90,7 @@ impl App {
             .filter(|t| actor.is_owner() || Some(&t.maker_id) == mine.as_ref())
             .map(ApiTokenView::from)
             .collect();
-        tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(tokens)
     }
 

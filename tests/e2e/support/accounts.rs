@@ -37,7 +37,7 @@ impl Session {
         }
     }
 
-    pub fn from_address(mut self, address: &str) -> Session {
+    pub fn seen_from(mut self, address: &str) -> Session {
         self.from = Some(address.to_string());
         self
     }
