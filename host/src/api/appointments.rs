@@ -26,7 +26,6 @@ fn view(clinic: &Clinic, listed: Listed) -> AppointmentView {
 )]
 pub async fn list(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<AppointmentQuery>,
@@ -69,7 +68,6 @@ pub async fn list(
 )]
 pub async fn book(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewAppointment>,
@@ -106,7 +104,6 @@ pub async fn show(
 )]
 pub async fn reschedule(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<MoveRequest>,

@@ -121,6 +121,7 @@ pub struct AuditQuery {
     /// Continue after the page that ended with this entry id.
     pub cursor: Option<String>,
     /// At most this many (default 100, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -160,6 +161,7 @@ pub async fn list(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgetRep {
+    #[schema(min_length = 3, max_length = 254, pattern = "@email")]
     pub email: String,
 }
 
@@ -175,7 +177,6 @@ pub struct ForgetRep {
 )]
 pub async fn forget(
     _role: AsOwner,
-
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ForgetRep>,
 ) -> Result<Json<Forgotten>, ApiError> {

@@ -21,7 +21,6 @@ use crate::domain::{ClinicUpdate, NewClinic};
 )]
 pub async fn create(
     _role: AsOwner,
-
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewClinic>,
 ) -> Result<(StatusCode, Json<ClinicView>), ApiError> {
@@ -74,7 +73,6 @@ pub async fn show(
 )]
 pub async fn update(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(change): JsonBody<ClinicUpdate>,

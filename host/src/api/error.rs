@@ -110,6 +110,7 @@ impl From<AppError> for ApiError {
             AppError::Unauthenticated { code, message } => ApiError::new(StatusCode::UNAUTHORIZED, code, message),
             AppError::Forbidden { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
             AppError::Gone { code, message } => ApiError::new(StatusCode::GONE, code, message),
+            AppError::DeadLink { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
             error @ AppError::Throttled { wait_secs } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", error.to_string())
                     .with_retry_after(wait_secs)
@@ -119,8 +120,7 @@ impl From<AppError> for ApiError {
                 let (status, code) = match &error {
                     PasskeyError::Unavailable => (StatusCode::CONFLICT, "passkeys_unavailable"),
                     PasskeyError::UnknownCeremony => (StatusCode::CONFLICT, "passkey_step_expired"),
-                    PasskeyError::Malformed(_) => (StatusCode::BAD_REQUEST, "invalid_credential"),
-                    PasskeyError::Refused(_) | PasskeyError::UnknownKey => {
+                    PasskeyError::Malformed(_) | PasskeyError::Refused(_) | PasskeyError::UnknownKey => {
                         (StatusCode::UNAUTHORIZED, "passkey_refused")
                     }
                 };

@@ -51,7 +51,6 @@ impl From<&BookingLink> for LinkView {
 )]
 pub async fn list_links(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<LinkList>, ApiError> {
@@ -71,7 +70,6 @@ pub async fn list_links(
 )]
 pub async fn create_link(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewBookingLink>,
@@ -93,7 +91,6 @@ pub async fn create_link(
 )]
 pub async fn renew_link(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<Json<LinkView>, ApiError> {
@@ -114,7 +111,6 @@ pub async fn renew_link(
 )]
 pub async fn revoke_link(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -81,9 +81,11 @@ pub struct MessageList {
 pub struct MessageQuery {
     /// `next_cursor` of the page before.
     #[serde(default)]
+    #[param(pattern = r"^[A-Za-z0-9]{1,64}$")]
     pub cursor: Option<String>,
     /// At most this many (default 100, at most 500).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -91,6 +93,7 @@ pub struct MessageQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailTest {
+    #[schema(max_length = 254, pattern = "@email")]
     pub to: String,
 }
 
@@ -129,7 +132,6 @@ pub async fn status(_role: AsStaff, State(state): State<AppState>) -> Json<MailV
 )]
 pub async fn test(
     _role: AsOwner,
-
     State(state): State<AppState>,
     JsonBody(body): JsonBody<MailTest>,
 ) -> Result<Json<MailTestResult>, ApiError> {
@@ -147,7 +149,6 @@ pub async fn test(
 )]
 pub async fn list(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<MessageQuery>,

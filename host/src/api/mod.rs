@@ -9,6 +9,7 @@ pub mod auth;
 mod backup;
 mod clinics;
 pub mod cookies;
+mod document;
 mod error;
 mod extract;
 mod headers;
@@ -101,6 +102,14 @@ impl utoipa::Modify for Security {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(cookies::COOKIE))),
         );
+        components.add_security_scheme(
+            "csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "the session's CSRF token (answered when signing in and by GET /api/v1/session); every change \
+                 made with the session cookie sends it",
+            ))),
+        );
     }
 }
 
@@ -120,8 +129,13 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError
 
 #[utoipa::path(operation_id = "openapi", get, path = "/api/v1/openapi.json", tag = "operations", summary = "This document (OpenAPI 3.1)",
     security(()), responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-async fn openapi(State(document): State<Arc<utoipa::openapi::OpenApi>>) -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json((*document).clone())
+async fn openapi(State(document): State<Arc<String>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        (*document).clone(),
+    )
+        .into_response()
 }
 
 /// Every route and its documentation, from the same `routes!` calls: a route cannot be served without being
@@ -266,7 +280,8 @@ pub fn router(state: AppState) -> Router {
             .next()
             .unwrap_or_default(),
     );
-    let document = Arc::new(document);
+    // Written once: the document is the same for the server's whole life.
+    let document = Arc::new(document::described(&document).to_string());
     routes
         .route("/api/v1/openapi.json", get(openapi).with_state(document))
         .fallback(|| async {

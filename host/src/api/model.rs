@@ -128,17 +128,21 @@ pub struct AppointmentList {
 pub struct AppointmentQuery {
     /// First clinic-local date to include (YYYY-MM-DD). Without it, only appointments from now on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(format = Date, pattern = "@date")]
     pub from: Option<String>,
     /// Last clinic-local date to include (YYYY-MM-DD).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(format = Date, pattern = "@date")]
     pub to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<AppointmentStatus>,
     /// Appointments per page, 1 to 1000 (default 500).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(pattern = r"^-?[0-9]{1,11}\.[A-Za-z0-9]{1,64}$")]
     pub cursor: Option<String>,
 }
 

@@ -126,7 +126,7 @@ pub async fn admin_page() -> Response {
     tag = "pages",
     summary = "The rep's booking page",
     params(("link" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = 404, description = "The not-found page: the link is wrong, revoked or used", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) -> Response {
@@ -142,7 +142,7 @@ pub async fn book_page(State(state): State<AppState>, Path(link): Path<String>) 
     tag = "pages",
     summary = "The rep's page for one booking",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = 404, description = "The not-found page: the link is wrong, revoked or used", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
@@ -160,7 +160,7 @@ pub async fn manage_page(State(state): State<AppState>, Path(token): Path<String
     tag = "pages",
     summary = "The rep's page to confirm their address (opening it changes nothing)",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = 404, description = "The not-found page: the link is wrong, revoked or used", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
@@ -178,7 +178,7 @@ pub async fn confirm_page(State(state): State<AppState>, Path(token): Path<Strin
     tag = "pages",
     summary = "The rep's page for their place on a waitlist (opening it changes nothing)",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = 404, description = "The not-found page: the link is wrong, revoked or used", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn waitlist_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
@@ -195,7 +195,7 @@ pub async fn waitlist_page(State(state): State<AppState>, Path(token): Path<Stri
     tag = "pages",
     summary = "The rep's page for a freed time offered to them (opening it changes nothing)",
     params(("token" = String, Path)),
-    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
+    responses((status = 200, description = "Done", body = String, content_type = "text/html"), (status = 404, description = "The not-found page: the link is wrong, revoked or used", body = String, content_type = "text/html"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)),
     security(())
 )]
 pub async fn offer_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {

@@ -88,7 +88,6 @@ pub async fn install(
 )]
 pub async fn activate(
     _role: AsOwner,
-
     State(state): State<AppState>,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Activation>,
@@ -110,7 +109,6 @@ pub async fn activate(
 )]
 pub async fn rollback(
     _role: AsOwner,
-
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ActiveVersion>, ApiError> {
@@ -131,7 +129,6 @@ pub async fn rollback(
 )]
 pub async fn remove(
     _role: AsOwner,
-
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

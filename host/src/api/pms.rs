@@ -17,7 +17,8 @@ impl From<SyncError> for ApiError {
     fn from(error: SyncError) -> Self {
         let code = error.code();
         let status = match &error {
-            SyncError::NotConfigured(_) | SyncError::PractitionerNotMapped(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SyncError::NotConfigured(_) => StatusCode::CONFLICT,
+            SyncError::PractitionerNotMapped(_) => StatusCode::UNPROCESSABLE_ENTITY,
             SyncError::NoConnector { .. } => StatusCode::SERVICE_UNAVAILABLE,
             SyncError::NotValidated(_) => StatusCode::CONFLICT,
             SyncError::SwitchRefused(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -51,7 +52,6 @@ impl From<SyncError> for ApiError {
 )]
 pub async fn set(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(update): JsonBody<PmsSettingsUpdate>,
@@ -69,7 +69,6 @@ pub async fn set(
 )]
 pub async fn validate(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<Validation>, ApiError> {
@@ -86,7 +85,6 @@ pub async fn validate(
 )]
 pub async fn locations(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<LocationList>, ApiError> {
@@ -122,7 +120,6 @@ pub async fn reset(
 )]
 pub async fn sync_all(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -140,7 +137,6 @@ pub async fn sync_all(
 )]
 pub async fn reconcile(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<ReconcileReport>, ApiError> {
@@ -157,7 +153,6 @@ pub async fn reconcile(
 )]
 pub async fn retry_parked(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -175,7 +170,6 @@ pub async fn retry_parked(
 )]
 pub async fn sync_status(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<SyncStatus>, ApiError> {
@@ -192,7 +186,6 @@ pub async fn sync_status(
 )]
 pub async fn doctor(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::DoctorReport>, ApiError> {
@@ -204,6 +197,7 @@ pub async fn doctor(
 #[serde(deny_unknown_fields)]
 pub struct SwitchQuery {
     /// The connector to switch to, e.g. caldav.
+    #[param(min_length = 1, max_length = 64, pattern = "@line")]
     pub to: String,
 }
 
@@ -217,7 +211,6 @@ pub struct SwitchQuery {
 )]
 pub async fn switch_preview(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     QueryParams(query): QueryParams<SwitchQuery>,
@@ -236,7 +229,6 @@ pub async fn switch_preview(
 )]
 pub async fn switch(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(request): JsonBody<crate::sync::SwitchRequest>,
@@ -254,7 +246,6 @@ pub async fn switch(
 )]
 pub async fn availability(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::AvailabilityView>, ApiError> {
@@ -271,7 +262,6 @@ pub async fn availability(
 )]
 pub async fn refresh_availability(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<crate::app::AvailabilityView>, ApiError> {

@@ -242,9 +242,11 @@ fn slot_views(clinic: &Clinic, offer: &Offer) -> Vec<SlotView> {
 pub struct RangeQuery {
     /// First clinic-local date (YYYY-MM-DD); default today.
     #[serde(default)]
+    #[param(format = Date, pattern = "@date")]
     pub from: Option<String>,
     /// Last clinic-local date; default four weeks on.
     #[serde(default)]
+    #[param(format = Date, pattern = "@date")]
     pub to: Option<String>,
 }
 
@@ -355,6 +357,7 @@ impl Booked {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
+    #[schema(min_length = 3, max_length = 254, pattern = "@email")]
     pub email: String,
 }
 

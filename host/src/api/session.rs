@@ -450,9 +450,9 @@ pub async fn skip_enrolment(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirstOwner {
-    #[schema(min_length = 3, max_length = 254)]
+    #[schema(min_length = 3, max_length = 254, pattern = "@email")]
     pub email: String,
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub name: String,
 }
 
@@ -484,7 +484,7 @@ pub async fn create_owner(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Forgot {
-    #[schema(min_length = 1, max_length = 254)]
+    #[schema(min_length = 1, max_length = 254, pattern = "@email")]
     pub email: String,
 }
 
@@ -506,8 +506,10 @@ pub async fn forgot(
 ) -> Result<Response, ApiError> {
     let from = requester(client, &headers);
     limit_attempts(&state, &from)?;
-    if state.public_limits.allow_recovery(&body.email) {
-        state.app.forgot_password(&body.email, &from).await?;
+    // Bad input is told so before the per-address allowance, which answers every address alike.
+    let email = crate::domain::check_email("email", &body.email)?;
+    if state.public_limits.allow_recovery(&email) {
+        state.app.forgot_password(&email, &from).await?;
     }
     let mut response = StatusCode::ACCEPTED.into_response();
     response.extensions_mut().insert(SelfAudited);

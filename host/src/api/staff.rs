@@ -22,7 +22,6 @@ use crate::domain::{NewPractitioner, PmsLinkState, Practitioner};
 )]
 pub async fn add(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPractitioner>,
@@ -59,7 +58,6 @@ pub async fn list(
 )]
 pub async fn sync(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<StaffSyncView>, ApiError> {
@@ -88,7 +86,6 @@ pub async fn sync(
 )]
 pub async fn map(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, staff_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<StaffMapping>,

@@ -74,7 +74,6 @@ fn time_view(NamedTime { time, with }: NamedTime) -> TimeView {
 )]
 pub async fn list_categories(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<CategoryList>, ApiError> {
@@ -94,7 +93,6 @@ pub async fn list_categories(
 )]
 pub async fn add_category(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewCategory>,
@@ -113,7 +111,6 @@ pub async fn add_category(
 )]
 pub async fn remove_category(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -131,7 +128,6 @@ pub async fn remove_category(
 )]
 pub async fn list_times(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<TimeList>, ApiError> {
@@ -156,7 +152,6 @@ pub async fn list_times(
 )]
 pub async fn add_time(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewPublishedTime>,
@@ -175,7 +170,6 @@ pub async fn add_time(
 )]
 pub async fn remove_time(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -193,7 +187,6 @@ pub async fn remove_time(
 )]
 pub async fn list_closed(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<ClosedList>, ApiError> {
@@ -213,7 +206,6 @@ pub async fn list_closed(
 )]
 pub async fn add_closed(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(new): JsonBody<NewClosedDate>,
@@ -227,12 +219,11 @@ pub async fn add_closed(
     path = "/api/v1/clinics/{clinic}/closed/{date}",
     tag = "publishing",
     summary = "Open a closed date again",
-    params(("clinic" = String, Path, description = "Clinic id"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    params(("clinic" = String, Path, description = "Clinic id"), ("date" = String, Path, description = "YYYY-MM-DD", format = Date, pattern = "@date")),
     responses((status = 204, description = "Done"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody))
 )]
 pub async fn remove_closed(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, date)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -262,7 +262,6 @@ pub async fn list(
     responses((status = 200, description = "Removed", body = EntryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn remove(
     _role: AsFrontDesk,
-
     State(state): State<AppState>,
     Path((clinic, entry)): Path<(String, String)>,
 ) -> Result<Json<EntryView>, ApiError> {

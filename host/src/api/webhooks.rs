@@ -69,6 +69,7 @@ pub struct EndpointList {
 pub struct Rotation {
     /// Hours the current secret keeps signing beside the new one (default 24, 0 to stop it now, at most 168).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 168)]
     pub overlap_hours: Option<u32>,
 }
 
@@ -121,6 +122,7 @@ pub struct DeliveryList {
 pub struct DeliveryQuery {
     /// At most this many, newest first (default 100, at most 500).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -130,7 +132,6 @@ pub struct DeliveryQuery {
     responses((status = 200, description = "Done", body = EndpointList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn list(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
 ) -> Result<Json<EndpointList>, ApiError> {
@@ -148,7 +149,6 @@ pub async fn list(
     responses((status = 201, description = "Added", body = EndpointWithSecret), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn add(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path(clinic_id): Path<String>,
     JsonBody(body): JsonBody<EndpointRequest>,
@@ -169,7 +169,6 @@ pub async fn add(
     responses((status = 200, description = "Done", body = EndpointView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn show(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<Json<EndpointView>, ApiError> {
@@ -184,7 +183,6 @@ pub async fn show(
     responses((status = 200, description = "Changed", body = EndpointView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn update(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<EndpointPatch>,
@@ -199,7 +197,6 @@ pub async fn update(
     responses((status = 204, description = "Removed"), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn remove(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -214,7 +211,6 @@ pub async fn remove(
     responses((status = 200, description = "Rotated", body = EndpointWithSecret), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn rotate(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<Rotation>,
@@ -235,7 +231,6 @@ pub async fn rotate(
     responses((status = 202, description = "Queued", body = DeliveryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn test(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
@@ -249,7 +244,6 @@ pub async fn test(
     responses((status = 200, description = "Done", body = DeliveryList), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn deliveries(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id)): Path<(String, String)>,
     QueryParams(query): QueryParams<DeliveryQuery>,
@@ -266,7 +260,6 @@ pub async fn deliveries(
     responses((status = 200, description = "Queued again", body = DeliveryView), (status = "default", description = "Error envelope: what happened and what to do", body = crate::api::error::ErrorBody)))]
 pub async fn retry(
     _role: AsManager,
-
     State(state): State<AppState>,
     Path((clinic_id, id, delivery)): Path<(String, String, String)>,
 ) -> Result<Json<DeliveryView>, ApiError> {

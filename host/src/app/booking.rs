@@ -1,33 +1,30 @@
-//! Reps booking themselves: what a booking link offers, a rep's booking, and the swap and cancel a manage
-//! link allows. Every claim of a slot (a booking, a swap, an approval) runs under the clinic's lock and
+//! Reps booking themselves: a claim of one open slot, the clinic's per-rep rules, and the booking made
+//! through a link. Every claim of a slot (a booking, a swap, an approval) runs under the clinic's lock and
 //! checks the slot is still open right then, so two reps can never both hold one slot; a booking reads its
 //! clinic once and its clinic's appointments once, and every rule reads that one snapshot.
 //!
 //! Capabilities (booking links, manage links) are the only key on these paths: a wrong one and a revoked
-//! or expired one are the same `LinkNotFound`, and nothing answered depends on other clinics' data.
+//! or expired one are the same `LinkNotFound`, and nothing answered depends on other clinics' data. The
+//! slots a link offers are `slots`, a manage link's swap and cancel `manage`, the mailed links `rep_links`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use rand::TryRngCore;
 use serde::{Deserialize, Serialize};
 
 use super::notices::Tell;
+use super::slots::window_start;
 use super::{App, AppError, with_whom};
 use crate::domain::{
-    Appointment, AppointmentStatus, BookingLink, BookingSource, Clinic, DomainError, LinkBooking, LocalStart,
-    ManageAccess, OpenSlots, Placement, Rep, Slot, local_parts, new_id, open_slots_counted, parse_local_start,
-    resolve_local_start_first,
+    Appointment, Clinic, DomainError, LinkBooking, LocalStart, ManageAccess, Placement, Rep, Slot, local_parts, new_id,
+    parse_local_start, resolve_local_start_first,
 };
-use crate::domain::{MessageKind, OutgoingMessage, email_domain, looks_like_email, normalize_email};
+use crate::domain::{MessageKind, email_domain, normalize_email};
 use crate::notify::RepLinks;
-use crate::store::{AppointmentFilter, Change, TokenChange};
+use crate::store::{Change, TokenChange};
 
-/// The most days one slots request may span.
-pub const MAX_DAYS: i64 = 62;
 /// How far ahead a "next free slot" hint looks.
 const NEXT_FREE_DAYS: i64 = 28;
 /// A manage link works until this long after the visit.
@@ -38,20 +35,12 @@ pub(super) const MANAGE_AFTER_VISIT: SignedDuration = SignedDuration::from_hours
 #[serde(deny_unknown_fields)]
 pub struct BookingRequest {
     /// Clinic-local `YYYY-MM-DDTHH:MM`, a slot's `local_start`.
+    #[schema(pattern = "@local-start")]
     pub start: String,
     /// The slot's practitioner; `null` for a slot with the whole clinic.
     #[serde(default)]
     pub practitioner_id: Option<String>,
     pub rep: Rep,
-}
-
-/// A swap to another open slot.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SwapRequest {
-    pub start: String,
-    #[serde(default)]
-    pub practitioner_id: Option<String>,
 }
 
 pub use crate::domain::digest;
@@ -63,44 +52,6 @@ pub fn new_capability() -> Result<String, AppError> {
         .try_fill_bytes(&mut bytes)
         .map_err(|e| AppError::Random(e.to_string()))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// A date range for slots, defaulting to the next four weeks, at most `MAX_DAYS`.
-pub fn slot_range(
-    clinic: &Clinic,
-    from: Option<Date>,
-    to: Option<Date>,
-    now: Timestamp,
-) -> Result<(Date, Date), DomainError> {
-    let today = now.to_zoned_datetime(clinic.tz()).date();
-    let first = from.unwrap_or(today).max(today);
-    let last = to.unwrap_or_else(|| first.checked_add(27.days()).unwrap_or(first));
-    if last < first {
-        return Err(DomainError::Invalid {
-            field: "to",
-            message: format!("to {last} is before from {first}"),
-        });
-    }
-    if (last - first).get_days() as i64 >= MAX_DAYS {
-        return Err(DomainError::Invalid {
-            field: "to",
-            message: format!("ask for at most {MAX_DAYS} days at a time"),
-        });
-    }
-    Ok((first, last))
-}
-
-/// Open slots, and how far the PMS diaries they were checked against can be trusted.
-pub struct Offer {
-    pub slots: Vec<Slot>,
-    /// Whether the clinic's connector reads diaries at all.
-    pub pms_checked: bool,
-    /// The oldest diary read the answer relies on (`None`: some day not read yet).
-    pub checked_since: Option<Timestamp>,
-    /// Every day's diary was read within its time to live.
-    pub fresh: bool,
-    /// The clinic's practitioners' display names, by id, for saying who each slot is with.
-    pub names: HashMap<String, String>,
 }
 
 /// A rep's visit as the manage link shows it.
@@ -118,112 +69,7 @@ pub struct Booked {
     pub manage_token: Option<String>,
 }
 
-/// The first instant of a clinic-local day's slot computation window (a day early, for DST and long visits).
-fn window_start(clinic: &Clinic, first: Date, now: Timestamp) -> Timestamp {
-    first
-        .to_zoned_datetime(clinic.tz())
-        .map(|z| z.timestamp())
-        .unwrap_or(now)
-        - SignedDuration::from_hours(24)
-}
-
-fn window_end(clinic: &Clinic, last: Date, now: Timestamp) -> Timestamp {
-    last.checked_add(2.days())
-        .unwrap_or(last)
-        .to_zoned_datetime(clinic.tz())
-        .map(|z| z.timestamp())
-        .unwrap_or(now)
-}
-
-fn cutoff_passed(hours: u32, appointment: &Appointment, now: Timestamp) -> bool {
-    appointment.start - SignedDuration::from_hours(hours as i64) <= now
-}
-
 impl App {
-    /// A live link (not revoked), or the one answer for anything else.
-    pub(super) fn live_link(&self, capability: &str) -> Result<BookingLink, AppError> {
-        self.store
-            .link_by_digest(&digest(capability))?
-            .filter(|l| l.revoked_at.is_none())
-            .ok_or(AppError::LinkNotFound)
-    }
-
-    /// A live link and its clinic.
-    pub fn link(&self, capability: &str) -> Result<(BookingLink, Clinic), AppError> {
-        let link = self.live_link(capability)?;
-        let clinic = self.store.clinic(&link.clinic_id)?;
-        Ok((link, clinic))
-    }
-
-    /// The open slots `categories` see in `[first, last]` given the clinic's `appointments` (any superset
-    /// of those that start in the window), `except` one appointment (a swap frees its own slot), minus what
-    /// the doctors' PMS diaries say is busy (from the cache: never a call to the PMS).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn open(
-        &self,
-        clinic: &Clinic,
-        categories: &[String],
-        appointments: &[Appointment],
-        first: Date,
-        last: Date,
-        now: Timestamp,
-        except: Option<&str>,
-    ) -> Result<Offer, AppError> {
-        let others: Cow<'_, [Appointment]> = match except {
-            None => Cow::Borrowed(appointments),
-            Some(id) => Cow::Owned(appointments.iter().filter(|a| a.id != id).cloned().collect()),
-        };
-        let busy = self.availability.busy(clinic, first, last, now);
-        let (slots, removed) = open_slots_counted(&OpenSlots {
-            clinic,
-            times: &self.store.published_times(&clinic.id)?,
-            closed: &self.store.closed_dates(&clinic.id)?,
-            appointments: &others,
-            categories,
-            first,
-            last,
-            now,
-            busy: &busy.by_practitioner,
-        });
-        self.availability.note_removed(&clinic.id, removed);
-        Ok(Offer {
-            slots,
-            pms_checked: busy.applies,
-            checked_since: busy.checked_since,
-            fresh: busy.fresh,
-            names: self.names(clinic)?,
-        })
-    }
-
-    /// The clinic's appointments from `from` on (every one a rule may look at).
-    pub(super) fn appointments_from(
-        &self,
-        clinic: &Clinic,
-        from: Timestamp,
-        to: Option<Timestamp>,
-    ) -> Result<Vec<Appointment>, AppError> {
-        let filter = AppointmentFilter {
-            from: Some(from),
-            to,
-            ..Default::default()
-        };
-        Ok(self.store.appointments(&clinic.id, &filter)?)
-    }
-
-    /// What a link offers in `[first, last]` (clinic-local dates).
-    pub fn slots(&self, capability: &str, from: Option<Date>, to: Option<Date>) -> Result<(Clinic, Offer), AppError> {
-        let now = self.now();
-        let (link, clinic) = self.link(capability)?;
-        let (first, last) = slot_range(&clinic, from, to, now)?;
-        let appointments = self.appointments_from(
-            &clinic,
-            window_start(&clinic, first, now),
-            Some(window_end(&clinic, last, now)),
-        )?;
-        let offer = self.open(&clinic, &link.categories, &appointments, first, last, now, None)?;
-        Ok((clinic, offer))
-    }
-
     /// The open slot at `wanted` with `practitioner`, checked now against `appointments` (the caller holds
     /// the clinic's lock), or a refusal that names the next free slot.
     #[allow(clippy::too_many_arguments)]
@@ -506,300 +352,17 @@ impl App {
             manage_token: (!confirm).then_some(token),
         })
     }
-
-    /// The visit an address confirmation link names, as it stands (held, confirmed or lapsed).
-    pub fn to_confirm(&self, capability: &str) -> Result<RepVisit, AppError> {
-        let appointment = self
-            .store
-            .appointment_by_confirm_token(&digest(capability))?
-            .ok_or(AppError::LinkNotFound)?;
-        self.visit(appointment)
-    }
-
-    /// The rep confirmed their address: the held booking becomes booked (or a request in a time that needs
-    /// approval), the per-rep rules are checked now that it counts, and the rep gets the manage link (in the
-    /// answer and by mail, with the calendar file); the practice hears of a request.
-    pub async fn confirm(&self, capability: &str) -> Result<Booked, AppError> {
-        let now = self.now();
-        let held = self.to_confirm(capability)?.appointment;
-        let manage = new_capability()?;
-        let (next, clinic) = {
-            let _guard = self.store.lock_clinic(&held.clinic_id).await;
-            let clinic = self.store.clinic(&held.clinic_id)?;
-            let current = self.store.appointment(&held.id)?;
-            let access = ManageAccess {
-                token_sha256: digest(&manage),
-                expires_at: current.end() + MANAGE_AFTER_VISIT,
-            };
-            let next = current.confirmed(&clinic, access, now)?;
-            let wanted = local_parts(current.start, &clinic.tz());
-            let appointments = self.snapshot_for(&clinic, &wanted, now)?;
-            self.check_rules(
-                &clinic,
-                &appointments,
-                &current.rep,
-                current.start,
-                current.practitioner_id.as_ref(),
-                now,
-                None,
-            )?;
-            let tell = match next.status {
-                AppointmentStatus::Requested => Tell::both(MessageKind::RequestReceived, MessageKind::RequestWaiting),
-                _ => Tell::rep(MessageKind::Booked),
-            };
-            let links = RepLinks {
-                manage_token: Some(&manage),
-                ..Default::default()
-            };
-            let messages = self.tell(&clinic, Some(&current), &next, tell, links)?;
-            let manage_digest = digest(&manage);
-            self.store.write(Change {
-                tokens: &[TokenChange::AddManage(&manage_digest)],
-                messages: &messages,
-                ..Change::of(&next).after(&current)
-            })?;
-            (next, clinic)
-        };
-        self.store.durable().await?;
-        tracing::info!(clinic = %clinic.id, appointment = %next.id, status = ?next.status, "address confirmed");
-        Ok(Booked {
-            visit: self.visit(next)?,
-            manage_token: Some(manage),
-        })
-    }
-
-    /// "Email me my visits": fresh manage links for every future visit booked with this address at the
-    /// link's clinic, by mail to that address (the old links stop working). The answer is the same whether
-    /// or not there are visits; only the mailbox's owner learns which.
-    pub async fn recover(&self, capability: &str, email: &str) -> Result<(), AppError> {
-        let now = self.now();
-        let clinic_id = self.live_link(capability)?.clinic_id;
-        if !looks_like_email(email.trim()) {
-            return Err(DomainError::Invalid {
-                field: "email",
-                message: format!("'{}' is not an email address (name@example.com)", email.trim()),
-            }
-            .into());
-        }
-        if !self.sends_mail() {
-            return Err(AppError::conflict(
-                "mail_not_configured",
-                "this booking service sends no email, so links cannot be sent; please call the clinic",
-            ));
-        }
-        let wanted = normalize_email(email);
-        {
-            let _guard = self.store.lock_clinic(&clinic_id).await;
-            let clinic = self.store.clinic(&clinic_id)?;
-            let names = self.names(&clinic)?;
-            let mine: Vec<Appointment> = self
-                .appointments_from(&clinic, now, None)?
-                .into_iter()
-                .filter(|a| a.counts_for_rep(now) && a.manage.is_some() && normalize_email(&a.rep.email) == wanted)
-                .collect();
-            if mine.is_empty() {
-                return Ok(());
-            }
-            let mut renewed = Vec::new();
-            for current in &mine {
-                let token = new_capability()?;
-                let mut next = current.clone();
-                if let Some(manage) = next.manage.as_mut() {
-                    manage.token_sha256 = digest(&token);
-                }
-                let with = with_whom(&names, next.practitioner_id.as_deref());
-                renewed.push((next, with, token));
-            }
-            // To the address the visits were booked with (the one that proved itself), not as typed here.
-            let message = self
-                .composer(&clinic)
-                .and_then(|composer| composer.recovery(&mine[0].rep.email, &renewed));
-            let digests: Vec<[String; 2]> = mine
-                .iter()
-                .zip(&renewed)
-                .map(|(old, (new, _, _))| {
-                    let digest_of =
-                        |a: &Appointment| a.manage.as_ref().map(|m| m.token_sha256.clone()).unwrap_or_default();
-                    [digest_of(old), digest_of(new)]
-                })
-                .collect();
-            let tokens: Vec<[TokenChange<'_>; 2]> = digests
-                .iter()
-                .map(|[old, new]| [TokenChange::RemoveManage(old), TokenChange::AddManage(new)])
-                .collect();
-            let messages: Vec<OutgoingMessage> = message.into_iter().collect();
-            let changes: Vec<Change<'_>> = mine
-                .iter()
-                .zip(&renewed)
-                .zip(&tokens)
-                .enumerate()
-                .map(|(n, ((old, (new, _, _)), tokens))| Change {
-                    tokens,
-                    // The one message goes with the first change; all commit together.
-                    messages: if n == 0 { &messages } else { &[] },
-                    ..Change::of(new).after(old)
-                })
-                .collect();
-            self.store.write_all(changes)?;
-        }
-        self.store.durable().await?;
-        Ok(())
-    }
-
-    /// The visit a manage link opens, while it works.
-    pub fn managed(&self, capability: &str) -> Result<RepVisit, AppError> {
-        let now = self.now();
-        let appointment = self
-            .store
-            .appointment_by_manage_token(&digest(capability))?
-            .filter(|a| a.manage.as_ref().is_some_and(|m| m.expires_at > now))
-            .ok_or(AppError::LinkNotFound)?;
-        self.visit(appointment)
-    }
-
-    pub(super) fn visit(&self, appointment: Appointment) -> Result<RepVisit, AppError> {
-        let clinic = self.store.clinic(&appointment.clinic_id)?;
-        let with = with_whom(&self.names(&clinic)?, appointment.practitioner_id.as_deref());
-        Ok(RepVisit {
-            appointment,
-            clinic,
-            with,
-        })
-    }
-
-    /// The categories of the link a managed booking came through (its swaps see what the link sees).
-    fn categories_of(&self, appointment: &Appointment) -> Result<Vec<String>, AppError> {
-        match &appointment.source {
-            BookingSource::Link { link_id } => Ok(self.store.link(&appointment.clinic_id, link_id)?.categories),
-            BookingSource::Staff => Ok(vec![]),
-        }
-    }
-
-    /// The open slots a managed booking could swap to.
-    pub fn swap_slots(
-        &self,
-        capability: &str,
-        from: Option<Date>,
-        to: Option<Date>,
-    ) -> Result<(Clinic, Offer), AppError> {
-        let now = self.now();
-        let RepVisit {
-            appointment, clinic, ..
-        } = self.managed(capability)?;
-        let (first, last) = slot_range(&clinic, from, to, now)?;
-        let appointments = self.appointments_from(
-            &clinic,
-            window_start(&clinic, first, now),
-            Some(window_end(&clinic, last, now)),
-        )?;
-        let categories = self.categories_of(&appointment)?;
-        let offer = self.open(
-            &clinic,
-            &categories,
-            &appointments,
-            first,
-            last,
-            now,
-            Some(&appointment.id),
-        )?;
-        Ok((clinic, offer))
-    }
-
-    /// The rep cancels, up to the clinic's cut-off.
-    pub async fn cancel_through_link(&self, capability: &str) -> Result<RepVisit, AppError> {
-        let now = self.now();
-        let id = self.managed(capability)?.appointment.id;
-        let (_, listed) = self
-            .change(
-                &id,
-                Tell::both(MessageKind::Cancelled, MessageKind::RepCancelled),
-                |clinic, current| {
-                    let hours = clinic.booking.cancel_cutoff_hours;
-                    if matches!(current.status, AppointmentStatus::Booked | AppointmentStatus::Requested)
-                        && cutoff_passed(hours, current, now)
-                    {
-                        return Err(DomainError::BookingRule {
-                            code: "cancel_cutoff_passed",
-                            message: format!(
-                                "cancellations close {hours} hours before the visit; please call the clinic"
-                            ),
-                        }
-                        .into());
-                    }
-                    Ok(current.cancelled(now))
-                },
-            )
-            .await?;
-        self.visit(listed.appointment)
-    }
-
-    /// The rep swaps to another open slot in one step: the old slot is let go only if the new one is taken.
-    pub async fn swap(&self, capability: &str, request: SwapRequest) -> Result<RepVisit, AppError> {
-        let now = self.now();
-        let managed = self.managed(capability)?.appointment;
-        let categories = self.categories_of(&managed)?;
-        let (_, listed) = self
-            .change(
-                &managed.id,
-                Tell::both(MessageKind::Changed, MessageKind::RepSwapped),
-                |clinic, current| {
-                    let hours = clinic.booking.swap_cutoff_hours;
-                    if cutoff_passed(hours, current, now) {
-                        return Err(DomainError::BookingRule {
-                            code: "swap_cutoff_passed",
-                            message: format!("changes close {hours} hours before the visit; please call the clinic"),
-                        }
-                        .into());
-                    }
-                    let wanted = resolve_local_start_first(&clinic.timezone, &parse_local_start(&request.start)?)?;
-                    let appointments = self.snapshot_for(clinic, &wanted, now)?;
-                    let practitioner = request.practitioner_id.as_deref();
-                    let (slot, _) = self.claim(
-                        clinic,
-                        &categories,
-                        &appointments,
-                        &wanted,
-                        practitioner,
-                        now,
-                        Some(&current.id),
-                    )?;
-                    self.check_rules(
-                        clinic,
-                        &appointments,
-                        &current.rep,
-                        slot.start,
-                        slot.practitioner_id.as_ref(),
-                        now,
-                        Some(&current.id),
-                    )?;
-                    let placement = Placement {
-                        start: local_parts(slot.start, &clinic.tz()),
-                        minutes: slot.minutes,
-                        practitioner_id: slot.practitioner_id.clone(),
-                    };
-                    let swapped = current.swapped(
-                        placement,
-                        slot.time_id.clone(),
-                        slot.approval_required,
-                        clinic.booking.swaps_per_day,
-                        now,
-                    )?;
-                    self.check_overlap(clinic, &swapped, now)?;
-                    Ok(Some(swapped))
-                },
-            )
-            .await?;
-        self.visit(listed.appointment)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use jiff::civil::Date;
+
     use super::*;
     use crate::clock::Clock;
-    use crate::domain::{NewBookingLink, PmsSyncState};
+    use crate::domain::{AppointmentStatus, BookingLink, NewBookingLink, PmsSyncState};
     use crate::domain::{NewClinic, NewPractitioner, NewPublishedTime, Practitioner, PublishedTime};
     use crate::store::Store;
 

@@ -35,7 +35,10 @@ impl App {
                         "the clinic has appointments, whose local times were booked in its current zone; create a new clinic for another zone",
                     ));
                 }
-                if let Some(Some(practitioner)) = &change.clinic_visit_practitioner_id {
+                // Blank clears it (the domain's rule); only a named practitioner must be the clinic's.
+                if let Some(Some(practitioner)) = &change.clinic_visit_practitioner_id
+                    && !practitioner.trim().is_empty()
+                {
                     self.store.practitioner(&clinic.id, practitioner).map_err(|_| DomainError::Invalid {
                         field: "clinic_visit_practitioner_id",
                         message: format!(

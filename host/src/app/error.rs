@@ -37,7 +37,11 @@ pub enum AppError {
     /// Too many wrong passwords or codes from here or for this account: wait.
     #[error("too many wrong attempts; wait {wait_secs} s and try again")]
     Throttled { wait_secs: u64 },
-    /// A single-use link that worked once: used, withdrawn, replaced or expired.
+    /// A single-use link that is not (or no longer) live: used, withdrawn, replaced, or never made. The
+    /// same answer for each, as for every capability.
+    #[error("{message}")]
+    DeadLink { code: &'static str, message: String },
+    /// A single-use link that was live and has passed its time.
     #[error("{message}")]
     Gone { code: &'static str, message: String },
     #[error(transparent)]

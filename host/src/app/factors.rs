@@ -23,9 +23,11 @@ use crate::store::PeopleWrite;
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub name: Option<String>,
     /// A new password; needs `current_password`.
     #[serde(default)]
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
     #[serde(default)]
     pub current_password: Option<String>,

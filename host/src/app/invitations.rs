@@ -17,7 +17,7 @@ use crate::store::PeopleWrite;
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
-    #[schema(min_length = 3, max_length = 254)]
+    #[schema(min_length = 3, max_length = 254, pattern = "@email")]
     pub email: String,
     pub role: Role,
     /// The clinic of a manager or front-desk role; null for owner.
@@ -25,6 +25,7 @@ pub struct InviteRequest {
     pub clinic: Option<String>,
     /// Their name, when known (they may change it when they accept).
     #[serde(default)]
+    #[schema(max_length = 120, pattern = "@blank-or-line")]
     pub name: Option<String>,
 }
 /// What an invitation made: the person as the inviter sees them, and the link when it was not mailed
@@ -43,7 +44,7 @@ pub struct Invited {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub name: String,
     #[schema(min_length = 12, max_length = 256)]
     pub password: String,
@@ -378,7 +379,7 @@ impl App {
 
     /// The live invitation behind a link (used, withdrawn and unknown links are the same).
     fn invitation_of_link(&self, token: &str) -> Result<(crate::domain::Invitation, Person), AppError> {
-        let gone = || AppError::Gone {
+        let gone = || AppError::DeadLink {
             code: "invitation_used",
             message: "this invitation link was used already or withdrawn; sign in with your email address, or ask \
                       the person who invited you for a new invitation"

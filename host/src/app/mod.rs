@@ -4,11 +4,14 @@
 //! change, its outbox entry included) and waits until the write is durable before it answers. The api and
 //! the cli call one method per request and map its answer; nothing here knows HTTP or a terminal.
 //!
-//! `clinics` (clinics, staff, PMS settings), `appointments` (staff bookings and the approval queue),
-//! `booking` (reps through links and manage links), `publishing` (times, categories, closed dates, links),
-//! `availability` (the doctors' PMS diaries), `doctor` (the setup check), `waitlist` (a rep's place on a
-//! clinic's waitlist) and `offers` (freed times offered to it, and claimed), `webhooks` (a clinic's
-//! endpoints and their deliveries).
+//! `clinics` (clinics, staff, PMS settings), `appointments` (staff bookings and the approval queue); a
+//! rep's side: `slots` (what a link offers), `booking` (a claim, the per-rep rules, a booking through a
+//! link), `manage` (a manage link's swap and cancel), `rep_links` (the address confirmation and "email me
+//! my visits"); `publishing` (times, categories, closed dates, links), `availability` (the doctors' PMS
+//! diaries), `doctor` (the setup check), `waitlist` (a rep's place on a clinic's waitlist) and `offers`
+//! (freed times offered to it, and claimed), `webhooks` (a clinic's endpoints and their deliveries). The
+//! clinic's staff: `people` and `invitations` (who has which role), `sign_in`, `sessions`, `factors`
+//! (password, TOTP, passkeys, recovery codes), `password_reset`, `tokens` (personal API tokens).
 
 mod appointments;
 mod availability;
@@ -19,14 +22,17 @@ mod error;
 mod factors;
 mod invitations;
 mod mail;
+mod manage;
 mod notices;
 mod offers;
 mod password_reset;
 mod people;
 mod privacy;
 mod publishing;
+mod rep_links;
 mod sessions;
 mod sign_in;
+mod slots;
 mod tokens;
 mod waitlist;
 mod webhooks;
@@ -40,17 +46,19 @@ use jiff::Timestamp;
 
 pub use appointments::{Cursor, DEFAULT_PAGE, ListAppointments, Listed, MAX_PAGE, Page};
 pub use availability::{Availability, AvailabilityConfig, AvailabilityView, DiaryView};
-pub use booking::{Booked, BookingRequest, MAX_DAYS, Offer, RepVisit, SwapRequest, digest, new_capability, slot_range};
+pub use booking::{Booked, BookingRequest, RepVisit, digest, new_capability};
 pub use doctor::{Check, CheckStatus, DoctorReport};
 pub use error::AppError;
 pub use factors::{FactorChanged, MePatch, PasskeyFinish, TotpEnrolment};
 pub use invitations::{AcceptInvitation, InvitationSeen, InviteRequest, Invited};
 pub use mail::{MESSAGES_MAX_PAGE, MESSAGES_PAGE, MailStatus, state_word};
+pub use manage::SwapRequest;
 pub use password_reset::ResetSeen;
 pub use people::{AccountPolicy, PersonPatch};
 pub use privacy::{Forgotten, REMOVED, rep_digest};
 pub use publishing::NamedTime;
 pub use sessions::{LiveSession, NewSession, SessionListed};
+pub use slots::{MAX_DAYS, Offer, slot_range};
 pub use tokens::{MadeToken, NewToken};
 pub use waitlist::{Joined, OfferSeen, WaitlistView};
 pub use webhooks::{DELIVERIES_MAX, MAX_OVERLAP_HOURS, WithSecret};

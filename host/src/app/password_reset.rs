@@ -17,7 +17,7 @@ impl App {
     /// "Forgot your password?": a reset link by mail to an active account's address. The answer never says
     /// whether there is one.
     pub async fn forgot_password(&self, email: &str, from: &Requester) -> Result<(), AppError> {
-        let account = normalize_email(email);
+        let account = normalize_email(&crate::domain::check_email("email", email)?);
         let person = self
             .store
             .person_by_email(&account)?
@@ -66,7 +66,7 @@ impl App {
     }
 
     fn reset_of_link(&self, token: &str) -> Result<(String, Person), AppError> {
-        let gone = || AppError::Gone {
+        let gone = || AppError::DeadLink {
             code: "reset_link_used",
             message:
                 "this reset link was used already, has expired, or was replaced by a newer one; ask for a new one \

@@ -54,6 +54,7 @@ pub struct PersonPatch {
     #[serde(default)]
     pub disabled: Option<bool>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub name: Option<String>,
 }
 

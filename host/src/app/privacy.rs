@@ -161,7 +161,14 @@ impl App {
                     || entry.clinic_id.as_deref().is_some_and(manages)
                     || entry.subject.as_ref().is_some_and(|s| their_people.contains(s)))
         };
-        Ok(self.store.audit_page(keep, before, limit.clamp(1, 500))?)
+        if !(1..=500).contains(&limit) {
+            return Err(crate::domain::DomainError::Invalid {
+                field: "limit",
+                message: format!("limit {limit} must be between 1 and 500"),
+            }
+            .into());
+        }
+        Ok(self.store.audit_page(keep, before, limit)?)
     }
 
     /// Removes rep details from each clinic's visits that ended `rep_data_retention_days` ago, and audit
@@ -224,14 +231,7 @@ impl App {
     /// Removes a rep's details from every visit of theirs at every clinic, and their words from the audit
     /// trail (APP 12/13: a rep's request).
     pub async fn forget_rep(&self, email: &str) -> Result<Forgotten, AppError> {
-        let address = normalize_email(email);
-        if !crate::domain::looks_like_email(&address) {
-            return Err(crate::domain::DomainError::Invalid {
-                field: "email",
-                message: format!("'{email}' is not an email address (name@example.com)"),
-            }
-            .into());
-        }
+        let address = normalize_email(&crate::domain::check_email("email", email)?);
         let (mut visits, mut waitlist_entries, mut webhook_deliveries) = (0, 0, 0);
         for clinic in self.store.clinics()? {
             waitlist_entries += self

@@ -18,7 +18,7 @@ const MAX_DAYS: u32 = 366;
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What it is for ("nightly export").
-    #[schema(min_length = 1, max_length = 80)]
+    #[schema(min_length = 1, max_length = 80, pattern = "@line")]
     pub name: String,
     /// The clinic it acts at; null for an owner's host-wide token.
     #[serde(default)]

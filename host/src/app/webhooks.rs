@@ -160,7 +160,14 @@ impl App {
 
     pub fn deliveries(&self, clinic_id: &str, id: &str, limit: usize) -> Result<Vec<Delivery>, AppError> {
         self.store.endpoint(clinic_id, id)?;
-        Ok(self.store.deliveries(clinic_id, id, limit.clamp(1, DELIVERIES_MAX))?)
+        if !(1..=DELIVERIES_MAX).contains(&limit) {
+            return Err(crate::domain::DomainError::Invalid {
+                field: "limit",
+                message: format!("limit {limit} must be between 1 and {DELIVERIES_MAX}"),
+            }
+            .into());
+        }
+        Ok(self.store.deliveries(clinic_id, id, limit)?)
     }
 
     /// Sends a parked delivery again now (the same `webhook-id` and body), with three fresh days of retries.

@@ -14,11 +14,18 @@ use super::{Clinic, DomainError, check_duration, refuse_controls, refuse_invisib
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rep {
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub company: String,
     #[serde(default)]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]*$|^[ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]*[^\s@\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]+@[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*\.[^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[^\s.\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069][^\s\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*[ \u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]*$"
+    )]
     pub email: String,
     #[serde(default)]
+    #[schema(max_length = 40, pattern = "@line-or-empty")]
     pub phone: Option<String>,
 }
 
@@ -171,18 +178,24 @@ pub struct LinkBooking {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAppointment {
+    #[schema(min_length = 1)]
     pub practitioner_id: String,
     pub rep: Rep,
+    #[schema(pattern = "@local-start")]
     pub start: String,
+    #[schema(minimum = 5, maximum = 240)]
     pub duration_minutes: Option<u32>,
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = "@text")]
     pub notes: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
+    #[schema(pattern = "@local-start")]
     pub start: Option<String>,
+    #[schema(minimum = 5, maximum = 240)]
     pub duration_minutes: Option<u32>,
 }
 

@@ -29,6 +29,7 @@ pub struct BookingLink {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBookingLink {
+    #[schema(min_length = 1, max_length = 120, pattern = "@line")]
     pub label: String,
     #[serde(default)]
     pub categories: Vec<String>,

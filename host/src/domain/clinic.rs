@@ -81,19 +81,23 @@ pub struct PmsSettings {
 #[serde(deny_unknown_fields)]
 pub struct PmsSettingsUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 64, pattern = "@line")]
     pub connector: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_via: Option<SendVia>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 64, pattern = "@line")]
     pub site_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 64, pattern = "@line")]
     pub pairing_code: Option<String>,
     /// Absent: unchanged; `null`: no location; a number: that location.
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub location_id: Option<Option<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = "@line")]
     pub location_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<BTreeMap<String, String>>,
@@ -218,62 +222,86 @@ pub struct Clinic {
 #[serde(deny_unknown_fields)]
 pub struct ClinicUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = "@line")]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "@state")]
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 5, maximum = 240)]
     pub appointment_duration_minutes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1440)]
     pub booking_lead_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 366)]
     pub booking_horizon_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 50)]
     pub max_open_bookings_per_rep: Option<u32>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 52)]
     pub company_visit_interval_weeks: Option<Option<u32>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 720)]
     pub cancel_cutoff_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 720)]
     pub swap_cutoff_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 50)]
     pub swaps_per_day: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 3650)]
     pub rep_data_retention_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 720)]
     pub request_expiry_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub link_daily_cap: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waitlist_policy: Option<OfferPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 5, maximum = 10080)]
     pub offer_hold_minutes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000, pattern = "@text")]
     pub visiting_instructions: Option<String>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub clinic_visit_practitioner_id: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 10, inline)]
     pub notify_email: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 168)]
     pub reminder_hours: Option<u32>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "@hh-mm")]
     pub daily_agenda_local_time: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 5, maximum = 1440)]
     pub confirm_hold_minutes: Option<u32>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 120, pattern = "@blank-or-line")]
     pub mail_display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 254, pattern = "@email-or-blank")]
     pub reply_to: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClinic {
+    #[schema(min_length = 1, max_length = 200, pattern = "@line")]
     pub name: String,
     pub timezone: String,
+    #[schema(pattern = "@state")]
     pub state: String,
     #[serde(default = "default_duration")]
+    #[schema(minimum = 5, maximum = 240)]
     pub appointment_duration_minutes: u32,
 }
 

@@ -58,7 +58,7 @@ pub fn looks_like_email(text: &str) -> bool {
 pub fn check_email(field: &'static str, text: &str) -> Result<String, DomainError> {
     super::refuse_controls(field, text, false)?;
     let address = text.trim();
-    if address.chars().count() > 254 || !looks_like_email(address) || address.chars().any(is_invisible) {
+    if text.chars().count() > 254 || !looks_like_email(address) || address.chars().any(is_invisible) {
         return Err(DomainError::Invalid {
             field,
             message: format!("{field} '{address}' is not an email address (name@example.com)"),

@@ -137,7 +137,8 @@ pub(crate) fn require_text(field: &'static str, value: &str, max: usize) -> Resu
             message: format!("{field} must not be empty"),
         });
     }
-    if trimmed.chars().count() > max {
+    // Counted as sent, as the API document's maxLength counts it.
+    if value.chars().count() > max {
         return Err(DomainError::Invalid {
             field,
             message: format!("{field} is longer than {max} characters"),

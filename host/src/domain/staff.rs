@@ -99,9 +99,13 @@ pub struct Practitioner {
 #[serde(deny_unknown_fields)]
 pub struct NewPractitioner {
     #[serde(default)]
+    #[schema(max_length = 20, pattern = "@line-or-empty")]
     pub title: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "@line")]
     pub first_name: String,
+    #[schema(min_length = 1, max_length = 100, pattern = "@line")]
     pub last_name: String,
+    #[schema(pattern = r"^\s*[A-Za-z]\s*[A-Za-z]\s*[A-Za-z](\s*[0-9]){10}\s*$")]
     pub ahpra: String,
 }
 
@@ -112,7 +116,16 @@ impl Practitioner {
         Ok(Practitioner {
             id,
             clinic_id,
-            title: new.title.trim().chars().take(20).collect(),
+            title: {
+                let title = new.title.trim();
+                if title.chars().count() > 20 {
+                    return Err(DomainError::Invalid {
+                        field: "title",
+                        message: "title is longer than 20 characters (Dr, Prof, A/Prof...)".into(),
+                    });
+                }
+                title.to_string()
+            },
             first_name: require_text("first_name", &new.first_name, 100)?,
             last_name: require_text("last_name", &new.last_name, 100)?,
             ahpra: Ahpra::parse(&new.ahpra)?,

@@ -18,6 +18,7 @@ pub struct VisitorCategory {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
+    #[schema(min_length = 1, max_length = 80, pattern = "@line")]
     pub name: String,
 }
 
@@ -56,13 +57,19 @@ pub struct PublishedTime {
 #[serde(deny_unknown_fields)]
 pub struct NewPublishedTime {
     /// mon, tue, wed, thu, fri, sat, sun (or the full name).
+    #[schema(
+        pattern = r"^\s*([Mm][Oo][Nn]([Dd]([Aa]([Yy])?)?)?|[Tt][Uu][Ee]([Ss]([Dd]([Aa]([Yy])?)?)?)?|[Ww][Ee][Dd]([Nn]([Ee]([Ss]([Dd]([Aa]([Yy])?)?)?)?)?)?|[Tt][Hh][Uu]([Rr]([Ss]([Dd]([Aa]([Yy])?)?)?)?)?|[Ff][Rr][Ii]([Dd]([Aa]([Yy])?)?)?|[Ss][Aa][Tt]([Uu]([Rr]([Dd]([Aa]([Yy])?)?)?)?)?|[Ss][Uu][Nn]([Dd]([Aa]([Yy])?)?)?)\s*$"
+    )]
     pub weekday: String,
     /// HH:MM, clinic-local.
+    #[schema(pattern = "@hh-mm")]
     pub start: String,
     /// HH:MM, clinic-local.
+    #[schema(pattern = "@hh-mm")]
     pub end: String,
     /// Default: the clinic's appointment duration.
     #[serde(default)]
+    #[schema(minimum = 5, maximum = 240)]
     pub slot_minutes: Option<u32>,
     #[serde(default)]
     pub practitioner_id: Option<String>,
@@ -71,8 +78,10 @@ pub struct NewPublishedTime {
     #[serde(default)]
     pub approval_required: bool,
     #[serde(default)]
+    #[schema(format = Date, pattern = "@date")]
     pub from: Option<String>,
     #[serde(default)]
+    #[schema(format = Date, pattern = "@date")]
     pub until: Option<String>,
 }
 
@@ -213,8 +222,10 @@ pub struct ClosedDate {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClosedDate {
+    #[schema(format = Date, pattern = "@date")]
     pub date: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "@line-or-empty")]
     pub reason: String,
 }
 

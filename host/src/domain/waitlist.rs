@@ -19,8 +19,10 @@ pub struct WaitlistRequest {
     pub practitioner_id: Option<String>,
     /// `mon` .. `sun`; empty: any weekday.
     #[serde(default)]
+    #[schema(max_items = 7)]
     pub weekdays: Vec<String>,
     /// The last clinic-local date (`YYYY-MM-DD`) a freed time may be on; at most the booking horizon.
+    #[schema(format = Date, pattern = "@date")]
     pub until: String,
 }
 

@@ -165,11 +165,13 @@ impl Endpoint {
 #[serde(deny_unknown_fields)]
 pub struct EndpointRequest {
     /// `https://...`; `http://` only to loopback, and loopback only with `--plugin-allow-loopback`.
+    #[schema(max_length = 2000, pattern = "@url")]
     pub url: String,
     /// Which events it wants (see the event names); empty: all of them.
     #[serde(default)]
     pub events: Vec<EventKind>,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub description: String,
     #[serde(default)]
     pub disabled: bool,
@@ -180,11 +182,13 @@ pub struct EndpointRequest {
 #[serde(deny_unknown_fields)]
 pub struct EndpointPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000, pattern = "@url")]
     pub url: Option<String>,
     /// Empty: all events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventKind>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub description: Option<String>,
     /// Switched off: what happens meanwhile is not delivered to it (nothing piles up for a dead receiver).
     #[serde(default, skip_serializing_if = "Option::is_none")]

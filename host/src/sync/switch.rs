@@ -43,6 +43,7 @@ pub struct SwitchPreview {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchRequest {
+    #[schema(min_length = 1, max_length = 64, pattern = "@line")]
     pub connector: String,
     #[serde(default)]
     pub send_via: Option<SendVia>,
@@ -98,6 +99,8 @@ fn held_by(
 
 impl SyncEngine {
     pub fn switch_preview(&self, clinic_id: &str, to: &str) -> Result<SwitchPreview, SyncError> {
+        let to = crate::domain::require_text("to", to, 64).map_err(SyncError::Invalid)?;
+        let to = to.as_str();
         let clinic = self.store.clinic(clinic_id)?;
         let from = clinic.pms.connector.clone();
         let future = future_booked(self, &clinic)?;
@@ -129,13 +132,15 @@ impl SyncEngine {
     pub async fn switch_connector(&self, clinic_id: &str, request: SwitchRequest) -> Result<SwitchResult, SyncError> {
         let clinic = self.store.clinic(clinic_id)?;
         let from = clinic.pms.connector.clone();
-        let to = request.connector.trim().to_string();
+        let to = crate::domain::require_text("connector", &request.connector, 64).map_err(SyncError::Invalid)?;
         if from.as_deref() == Some(to.as_str()) {
             return Err(SyncError::NotConfigured(format!(
                 "the clinic already sends via {to}; change its settings with PUT /pms instead"
             )));
         }
-        let new_plugin = self.plugins.get(&to).map_err(SyncError::no_connector)?;
+        let new_plugin = self.plugins.get(&to).map_err(|error| {
+            SyncError::NotConfigured(format!("{error}; install the {to} connector first, then switch to it"))
+        })?;
         let future = future_booked(self, &clinic)?;
         let held = held_by(self, &future, from.as_deref())?;
 
