@@ -1,14 +1,17 @@
 //! Telling people: the notification outbox's worker, and how its messages are written and sent. Messages
-//! are written (`compose`) in the same store transaction as the change they tell of; this worker sends
-//! them off every request's path (`transport`), decides what each answer means (`outcome`, pure), and
+//! are written (`compose`, with a module per family: `rep`, `waitlist`, `clinic`, `accounts`) in the same
+//! store transaction as the change they tell of; this worker sends them off every request's path (`transport`), decides what each answer means (`outcome`, pure), and
 //! records it: sent, retried with backoff, or parked with the mail server's reply where the admin page,
 //! `doctor` and `/metrics` show it. A slow or dead mail server slows nothing but this worker.
 
 pub mod accounts;
 mod calendar;
+mod clinic;
 mod compose;
 mod outcome;
+mod rep;
 mod transport;
+mod waitlist;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,7 +21,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub use calendar::{Method, Parties, calendar};
-pub use compose::{ClinicFacts, Composer, Letter, MailIdentity, RepLinks, compose_test, when};
+pub use clinic::ClinicFacts;
+pub use compose::{Composer, Letter, MailIdentity, RepLinks, compose_test, when};
 pub use outcome::{Decision, RetryPolicy, classify};
 pub use transport::{MailSettings, MailSetupError, Mailer, SendFailure};
 
