@@ -5,6 +5,7 @@
 
 mod api_token;
 mod appointment;
+mod appointment_lifecycle;
 mod appointment_view;
 mod audit;
 mod booking_link;
@@ -19,6 +20,7 @@ mod notify_settings;
 mod people;
 mod people_view;
 mod pms_record;
+mod rep;
 mod session;
 mod slots;
 mod staff;
@@ -28,10 +30,8 @@ mod waitlist;
 mod webhook;
 
 pub use api_token::{ApiToken, ApiTokenView, TOKEN_PREFIX};
-pub use appointment::{
-    Appointment, AppointmentStatus, BookingSource, Hold, LinkBooking, ManageAccess, MoveRequest, NewAppointment,
-    OutboxChange, Placement, Rep, find_overlap,
-};
+pub use appointment::{Appointment, AppointmentStatus, BookingSource, Hold, ManageAccess, OutboxChange, find_overlap};
+pub use appointment_lifecycle::{LinkBooking, MoveRequest, NewAppointment, Placement};
 pub use appointment_view::AppointmentView;
 pub use audit::{ActorKind, AuditActor, AuditEntry};
 pub use booking_link::{BookingLink, NewBookingLink, digest};
@@ -54,6 +54,7 @@ pub use people::{
 };
 pub use people_view::{FactorsView, PersonView, RoleView};
 pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState, PmsSyncStatus};
+pub use rep::Rep;
 pub use session::{SIGNING_IN_FOR, SessionPolicy, SessionRecord, SessionStage, device_words};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
