@@ -3,6 +3,11 @@
 //! insensitive, optional ones as the reference says), result columns and RETURN value.
 //!
 //! Where the reference marks something uncertain, the choice made here is written next to it.
+//!
+//! `catalogue` lists the procedures; `tables` is the raw table view.
+
+mod catalogue;
+mod tables;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,7 +15,7 @@ use jiff::civil::{Date, Weekday};
 use serde::Serialize;
 
 use crate::seed::{BpSeed, SessionSeed};
-use crate::sql::{SqlError, SqlType, Value, sql_error};
+use crate::sql::{SqlError, Value, sql_error};
 
 /// A row of an appointment in Bp's `Appointments` table.
 #[derive(Debug, Clone, Serialize)]
@@ -75,127 +80,7 @@ impl ProcOutcome {
     }
 }
 
-/// A documented procedure: its name and parameters (name, type, required).
-pub struct Procedure {
-    pub name: &'static str,
-    pub params: &'static [(&'static str, SqlType, bool)],
-    pub writes: bool,
-}
-
-use SqlType::{Date as D, Int as I, Text as T};
-
-/// Parameter order follows the reference's sources, so positional calls bind as they did there.
-pub const PROCEDURES: &[Procedure] = &[
-    Procedure {
-        name: "BP_AddAppointment",
-        params: &[
-            ("@aptdate", D, true),
-            ("@apttime", I, true),
-            ("@aptlen", I, true),
-            ("@practitionerid", I, true),
-            ("@patientid", I, true),
-            ("@loginid", I, false),
-            ("@locationid", I, false),
-        ],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_AddAppointmentEx",
-        params: &[
-            ("@aptdate", D, true),
-            ("@apttime", I, true),
-            ("@appointmenttype", I, true),
-            ("@aptlen", I, true),
-            ("@practitionerid", I, true),
-            ("@patientid", I, true),
-            ("@reason", T, true),
-            ("@loginid", I, false),
-            ("@locationid", I, false),
-            ("@videourl", T, false),
-        ],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_MoveAppointment",
-        params: &[
-            ("@aptid", I, true),
-            ("@aptdate", D, true),
-            ("@apttime", I, true),
-            ("@practitionerid", I, true),
-            ("@locationid", I, true),
-        ],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_UpdateAppointment",
-        params: &[
-            ("@aptid", I, true),
-            ("@apttype", I, true),
-            ("@aptlen", I, true),
-            ("@reason", T, true),
-        ],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_CancelAppointment",
-        params: &[("@aptid", I, true), ("@loginid", I, false)],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_ArriveAppointment",
-        params: &[("@aptid", I, true)],
-        writes: true,
-    },
-    Procedure {
-        name: "BP_IsAppointmentBooked",
-        params: &[("@userid", I, true), ("@aptdate", D, true), ("@apttime", I, true)],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetFreeAppointments",
-        params: &[("@userid", I, true), ("@aptdate", D, true)],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetAllSessions",
-        params: &[],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetAppointmentDetails",
-        params: &[("@aptid", I, true)],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetPatientAppointments",
-        params: &[("@patientid", I, true)],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetAllUsers",
-        params: &[],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetAppointmentBookUsers",
-        params: &[],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetPracticeLocations",
-        params: &[],
-        writes: false,
-    },
-    Procedure {
-        name: "BP_GetPracticeLocation",
-        params: &[("@locationid", I, true)],
-        writes: false,
-    },
-];
-
-pub fn procedure(name: &str) -> Option<&'static Procedure> {
-    PROCEDURES.iter().find(|p| p.name.eq_ignore_ascii_case(name))
-}
+pub use catalogue::{PROCEDURES, Procedure, procedure};
 
 /// A procedure's bound arguments (lower-case names with `@`), converted to the parameters' types.
 pub struct Args(pub HashMap<String, Value>);
@@ -624,68 +509,6 @@ impl Bp {
                     .collect(),
             )),
             other => Err(sql_error(2812, format!("Could not find stored procedure '{other}'."))),
-        }
-    }
-
-    /// A table's rows with every column, for SELECTs on a site that grants that permission.
-    pub fn table(&self, name: &str) -> Option<Vec<Row>> {
-        match name.to_ascii_uppercase().as_str() {
-            "APPOINTMENTS" => Some(
-                self.appointments
-                    .values()
-                    .map(|a| {
-                        vec![
-                            ("RECORDID".to_string(), Value::Int(a.record_id)),
-                            ("RECORDSTATUS".to_string(), Value::Int(a.record_status)),
-                            ("USERID".to_string(), Value::Int(a.user_id)),
-                            ("INTERNALID".to_string(), Value::Int(a.patient_id)),
-                            ("APPOINTMENTDATE".to_string(), datetime(a.date)),
-                            ("APPOINTMENTTIME".to_string(), Value::Int(a.time)),
-                            ("APPOINTMENTLENGTH".to_string(), Value::Int(a.length)),
-                            ("APPOINTMENTTYPE".to_string(), Value::Int(a.appointment_type)),
-                            ("APPOINTMENTCODE".to_string(), Value::Int(a.appointment_code)),
-                            ("LOCATIONID".to_string(), Value::Int(a.location_id)),
-                            ("REASON".to_string(), Value::Text(a.reason.clone())),
-                        ]
-                    })
-                    .collect(),
-            ),
-            "USERS" => Some(
-                self.seed
-                    .users
-                    .iter()
-                    .map(|u| {
-                        vec![
-                            ("USERID".to_string(), Value::Int(u.id)),
-                            ("USERSTATUS".to_string(), Value::Int(u.status)),
-                            ("SURNAME".to_string(), padded(&u.surname, 20)),
-                            ("FIRSTNAME".to_string(), padded(&u.first_name, 20)),
-                            ("LOCATIONID".to_string(), Value::Int(u.location_id)),
-                            (
-                                "PROVIDERNO".to_string(),
-                                u.provider_no.as_ref().map_or(Value::Null, |p| padded(p, 10)),
-                            ),
-                            (
-                                self.seed.ahpra_column.to_ascii_uppercase(),
-                                u.ahpra.as_ref().map_or(Value::Null, |a| padded(a, 15)),
-                            ),
-                        ]
-                    })
-                    .collect(),
-            ),
-            "LOCATIONS" => Some(
-                self.seed
-                    .locations
-                    .iter()
-                    .map(|l| {
-                        vec![
-                            ("LOCATIONID".to_string(), Value::Int(l.id)),
-                            ("LOCATIONNAME".to_string(), padded(&l.name, l.name.len() + 3)),
-                        ]
-                    })
-                    .collect(),
-            ),
-            _ => None,
         }
     }
 

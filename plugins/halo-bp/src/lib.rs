@@ -8,6 +8,7 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq],
 });
 
+mod availability;
 mod bp;
 mod halo;
 mod query;
@@ -87,7 +88,7 @@ impl Guest for Connector {
 
     fn unavailability(ctx: Context, practitioner_user_id: i64, first: LocalDate, last: LocalDate) -> Result<Vec<BusySpan>, ConnectorError> {
         let settings = Settings::from(&ctx)?;
-        Halo::new(&settings).on_site(false, |halo, guid| bp::unavailability(halo, guid, practitioner_user_id, &first, &last))
+        Halo::new(&settings).on_site(false, |halo, guid| availability::unavailability(halo, guid, practitioner_user_id, &first, &last))
     }
 }
 
