@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
-use super::booking::digest;
 use super::{App, AppError};
+use crate::domain::digest;
 use crate::domain::{Appointment, BookingLink, Clinic, DomainError, OpenSlots, Slot, open_slots_counted};
 use crate::store::AppointmentFilter;
 
