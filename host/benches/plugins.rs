@@ -28,6 +28,7 @@ fn native_describe(name: &str, version: &str) -> ConnectorInfo {
         settings: vec![
             SettingSpec {
                 name: "url".into(),
+                label: "Health URL".into(),
                 description: "where health calls go".into(),
                 secret: false,
                 required: false,
@@ -35,6 +36,7 @@ fn native_describe(name: &str, version: &str) -> ConnectorInfo {
             },
             SettingSpec {
                 name: "api_key".into(),
+                label: "API key".into(),
                 description: "sent as X-Api-Key to url's origin".into(),
                 secret: true,
                 required: false,

@@ -227,6 +227,20 @@ async fn main() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["appointments"].as_array().map(Vec::len), Some(100), "{body}");
 
+    // READ_PROFILE=slots|list|healthz: only that route, for READ_SECONDS, to attach a profiler to the pid.
+    if let Ok(route) = std::env::var("READ_PROFILE") {
+        let (path, token) = match route.as_str() {
+            "slots" => (slots_path.as_str(), None),
+            "list" => (list_path.as_str(), Some(server.token.as_str())),
+            _ => ("/healthz", None),
+        };
+        println!("profiling {path}: server pid {}", server.pid());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let measured = hammer(&addr, path, token, seconds).await;
+        println!("{:.0}/s, p99 {:.2} ms", measured.per_second, ms(measured.p99));
+        return;
+    }
+
     // Warm up, then each route in turn; healthz twice, around the others.
     hammer(&addr, "/healthz", None, 1.0).await;
     hammer(&addr, &slots_path, None, 1.0).await;

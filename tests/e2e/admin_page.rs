@@ -124,6 +124,25 @@ async fn admin_page_walks_the_seed_against_halo_sim() {
     // Clinic information: settings, a wrong Site ID, then the right one; the location appears only then.
     admin.tab("clinic").await;
     assert!(!browser.visible("location").await, "no location before a valid site");
+    // The connector's settings are labelled in words the practice manager reads, never by their keys.
+    let panel = admin.panel_text("clinic").await;
+    for label in [
+        "Halo Cloud address",
+        "Halo subscription key",
+        "Appointment type for rep visits",
+        "Where Bp keeps AHPRA numbers",
+    ] {
+        assert!(panel.contains(label), "no label {label:?} in {panel}");
+    }
+    for key in [
+        "base_url",
+        "subscription_key",
+        "rep_visit_type_code",
+        "ahpra_column",
+        "read_tables",
+    ] {
+        assert!(!panel.contains(key), "the key {key} is shown: {panel}");
+    }
     admin.fill("setting-base_url", &sim.url()).await;
     admin.fill("setting-subscription_key", "admin-key").await;
     admin.fill("setting-rep_visit_type_code", "126").await;

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, QueryParams};
 use super::listener::ClientAddr;
 use crate::app::{BookingRequest, Offer, RepVisit, SwapRequest, digest};
-use crate::domain::{AppointmentStatus, Clinic, Rep, parse_date, rfc3339_in};
+use crate::domain::{AppointmentStatus, Clinic, Rep, parse_date, rfc3339_and_abbreviation, rfc3339_in};
 use crate::notify::Method;
 
 /// Limits on the public routes: per client address and per capability (link or manage token).
@@ -211,27 +211,26 @@ fn slot_list(clinic: &Clinic, offer: &Offer) -> SlotList {
     }
 }
 
-fn zone_abbreviation(clinic: &Clinic, at: Timestamp) -> String {
-    at.to_zoned_datetime(clinic.tz()).strftime("%Z").to_string()
-}
-
 fn slot_views(clinic: &Clinic, offer: &Offer) -> Vec<SlotView> {
     let tz = clinic.tz();
     offer
         .slots
         .iter()
-        .map(|slot| SlotView {
-            start: rfc3339_in(slot.start, &tz),
-            local_start: slot.local_start(),
-            zone: zone_abbreviation(clinic, slot.start),
-            minutes: slot.minutes,
-            with: slot
-                .practitioner_id
-                .as_ref()
-                .map(|id| offer.names.get(id).cloned().unwrap_or_default())
-                .unwrap_or_else(|| "the clinic".into()),
-            practitioner_id: slot.practitioner_id.clone(),
-            approval_required: slot.approval_required,
+        .map(|slot| {
+            let (start, zone) = rfc3339_and_abbreviation(slot.start, &tz);
+            SlotView {
+                start,
+                local_start: slot.local_start(),
+                zone,
+                minutes: slot.minutes,
+                with: slot
+                    .practitioner_id
+                    .as_ref()
+                    .map(|id| offer.names.get(id).cloned().unwrap_or_default())
+                    .unwrap_or_else(|| "the clinic".into()),
+                practitioner_id: slot.practitioner_id.clone(),
+                approval_required: slot.approval_required,
+            }
         })
         .collect()
 }
@@ -295,20 +294,21 @@ fn rep_booking(visit: RepVisit, token: &str, now: Timestamp) -> RepBooking {
         let until = appointment.start - jiff::SignedDuration::from_hours(hours as i64);
         (holds && until > now).then(|| rfc3339_in(until, &tz))
     };
+    let (start, zone) = rfc3339_and_abbreviation(appointment.start, &tz);
     RepBooking {
         reference: appointment.reference.clone(),
         status: appointment.status,
         clinic: (&clinic).into(),
         with,
         practitioner_id: appointment.practitioner_id.clone(),
-        start: rfc3339_in(appointment.start, &tz),
+        start,
         local_start: format!(
             "{}T{:02}:{:02}",
             appointment.local_date,
             appointment.local_seconds / 3600,
             appointment.local_seconds % 3600 / 60
         ),
-        zone: zone_abbreviation(&clinic, appointment.start),
+        zone,
         minutes: appointment.duration_minutes,
         rep: appointment.rep.clone(),
         cancel_until: until(clinic.booking.cancel_cutoff_hours),

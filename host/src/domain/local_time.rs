@@ -195,10 +195,40 @@ fn gap_bounds(tz: &TimeZone, datetime: DateTime, before: Offset, after: Offset) 
 
 /// Formats an instant as RFC 3339 with the clinic's offset at that instant.
 pub fn rfc3339_in(instant: Timestamp, tz: &TimeZone) -> String {
-    instant
-        .to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    rfc3339_at(instant, tz.to_offset(instant))
+}
+
+/// `rfc3339_in` with the zone's abbreviation at that instant ("AEDT"), from one look-up of the zone's rules.
+pub fn rfc3339_and_abbreviation(instant: Timestamp, tz: &TimeZone) -> (String, String) {
+    let info = tz.to_offset_info(instant);
+    (rfc3339_at(instant, info.offset()), info.abbreviation().to_string())
+}
+
+/// RFC 3339 at a known offset. Written out directly: lists of slots and appointments print hundreds of
+/// these per answer, and strftime's general formatter was a tenth of a slot list's time.
+fn rfc3339_at(instant: Timestamp, offset: jiff::tz::Offset) -> String {
+    let local = offset.to_datetime(instant);
+    let seconds = offset.seconds();
+    if !(0..=9999).contains(&local.year()) || seconds % 60 != 0 {
+        // Years a four-digit field cannot hold, and historical offsets with seconds (local mean time).
+        return instant
+            .to_zoned_datetime(TimeZone::fixed(offset))
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string();
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 /// Dates anything may name, the same for every field and query: far enough for any real diary, near
@@ -226,6 +256,47 @@ mod tests {
 
     fn resolve(zone: &str, text: &str) -> Result<LocalStart, DomainError> {
         resolve_local_start(zone, &parse_local_start(text)?)
+    }
+
+    #[test]
+    fn rfc3339_written_out_matches_strftime_in_every_kind_of_zone() {
+        let zones = [
+            "Australia/Sydney",
+            "Australia/Lord_Howe",
+            "Australia/Eucla",
+            "America/St_Johns",
+            "UTC",
+            "Asia/Kolkata",
+        ];
+        for zone in zones {
+            let tz = TimeZone::get(zone).unwrap();
+            // Every 7 h 13 min over three years crosses each zone's changes at many times of day.
+            let mut at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+            while at < "2029-01-01T00:00:00Z".parse().unwrap() {
+                let expected = at
+                    .to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string();
+                assert_eq!(rfc3339_in(at, &tz), expected, "{zone} {at}");
+                let (text, abbreviation) = rfc3339_and_abbreviation(at, &tz);
+                assert_eq!(text, expected);
+                assert_eq!(
+                    abbreviation,
+                    at.to_zoned_datetime(tz.clone()).strftime("%Z").to_string(),
+                    "{zone} {at}"
+                );
+                at += jiff::SignedDuration::from_mins(7 * 60 + 13);
+            }
+        }
+        // Local mean time (an offset with seconds) goes through strftime.
+        let lmt: Timestamp = "1850-01-01T00:00:00Z".parse().unwrap();
+        let sydney = TimeZone::get("Australia/Sydney").unwrap();
+        assert_eq!(
+            rfc3339_in(lmt, &sydney),
+            lmt.to_zoned_datetime(sydney.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        );
     }
 
     #[test]

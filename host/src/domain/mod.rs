@@ -44,7 +44,7 @@ pub use error::{DomainError, ErrorKind};
 pub use invitation::{Invitation, InvitationView, PasswordReset};
 pub use local_time::{
     FIRST_DATE, LAST_DATE, LocalStart, local_parts, parse_date, parse_local_start, resolve_local_start,
-    resolve_local_start_first, rfc3339_in, time_zone,
+    resolve_local_start_first, rfc3339_and_abbreviation, rfc3339_in, time_zone,
 };
 pub use message::{MessageKind, MessageState, OutgoingMessage};
 pub use notify_settings::{NotifySettings, NotifyUpdate, parse_hhmm};

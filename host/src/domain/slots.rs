@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use jiff::civil::{Date, DateTime};
-use jiff::tz::AmbiguousOffset;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
@@ -66,14 +66,50 @@ fn overlaps(a: (Timestamp, Timestamp), b: (Timestamp, Timestamp)) -> bool {
 
 /// The instant of a clinic-local wall time; `None` when that time does not exist that day. A time that
 /// happens twice is its first occurrence.
-fn instant(clinic: &Clinic, at: DateTime) -> Option<Timestamp> {
-    let tz = clinic.tz();
+fn instant(tz: &TimeZone, at: DateTime) -> Option<Timestamp> {
     let offset = match tz.to_ambiguous_timestamp(at).offset() {
         AmbiguousOffset::Unambiguous { offset } => offset,
         AmbiguousOffset::Gap { .. } => return None,
         AmbiguousOffset::Fold { before, .. } => before,
     };
     offset.to_timestamp(at).ok()
+}
+
+/// The spans that hold slots, per practitioner (`None`: the whole clinic), sorted by start, with the
+/// longest one's length: a slot asks only the spans that start within that length before its end
+/// (a binary search), not every appointment of the window.
+struct Held<'a> {
+    by_practitioner: HashMap<Option<&'a str>, HeldSpans>,
+}
+
+/// One practitioner's held spans, sorted by start, and the longest one's length.
+type HeldSpans = (Vec<(Timestamp, Timestamp)>, SignedDuration);
+
+impl<'a> Held<'a> {
+    fn new(appointments: &'a [Appointment], now: Timestamp) -> Held<'a> {
+        let mut by_practitioner: HashMap<Option<&'a str>, HeldSpans> = HashMap::new();
+        for a in appointments.iter().filter(|a| a.occupies(now)) {
+            let (spans, longest) = by_practitioner.entry(a.practitioner_id.as_deref()).or_default();
+            let end = a.end();
+            spans.push((a.start, end));
+            *longest = (*longest).max(end.duration_since(a.start));
+        }
+        for (spans, _) in by_practitioner.values_mut() {
+            spans.sort_unstable();
+        }
+        Held { by_practitioner }
+    }
+
+    fn overlaps(&self, practitioner: Option<&str>, span: (Timestamp, Timestamp)) -> bool {
+        let Some((spans, longest)) = self.by_practitioner.get(&practitioner) else {
+            return false;
+        };
+        // Spans starting before `span.0 - longest` end by `span.0` at the latest.
+        let reach = span.0.checked_sub(*longest).unwrap_or(Timestamp::MIN);
+        let from = spans.partition_point(|s| s.0 < reach);
+        let to = spans.partition_point(|s| s.0 < span.1);
+        spans[from..to.max(from)].iter().any(|s| overlaps(span, *s))
+    }
 }
 
 /// The open slots, in start order (then by practitioner).
@@ -88,7 +124,7 @@ pub fn open_slots_counted(q: &OpenSlots<'_>) -> (Vec<Slot>, usize) {
     let earliest = q.now + SignedDuration::from_hours(rules.booking_lead_hours as i64);
     let latest = q.now + SignedDuration::from_hours(rules.booking_horizon_days as i64 * 24);
     let tz = q.clinic.tz();
-    let held: Vec<&Appointment> = q.appointments.iter().filter(|a| a.occupies(q.now)).collect();
+    let held = Held::new(q.appointments, q.now);
     let mut slots = Vec::new();
     let mut date = q.first;
     while date <= q.last {
@@ -99,13 +135,11 @@ pub fn open_slots_counted(q: &OpenSlots<'_>) -> (Vec<Slot>, usize) {
                 let end_of_time = date.to_datetime(time.end);
                 while wall.checked_add(step).is_ok_and(|end| end <= end_of_time) {
                     let next = wall.checked_add(step).unwrap_or(end_of_time);
-                    if let Some(start) = instant(q.clinic, wall) {
+                    if let Some(start) = instant(&tz, wall) {
                         let span = (start, start + step);
                         let bookable = start >= earliest
                             && start <= latest
-                            && !held.iter().any(|a| {
-                                a.practitioner_id == time.practitioner_id && overlaps(span, (a.start, a.end()))
-                            });
+                            && !held.overlaps(time.practitioner_id.as_deref(), span);
                         let diary_free = time
                             .practitioner_id
                             .as_ref()
@@ -287,9 +321,27 @@ mod tests {
             duration_minutes: Some(20),
             notes: String::new(),
         };
-        let booked = Appointment::book("a".into(), &c, new, now.parse().unwrap()).unwrap();
-        let left = query(&[], &[booked]);
+        let booked = Appointment::book("a".into(), &c, new.clone(), now.parse().unwrap()).unwrap();
+        let left = query(&[], std::slice::from_ref(&booked));
         assert_eq!(left.len(), 2);
         assert!(!left.iter().any(|s| s.start == open[1].start));
+
+        // A long visit that starts well before the time still holds what it covers, with shorter visits of
+        // the same doctor sorted before and after it (slots look back by the longest visit, not by one slot).
+        let at = |start: &str, minutes: u32, id: &str| {
+            let visit = crate::domain::NewAppointment {
+                start: start.into(),
+                duration_minutes: Some(minutes),
+                ..new.clone()
+            };
+            Appointment::book(id.into(), &c, visit, now.parse().unwrap()).unwrap()
+        };
+        let long = at("2027-03-09T09:00", 220, "long");
+        let early = at("2027-03-09T11:00", 15, "early");
+        let late = at("2027-03-09T13:30", 15, "late");
+        let left = query(&[], &[late, early.clone(), long]);
+        assert_eq!(left.len(), 1, "09:00 + 220 min holds 12:00 and 12:20: {left:?}");
+        assert_eq!(left[0].start, open[2].start);
+        assert_eq!(query(&[], &[early]).len(), 3);
     }
 }

@@ -28,10 +28,52 @@ pub struct CallContext {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettingSpec {
     pub name: String,
+    /// What a practice manager reads beside the field: the first line of the connector's description
+    /// (see `SettingSpec::from_described`), or the key in words when the description has one line only.
+    #[serde(default)]
+    pub label: String,
+    /// The help under the field: the description after its first line.
     pub description: String,
     pub secret: bool,
     pub required: bool,
     pub default_value: Option<String>,
+}
+
+impl SettingSpec {
+    /// A setting as a connector describes it. WIT's `setting-spec` has no label field; a connector gives one
+    /// as the first line of `description` ("Halo Cloud address\nThe API's base URL..."), so no WIT version
+    /// has to change and a connector written before the convention still reads: its key in words
+    /// (`rep_visit_type_code` -> "Rep visit type code") and its one-line description as the help.
+    pub fn from_described(
+        name: String,
+        description: String,
+        secret: bool,
+        required: bool,
+        default_value: Option<String>,
+    ) -> SettingSpec {
+        let (label, help) = match description.split_once('\n') {
+            Some((first, rest)) if !first.trim().is_empty() => (first.trim().to_string(), rest.trim().to_string()),
+            _ => (key_in_words(&name), description.trim().to_string()),
+        };
+        SettingSpec {
+            name,
+            label,
+            description: help,
+            secret,
+            required,
+            default_value,
+        }
+    }
+}
+
+/// `base_url` -> "Base url": a key as words, for a connector that gives no label.
+fn key_in_words(key: &str) -> String {
+    let spaced = key.replace(['_', '-'], " ");
+    let mut chars = spaced.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// How the host turns a secret into a header value.
@@ -230,5 +272,32 @@ impl ConnectorFailure {
                 | ConnectorFailure::Conflict(_)
                 | ConnectorFailure::Unsupported(_)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SettingSpec;
+
+    fn described(name: &str, description: &str) -> SettingSpec {
+        SettingSpec::from_described(name.into(), description.into(), false, true, None)
+    }
+
+    #[test]
+    fn the_first_line_of_a_description_is_the_label() {
+        let spec = described(
+            "base_url",
+            "Halo Cloud address\nhttps://api.haloconnect.io (production)",
+        );
+        assert_eq!(spec.label, "Halo Cloud address");
+        assert_eq!(spec.description, "https://api.haloconnect.io (production)");
+    }
+
+    #[test]
+    fn a_one_line_description_keeps_its_words_and_labels_by_the_key() {
+        let spec = described("rep_visit_type_code", "Bp appointment type code given to rep visits");
+        assert_eq!(spec.label, "Rep visit type code");
+        assert_eq!(spec.description, "Bp appointment type code given to rep visits");
+        assert_eq!(described("x", "\nonly help").label, "X");
     }
 }

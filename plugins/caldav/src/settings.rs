@@ -27,11 +27,11 @@ pub fn describe() -> ConnectorInfo {
             .map(|c| c.to_string())
             .collect(),
         settings: vec![
-            spec(SERVER_URL, "The calendar home on the CalDAV server, e.g. https://cal.example.com/dav/clinic/; the Site ID is the calendar's name under it", false, true, None),
-            spec(USERNAME, "CalDAV user name", false, true, None),
-            spec(PASSWORD, "CalDAV password (sent as HTTP Basic to the server_url's origin only)", true, true, None),
-            spec("cancel_mode", "status: keep a cancelled visit as a cancelled event (STATUS:CANCELLED); delete: remove it", false, false, Some("status")),
-            spec("practitioners", "The doctors whose visits go in this calendar, one per entry, entries separated by ';': id|name|AHPRA|email, e.g. 1|Dr Ana Ng|MED0001234567|ana@clinic.example (email optional: it makes the doctor an ATTENDEE)", false, false, Some("")),
+            spec(SERVER_URL, "Calendar server address\nThe calendar home on the CalDAV server, e.g. https://cal.example.com/dav/clinic/; the Site ID is the calendar's name under it", false, true, None),
+            spec(USERNAME, "User name\nThe CalDAV account's user name", false, true, None),
+            spec(PASSWORD, "Password\nCalDAV password (sent as HTTP Basic to the server_url's origin only)", true, true, None),
+            spec("cancel_mode", "When a visit is cancelled\nstatus: keep a cancelled visit as a cancelled event (STATUS:CANCELLED); delete: remove it", false, false, Some("status")),
+            spec("practitioners", "Doctors in this calendar\nThe doctors whose visits go in this calendar, one per entry, entries separated by ';': id|name|AHPRA|email, e.g. 1|Dr Ana Ng|MED0001234567|ana@clinic.example (email optional: it makes the doctor an ATTENDEE)", false, false, Some("")),
         ],
         // The calendar server is the clinic's own: the host allows the host of the server_url setting.
         allowed_hosts: vec![format!("{{{SERVER_URL}}}")],

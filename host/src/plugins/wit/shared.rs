@@ -130,13 +130,13 @@ macro_rules! shared_conversions {
         }
 
         fn setting_spec(s: $($types)::+::SettingSpec) -> $crate::plugins::contract::SettingSpec {
-            $crate::plugins::contract::SettingSpec {
-                name: s.name,
-                description: s.description,
-                secret: s.secret,
-                required: s.required,
-                default_value: s.default_value,
-            }
+            $crate::plugins::contract::SettingSpec::from_described(
+                s.name,
+                s.description,
+                s.secret,
+                s.required,
+                s.default_value,
+            )
         }
     };
 }
