@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::booking::{ROOMY_LIMITS, link, publish, weekday};
-use support::local_date_in;
 use support::pms::{ClinicSetup, assert_bp_matches, ready_clinic, seed, start, wait_drained};
+use support::{local_date_in, rss_kib};
 
 const CLIENTS: usize = 64;
 const SITES: usize = 4;
@@ -28,16 +28,6 @@ struct Stats {
 
 /// What an acknowledged write said: the appointment and its start as last acknowledged.
 type Acknowledged = Mutex<HashMap<String, (String, String)>>;
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

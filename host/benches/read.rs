@@ -18,21 +18,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::booking::{ROOMY_LIMITS, category, clinic, link, publish, weekday};
-use support::{BIN, Server, local_date_in};
+use support::{BIN, Server, install_component, local_date_in, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const CONNECTIONS: usize = 64;
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 /// One request on a kept-alive connection; the status, after reading the whole body (by content-length).
 async fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> std::io::Result<u16> {
@@ -169,20 +159,7 @@ async fn main() {
         built.join("examples/echo.wasm"),
     ] {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make plugins`", path.display()));
-        let response = server
-            .client()
-            .post(format!("{}/api/v1/plugins", server.base))
-            .bearer_auth(&server.token)
-            .header("content-type", "application/wasm")
-            .body(bytes)
-            .send()
-            .await
-            .expect("install");
-        assert!(
-            response.status().is_success(),
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
+        install_component(&server, bytes).await;
     }
 
     // A clinic with two doctors, noon-to-five on weekdays for both, and 150 booked visits in its diary.

@@ -106,7 +106,7 @@ export async function render(ctx) {
     },
     connector.settings.map((spec) => {
       const isSet = pms.secrets_set.includes(spec.name);
-      const label = `${spec.label || spec.name}${spec.required ? "" : " (optional)"}${spec.secret ? (isSet ? " (secret, set; leave empty to keep)" : " (secret)") : ""}`;
+      const label = `${spec.label}${spec.required ? "" : " (optional)"}${spec.secret ? (isSet ? " (secret, set; leave empty to keep)" : " (secret)") : ""}`;
       return field(label, {
         id: `setting-${spec.name}`, type: spec.secret ? "password" : "text", autocomplete: spec.secret ? "off" : null,
         value: spec.secret ? "" : (pms.settings[spec.name] ?? ""), placeholder: spec.default_value || null,

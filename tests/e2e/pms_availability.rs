@@ -301,16 +301,7 @@ async fn pms_availability_an_offline_or_slow_pms_keeps_the_page_fast_and_says_si
 }
 
 async fn install(server: &Server, bytes: Vec<u8>) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/plugins", server.base))
-        .bearer_auth(&server.token)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    response.json().await.unwrap()
+    crate::support::install_component(server, bytes).await
 }
 
 async fn echo_clinic(server: &Server, name: &str) -> String {

@@ -463,6 +463,33 @@ impl Listener {
     }
 }
 
+/// Installs (and activates) a component through the API as the host token; the plugin's summary.
+pub async fn install_component(server: &Server, bytes: Vec<u8>) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/plugins", server.base))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A process's resident set in KiB (0 once it is gone), for benches that watch the server's memory.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The halo-bp connector built by `make plugins`.
 pub fn halo_bp_component() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release/halo_bp.wasm");

@@ -57,15 +57,7 @@ pub struct ClinicSetup {
 }
 
 pub async fn install_halo_bp(server: &Server) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/plugins", server.base))
-        .bearer_auth(&server.token)
-        .header("content-type", "application/wasm")
-        .body(super::halo_bp_component())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    super::install_component(server, super::halo_bp_component()).await;
 }
 
 /// Creates a clinic on `site_id`, validates it, picks location 1, syncs its two doctors and, since Bp does
