@@ -74,14 +74,24 @@ pub use webhook::{
 /// Minutes an appointment may last, inclusive. Also the range for a clinic's default duration.
 pub const DURATION_MINUTES: std::ops::RangeInclusive<u32> = 5..=240;
 
-/// A fresh identifier: a ULID, so ids sort by creation time and read well in logs and PMS text.
-/// A webhook event's id (`webhook-id`): a ULID, so ids sort in time order.
+/// A webhook event's id (`webhook-id`): a ULID, so ids sort in the order the changes were made.
 pub fn event_id() -> String {
-    format!("msg_{}", ulid::Ulid::new())
+    format!("msg_{}", next_ulid())
 }
 
+/// A fresh identifier: a ULID, so ids sort by creation time and read well in logs and PMS text.
 pub fn new_id() -> String {
-    ulid::Ulid::new().to_string()
+    next_ulid().to_string()
+}
+
+/// ULIDs from one process-wide monotonic generator: two made in the same millisecond still sort in the
+/// order they were made (plain `Ulid::new` draws fresh random bits, so a receiver that orders a
+/// clinic's events by id could see a swap before the booking it changed).
+fn next_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Overflow needs 2^80 ids in one millisecond; a fresh random one is then still unique.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
 }
 
 /// Characters no stored text may hold: control characters (a terminal obeys ESC, NUL cuts C strings, a
@@ -160,5 +170,25 @@ pub(crate) fn check_duration(field: &'static str, minutes: u32) -> Result<u32, D
                 DURATION_MINUTES.end()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Thousands of ids in a few milliseconds: sorted as text, they are still in the order they were made.
+    #[test]
+    fn ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made() {
+        let made: Vec<String> = (0..5_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    super::new_id()
+                } else {
+                    super::event_id()[4..].to_string()
+                }
+            })
+            .collect();
+        let mut sorted = made.clone();
+        sorted.sort();
+        assert_eq!(made, sorted);
     }
 }
