@@ -232,8 +232,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<Running> {
     // Passkeys belong to the name staff reach the admin page by; hashing takes at most half the cores, so a
     // flood of sign-ins leaves the rest to bookings.
     let relying_party = config.admin_url.as_deref().or(config.public_url.as_deref());
+    let admin_base = config.admin_url.clone().unwrap_or_else(|| public_url.clone());
     let hashing = std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1);
-    let accounts = Arc::new(Identity::new(relying_party, config.sign_in_throttle, hashing).await?);
+    let accounts = Arc::new(Identity::new(relying_party, &admin_base, config.sign_in_throttle, hashing).await?);
     let app = Arc::new(
         App::new(
             store.clone(),

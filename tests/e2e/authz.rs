@@ -119,6 +119,8 @@ const CLASSES: &[(&str, &str, Class)] = &[
     ("POST", "/api/v1/me/recovery-codes", Class::Session),
     ("GET", "/api/v1/me/sessions", Class::Session),
     ("DELETE", "/api/v1/me/sessions/{id}", Class::Session),
+    ("GET", "/api/v1/me/sso-links", Class::Session),
+    ("DELETE", "/api/v1/me/sso-links/{id}", Class::Session),
     ("GET", "/api/v1/me/totp", Class::Session),
     ("POST", "/api/v1/me/totp", Class::Session),
     ("DELETE", "/api/v1/me/totp", Class::Session),
@@ -138,6 +140,12 @@ const CLASSES: &[(&str, &str, Class)] = &[
     ("DELETE", "/api/v1/plugins/{name}/versions/{version}", Class::Owner),
     ("POST", "/api/v1/reps/forget", Class::Owner),
     ("DELETE", "/api/v1/session", Class::SignOut),
+    ("GET", "/api/v1/sso/policy", Class::Owner),
+    ("PUT", "/api/v1/sso/policy", Class::Owner),
+    ("GET", "/api/v1/sso/providers", Class::Owner),
+    ("POST", "/api/v1/sso/providers", Class::Owner),
+    ("DELETE", "/api/v1/sso/providers/{id}", Class::Owner),
+    ("POST", "/api/v1/sso/providers/{id}/test", Class::Owner),
     ("GET", "/api/v1/tokens", Class::Staff),
     ("POST", "/api/v1/tokens", Class::Staff),
     ("DELETE", "/api/v1/tokens/{id}", Class::OwnToken),
@@ -338,6 +346,19 @@ impl World {
                 made["id"].as_str().unwrap().to_string()
             }
             "passkeys" => "no-such-passkey".into(),
+            "sso-links" => "no-such-link".into(),
+            // A provider needs no outside service to exist: discovery happens only at `test` and sign-in.
+            "providers" => {
+                let (status, added) = server
+                    .post(
+                        "/api/v1/sso/providers",
+                        json!({"name": format!("Provider {n}"), "issuer": format!("http://127.0.0.1:9/p{n}"),
+                               "client_id": "repbook", "client_secret": "s3cret"}),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{added}");
+                added["id"].as_str().unwrap().to_string()
+            }
             "sessions" => "others".into(),
             other => panic!("no fixture for {{id}} under {other} in {template}"),
         }

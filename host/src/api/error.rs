@@ -126,6 +126,16 @@ impl From<AppError> for ApiError {
                 };
                 ApiError::new(status, code, error.to_string())
             }
+            AppError::Sso(error) => {
+                use crate::identity::oidc::OidcError;
+                let status = match &error {
+                    OidcError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+                    OidcError::Discovery { .. } => StatusCode::BAD_GATEWAY,
+                    OidcError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                ApiError::new(status, error.code(), error.to_string())
+            }
             error @ (AppError::Random(_) | AppError::Password(_) | AppError::Totp(_)) => ApiError::internal(error),
         }
     }

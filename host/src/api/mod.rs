@@ -26,6 +26,7 @@ mod plugins;
 mod pms;
 pub mod public;
 pub mod session;
+pub mod sso;
 mod staff;
 pub mod times;
 pub mod tokens;
@@ -211,6 +212,12 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(me::recovery_codes))
         .routes(routes!(me::sessions))
         .routes(routes!(me::end_session))
+        .routes(routes!(sso::list, sso::add))
+        .routes(routes!(sso::remove))
+        .routes(routes!(sso::test))
+        .routes(routes!(sso::policy, sso::set_policy))
+        .routes(routes!(sso::links))
+        .routes(routes!(sso::unlink))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     // Components are large: their route has its own body limit (and the token check).
     let install = OpenApiRouter::new()
@@ -226,6 +233,7 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(session::passkey))
         .routes(routes!(session::skip_enrolment))
         .routes(routes!(session::forgot))
+        .routes(routes!(sso::options))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES));
     // The rep's side: no token, the capability in the path is the key; small bodies; rate-limited.
     let rep = OpenApiRouter::new()
@@ -252,6 +260,8 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(welcome::invitation))
         .routes(routes!(pages::reset_page, welcome::apply_reset))
         .routes(routes!(welcome::reset))
+        .routes(routes!(sso::start))
+        .routes(routes!(sso::callback))
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), public::limit));
     // The admin page's shell and the static assets need no token; they count against the per-address read

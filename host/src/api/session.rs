@@ -103,7 +103,8 @@ impl AppState {
             (Some(person), SessionStage::SecondFactor) => self
                 .store
                 .credentials(&person.id)
-                .map(|c| c.methods())
+                .ok()
+                .and_then(|c| self.app.methods_allowed(&c).ok())
                 .unwrap_or_default(),
             _ => Vec::new(),
         };

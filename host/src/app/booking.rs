@@ -435,7 +435,7 @@ mod tests {
             clock.clone(),
             dir.path().to_path_buf(),
             Arc::new(
-                crate::identity::Identity::new(None, Default::default(), 1)
+                crate::identity::Identity::new(None, "http://127.0.0.1", Default::default(), 1)
                     .await
                     .unwrap(),
             ),

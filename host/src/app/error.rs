@@ -50,6 +50,9 @@ pub enum AppError {
     Passkey(#[from] crate::identity::passkeys::PasskeyError),
     #[error(transparent)]
     Totp(#[from] crate::identity::totp::TotpError),
+    /// A sign-in through an OpenID Provider that did not prove anyone.
+    #[error(transparent)]
+    Sso(#[from] crate::identity::oidc::OidcError),
     /// The operating system's secure random generator failed, so no capability can be made. A fault of the
     /// machine, not of the request or the disk.
     #[error("the operating system's random generator failed: {0}")]

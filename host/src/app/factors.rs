@@ -360,6 +360,7 @@ impl App {
         };
         let removed = credentials.passkeys.remove(at);
         self.keep_a_factor(&credentials)?;
+        self.keep_break_glass(&person, credentials.passkeys.len())?;
         self.audit_factor(&person, from, "factor removed", format!("passkey \"{}\"", removed.name));
         self.factor_changed(session, person, &credentials, true, PeopleWrite::default(), from)
             .await

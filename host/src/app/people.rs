@@ -322,6 +322,8 @@ impl App {
             }
         }
         if person != before {
+            let passkeys = self.store.credentials(&person.id)?.passkeys.len();
+            self.keep_break_glass(&person, passkeys)?;
             let (sessions, tokens) = if end_sessions {
                 (self.sessions_of(&person.id)?, self.revoked_tokens_of(&person.id)?)
             } else {
@@ -376,6 +378,7 @@ impl App {
                 "change your own factors on My account; a reset is for someone who lost theirs",
             ));
         }
+        self.keep_break_glass(&person, 0)?;
         let mut credentials: Credentials = self.store.credentials(&person.id)?;
         credentials.reset_factors();
         person.factors_reset_at = Some(self.now());

@@ -154,6 +154,7 @@ impl App {
                 return Err(sign_in_failed());
             }
         };
+        self.refuse_unless_password_allowed(&person, from)?;
         let stage = self.stage_after_password(&credentials);
         let person = if stage == SessionStage::SecondFactor {
             let actor = Actor::Person(person.clone()).audit_actor();
@@ -181,7 +182,17 @@ impl App {
                 },
             )
             .await?;
-        Ok((session, credentials.methods()))
+        Ok((session, self.methods_allowed(&credentials)?))
+    }
+
+    /// The second factors a person may finish with: with password sign-in off (the break-glass owner),
+    /// only a passkey, which cannot be phished.
+    pub fn methods_allowed(&self, credentials: &Credentials) -> Result<Vec<SecondFactor>, AppError> {
+        let mut methods = credentials.methods();
+        if !self.store.sso_policy()?.password_sign_in {
+            methods.retain(|m| *m == SecondFactor::Passkey);
+        }
+        Ok(methods)
     }
 
     /// A wrong host token typed on the admin page, for the trail.
@@ -237,6 +248,14 @@ impl App {
     ) -> Result<NewSession, AppError> {
         let (person, mut credentials) = self.waiting_for_second_factor(session)?;
         self.throttled(&person.email, from)?;
+        if !self.methods_allowed(&credentials)?.contains(&factor) {
+            return Err(AppError::Forbidden {
+                code: "passkey_required",
+                message: "with single sign-on the only way, the break-glass account finishes signing in with its \
+                          passkey"
+                    .into(),
+            });
+        }
         let accepted = match factor {
             SecondFactor::Totp => credentials.totp.as_mut().and_then(|secret| {
                 let step = totp::accepted_step(&secret.secret, code, unix_now(), secret.last_step)?;
@@ -348,6 +367,10 @@ impl App {
             );
             return Err(sign_in_failed());
         }
+        let alone = session.is_none_or(|s| s.record.stage != SessionStage::SecondFactor);
+        if alone {
+            self.refuse_unless_password_allowed(&person, from)?;
+        }
         let mut credentials = self.store.credentials(&person.id)?;
         for key in credentials
             .passkeys
@@ -357,7 +380,6 @@ impl App {
             key.key = proven.key.clone();
             key.last_used_at = Some(self.now());
         }
-        let alone = session.is_none_or(|s| s.record.stage != SessionStage::SecondFactor);
         let person = self.signed_in(
             &person,
             from,

@@ -22,6 +22,7 @@ mod output;
 mod plugin;
 pub(crate) mod secret_input;
 mod serve;
+mod sso;
 mod staff;
 mod sync;
 mod table;
@@ -180,6 +181,13 @@ pub enum Command {
         #[command(subcommand)]
         command: waitlist::WaitlistCommand,
     },
+    /// Single sign-on: the host's OpenID Providers (Microsoft 365, Google...) and whether passwords sign in.
+    Sso {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: sso::SsoCommand,
+    },
     /// Webhooks: a clinic's endpoints, their signing secrets, a test event, the deliveries and retrying one.
     Webhook {
         #[command(flatten)]
@@ -295,6 +303,7 @@ pub async fn run(parsed: Parsed) -> ExitCode {
         Command::Mail { client, command } => mail::run(&data_dir, &client, command).await,
         Command::Waitlist { client, command } => waitlist::run(&data_dir, &client, command).await,
         Command::Webhook { client, command } => webhook::run(&data_dir, &client, command).await,
+        Command::Sso { client, command } => sso::run(&data_dir, &client, command).await,
         Command::Audit {
             client,
             clinic,

@@ -23,6 +23,7 @@ mod pms_record;
 mod rep;
 mod session;
 mod slots;
+mod sso;
 mod staff;
 mod staff_match;
 mod times;
@@ -57,6 +58,10 @@ pub use pms_record::{HeldBy, PmsKnowledge, PmsPlacement, PmsRecord, PmsSyncState
 pub use rep::Rep;
 pub use session::{SIGNING_IN_FOR, SessionPolicy, SessionRecord, SessionStage, device_words};
 pub use slots::{OpenSlots, Slot, open_slots, open_slots_counted};
+pub use sso::{
+    EmailClaim, NewSsoProvider, ProviderClaims, SsoLink, SsoLinkView, SsoPolicy, SsoProvider, SsoProviderView,
+    SsoRefusal, mfa_at_provider, sso_link_key, vouched_address,
+};
 pub use staff::{Ahpra, NewPractitioner, PmsLink, PmsLinkState, Practitioner};
 pub use staff_match::{PmsUser, match_practitioner};
 pub use times::{

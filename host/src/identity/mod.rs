@@ -3,12 +3,14 @@
 //! are enough, who may sign in and what a session may do are the sign-in workflows' (`app/sign_in.rs`,
 //! `app/factors.rs`) and the domain's (`domain/people.rs`).
 
+pub mod oidc;
 pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod throttle;
 pub mod totp;
 
+use oidc::RelyingParty;
 use passkeys::Passkeys;
 use password::{PasswordError, Passwords};
 use throttle::{Throttle, ThrottleConfig};
@@ -17,13 +19,17 @@ pub struct Identity {
     pub passwords: Passwords,
     pub passkeys: Passkeys,
     pub throttle: Throttle,
+    /// Single sign-on through the owner's OpenID Providers.
+    pub sso: RelyingParty,
 }
 
 impl Identity {
-    /// `public_url`: where staff reach the admin page (the passkeys' relying party); `parallel`: how many
+    /// `public_url`: where staff reach the admin page (the passkeys' relying party), if set; `base_url`: the
+    /// same, or the listener's own address (redirect URIs of single sign-on); `parallel`: how many
     /// password hashes may run at once.
     pub async fn new(
         public_url: Option<&str>,
+        base_url: &str,
         throttle: ThrottleConfig,
         parallel: usize,
     ) -> Result<Identity, PasswordError> {
@@ -31,6 +37,7 @@ impl Identity {
             passwords: Passwords::new(parallel).await?,
             passkeys: Passkeys::new(public_url),
             throttle: Throttle::new(throttle),
+            sso: RelyingParty::new(base_url),
         })
     }
 }

@@ -20,6 +20,7 @@ mod people;
 mod plugins;
 mod pms_records;
 mod schema;
+mod sso;
 mod times;
 mod waitlist;
 mod webhooks;
@@ -85,6 +86,7 @@ pub struct Store {
     waitlist: sled::Tree,
     /// Staff accounts, their credentials, sessions, invitations and tokens (see `people`).
     people: people::PeopleTrees,
+    sso: sso::SsoTrees,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
@@ -208,6 +210,7 @@ impl Store {
             webhook_queue: db.open_tree("webhook_queue")?,
             waitlist: db.open_tree("waitlist")?,
             people: people::PeopleTrees::open(&db)?,
+            sso: sso::SsoTrees::open(&db)?,
             commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),

@@ -10,7 +10,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree, abort};
 use super::codec::{decode, encode};
 use super::messages::MessageTrees;
 use super::{Store, StoreError, tx_abort_error};
-use crate::domain::{ApiToken, Credentials, Invitation, OutgoingMessage, PasswordReset, Person, SessionRecord};
+use crate::domain::{
+    ApiToken, Credentials, Invitation, OutgoingMessage, PasswordReset, Person, SessionRecord, SsoLink, sso_link_key,
+};
 
 pub(super) struct PeopleTrees {
     people: sled::Tree,
@@ -24,6 +26,8 @@ pub(super) struct PeopleTrees {
     password_resets: sled::Tree,
     api_tokens: sled::Tree,
     api_token_digests: sled::Tree,
+    /// `issuer \0 subject` → the person's SSO link (`store/sso.rs` reads them).
+    pub(super) sso_links: sled::Tree,
 }
 
 impl PeopleTrees {
@@ -39,6 +43,7 @@ impl PeopleTrees {
             password_resets: db.open_tree("password_resets")?,
             api_tokens: db.open_tree("api_tokens")?,
             api_token_digests: db.open_tree("api_token_digests")?,
+            sso_links: db.open_tree("sso_links")?,
         })
     }
 }
@@ -62,6 +67,9 @@ pub struct PeopleWrite<'a> {
     pub sessions: Vec<(String, Option<SessionRecord>)>,
     pub tokens: Vec<&'a ApiToken>,
     pub messages: Vec<OutgoingMessage>,
+    /// SSO links made or used; `remove_sso_links` are unlinked.
+    pub sso_links: Vec<&'a SsoLink>,
+    pub remove_sso_links: Vec<&'a SsoLink>,
 }
 
 fn abort_with(error: StoreError) -> ConflictableTransactionError<StoreError> {
@@ -92,7 +100,7 @@ impl Store {
     pub fn write_people(&self, write: PeopleWrite<'_>) -> Result<(), StoreError> {
         let t = &self.people;
         let (m, c, q, p) = self.message_trees();
-        let trees: [&sled::Tree; 14] = [
+        let trees: [&sled::Tree; 15] = [
             &t.people,
             &t.people_by_email,
             &t.credentials,
@@ -103,6 +111,7 @@ impl Store {
             &t.password_resets,
             &t.api_tokens,
             &t.api_token_digests,
+            &t.sso_links,
             m,
             c,
             q,
@@ -121,6 +130,7 @@ impl Store {
                     resets,
                     tokens,
                     token_digests,
+                    sso_links,
                     messages,
                     by_clinic,
                     queue,
@@ -184,6 +194,12 @@ impl Store {
                 for token in &write.tokens {
                     tokens.insert(token.id.as_bytes(), encoded(*token)?)?;
                     token_digests.insert(token.token_sha256.as_bytes(), token.id.as_bytes())?;
+                }
+                for link in &write.remove_sso_links {
+                    sso_links.remove(sso_link_key(&link.issuer, &link.subject))?;
+                }
+                for link in &write.sso_links {
+                    sso_links.insert(sso_link_key(&link.issuer, &link.subject), encoded(*link)?)?;
                 }
                 let outbox = MessageTrees {
                     messages,
