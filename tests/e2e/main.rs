@@ -44,6 +44,7 @@ mod secrets;
 mod security;
 mod seed_flow;
 mod shutdown;
+mod sso;
 mod store_integrity;
 mod time_zones;
 mod waitlist;

@@ -544,6 +544,11 @@ fn describe_discovery_error<E: std::error::Error>(
             provider: provider.name.clone(),
             detail: format!("{}: {}", provider.issuer, chain(&e)),
         },
+        // A provider (or the proxy in front of it) that answers 5xx is down, not misconfigured.
+        openidconnect::DiscoveryError::Response(status, _, _) if status.is_server_error() => OidcError::Unreachable {
+            provider: provider.name.clone(),
+            detail: format!("{} answered {status}", provider.issuer),
+        },
         other => OidcError::Discovery {
             provider: provider.name.clone(),
             detail: chain(&other),

@@ -37,6 +37,14 @@ impl Session {
         }
     }
 
+    /// A session from a cookie a browser was given (`name=value`), its CSRF token still to be asked for.
+    pub fn with_cookie(server: &Server, cookie: &str) -> Session {
+        Session {
+            cookie: Some(cookie.to_string()),
+            ..Session::new(server)
+        }
+    }
+
     pub fn seen_from(mut self, address: &str) -> Session {
         self.from = Some(address.to_string());
         self

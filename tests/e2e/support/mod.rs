@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod booking;
 pub mod browser;
+pub mod oidc;
 pub mod pms;
 pub mod radicale;
 pub mod smtp;
