@@ -120,8 +120,8 @@ function tokenForm(ctx, rerender) {
 }
 
 export async function render(ctx) {
-  const [me, sessions, tokens] = await Promise.all([get("/me"), get("/me/sessions"), get("/tokens")]);
-  if (!me || !sessions || !tokens) return null;
+  const [me, sessions, tokens, links] = await Promise.all([get("/me"), get("/me/sessions"), get("/tokens"), get("/me/sso-links")]);
+  if (!me || !sessions || !tokens || !links) return null;
   const zone = ctx.clinic.timezone;
   const rerender = () => ctx.rerender();
   const session = ctx.session;
@@ -188,6 +188,16 @@ export async function render(ctx) {
           if (answer) await factorDone(answer);
         },
       }, "Make new codes")),
+    h("h3", {}, "Linked sign-ins"),
+    h("p", {}, "A practice account (Microsoft 365, Google) that signs in as you. Unlinking stops it; signing in with it again links it again if its address is yours."),
+    table(["Provider", "Address when linked", "Linked", "Last used", ""], links.links.map((l) => [
+      l.provider, l.email_at_link, whenIn(l.linked_at, zone), whenIn(l.last_used_at, zone),
+      h("button", {
+        type: "button", class: "danger", "aria-label": `Unlink ${l.provider}`, onclick: async () => {
+          if (await act("Unlinking…", "DELETE", `/me/sso-links/${encodeURIComponent(l.id)}`, undefined, `${l.provider} no longer signs in as you.`)) await rerender();
+        },
+      }, "Unlink"),
+    ]), "Your linked sign-ins"),
     h("h3", {}, "Where you are signed in"),
     table(["Device", "From", "Since", "Last seen", ""], sessions.sessions.map((s) => [
       `${s.device || "A browser"}${s.current ? " (this one)" : ""}`, s.client, whenIn(s.created_at, zone), whenIn(s.last_seen_at, zone),

@@ -2,7 +2,7 @@
 // password (or a passkey alone), then your second factor; someone without one adds it first (a passkey or
 // an authenticator app) and sees their recovery codes once; on a new server, the host token makes the
 // owner's account and nothing else.
-import { setCsrf } from "./api.js";
+import { setCsrf, call } from "./api.js";
 import { $, h, field, say, showError, act } from "./ui.js";
 import * as webauthn from "./webauthn.js";
 import { totpSetup, passkeyAdd, recoveryCodes } from "./admin-account.js";
@@ -105,14 +105,37 @@ export function start() {
     $("token").value = "";
     if (view) step(view);
   });
-  show("Sign in",
-    h("p", {}, "Sign in with your own email address and password, then your passkey or a code from your authenticator app."),
-    form,
+  const providers = h("div", { id: "sso-buttons", class: "actions" });
+  const intro = h("p", { id: "sign-in-intro" }, "Sign in with your own email address and password, then your passkey or a code from your authenticator app.");
+  const passwords = h("div", { id: "password-sign-in" }, form);
+  show("Sign in", providers, intro, passwords,
     h("details", { id: "forgot" }, h("summary", {}, "Forgot your password?"),
       h("p", {}, "We will email you a link to choose a new one. Your passkeys and authenticator app stay as they are."), forgot),
     h("details", { id: "first-run" }, h("summary", {}, "Setting up a new server?"),
       h("p", {}, "Until the server has an owner, the host token (the data directory's ", h("code", {}, "token"), " file) makes the owner's account. After that it only works on the server's command line."), token));
   $("email").focus();
+  offerProviders(providers, intro, passwords);
+}
+
+// "Sign in with NAME" for each provider the owner set up; with single sign-on the only way, the password
+// form folds away (it stays for the break-glass owner).
+async function offerProviders(providers, intro, passwords) {
+  const answer = await call("GET", "/api/v1/session/options");
+  if (!answer.ok || answer.data.providers.length === 0) return;
+  for (const p of answer.data.providers) {
+    providers.append(h("a", { class: "button primary", href: p.start_url, id: `sso-${p.id}` }, `Sign in with ${p.name}`));
+  }
+  if (!answer.data.password_sign_in) {
+    intro.textContent = "This practice signs in with its own accounts: choose the button above.";
+    const fold = h("details", { id: "break-glass" }, h("summary", {}, "Break-glass sign-in (the owner, when the provider is down)"));
+    passwords.replaceWith(fold);
+    fold.append(passwords);
+    const forgot = $("forgot");
+    if (forgot) fold.append(forgot);
+  } else {
+    intro.textContent = "Or sign in with your email address and password, then your passkey or a code from your authenticator app.";
+  }
+  providers.querySelector("a").focus();
 }
 
 function secondFactor(view) {

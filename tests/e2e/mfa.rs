@@ -13,7 +13,7 @@ use crate::support::booking::{ROOMY_LIMITS, python};
 use crate::support::browser::{Admin, Browser};
 
 /// The code pyotp computes for `secret` at `unix` seconds.
-fn pyotp(secret: &str, unix: u64) -> String {
+pub(crate) fn pyotp(secret: &str, unix: u64) -> String {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/checkers/otp.py");
     let output = Command::new(python())
         .arg(script)
@@ -25,12 +25,12 @@ fn pyotp(secret: &str, unix: u64) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// The server as a browser must reach it for passkeys: by name (`localhost`), never by address.
-fn by_name(server: &Server) -> String {
+pub(crate) fn by_name(server: &Server) -> String {
     server.base.replace("127.0.0.1", "localhost")
 }
 
@@ -59,7 +59,7 @@ async fn code_step(browser: &Browser, admin: &Admin<'_>, code: &str) -> (bool, S
 }
 
 /// An invitation's link, made with the host token (no mail: the link comes back).
-async fn invite(server: &Server, email: &str, role: &str, clinic: Option<&str>) -> String {
+pub(crate) async fn invite(server: &Server, email: &str, role: &str, clinic: Option<&str>) -> String {
     let (status, made) = if role == "owner" {
         server
             .post("/api/v1/owner", json!({"email": email, "name": "Olive Owner"}))
@@ -77,7 +77,14 @@ async fn invite(server: &Server, email: &str, role: &str, clinic: Option<&str>) 
 }
 
 /// Opens an invitation in the browser and sets the name and password; leaves the page at enrolment.
-async fn accept_in_browser(browser: &Browser, admin: &Admin<'_>, base: &str, link: &str, name: &str, shot: &str) {
+pub(crate) async fn accept_in_browser(
+    browser: &Browser,
+    admin: &Admin<'_>,
+    base: &str,
+    link: &str,
+    name: &str,
+    shot: &str,
+) {
     browser.goto(&format!("{base}{link}")).await;
     browser
         .until("the invitation", "!document.getElementById('invitation').hidden")
@@ -93,14 +100,14 @@ async fn accept_in_browser(browser: &Browser, admin: &Admin<'_>, base: &str, lin
         .await;
 }
 
-async fn sign_out(browser: &Browser) {
+pub(crate) async fn sign_out(browser: &Browser) {
     browser.click("#sign-out").await;
     browser
         .until("the sign-in form", "document.getElementById('email')")
         .await;
 }
 
-async fn password_step(browser: &Browser, admin: &Admin<'_>, email: &str) {
+pub(crate) async fn password_step(browser: &Browser, admin: &Admin<'_>, email: &str) {
     admin.fill("email", email).await;
     admin.fill("password", "correct horse battery staple").await;
     browser.keys("\u{e007}").await;

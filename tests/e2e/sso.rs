@@ -480,3 +480,138 @@ async fn sso_providers_keep_their_secret_and_refuse_bad_settings() {
         "{report}"
     );
 }
+
+/// The whole way in Chromium: the sign-in page's "Sign in with" button, the provider's own login page,
+/// back to repbook's second factor (TOTP by pyotp); My account's linked sign-in; the owner's Single
+/// sign-on tab making SSO the only way, with the break-glass owner's passkey (WebDriver's virtual
+/// authenticator) still signing in. Desk and phone width, each state checked by axe-core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_browser_signs_in_through_the_providers_pages_and_sso_only_keeps_the_break_glass_owner() {
+    use crate::mfa::{accept_in_browser, by_name, invite, password_step, sign_out};
+    use crate::support::browser::{Admin, Browser};
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = crate::support::booking::ROOMY_LIMITS.to_vec();
+    env.push(("REPBOOK_SIGN_IN_ATTEMPTS_PER_MINUTE", "1000"));
+    let server = Server::start_with_env(dir.path(), &env).await;
+    let mut provider = Provider::bind().await;
+    let id = Provider::register(&server, &provider.issuer, json!({})).await;
+    provider
+        .launch(
+            &[&format!("{}/sso/{id}/callback", server.base)],
+            json!({"ann": user("ann@harbour.test", true, &["pwd"])}),
+        )
+        .await;
+    let owner_link = invite(&server, "olive@harbour.test", "owner", None).await;
+    let clinic = server.create_clinic("Harbour GP", "Australia/Sydney", "NSW").await;
+    let (ann, _) = accounts::invited(&server, None, "ann@harbour.test", "manager", Some(&clinic)).await;
+
+    // The owner (at the page's name, for passkeys) enrols a passkey, then makes SSO the only way.
+    let by_name = by_name(&server);
+    let browser = Browser::start(1280, 900).await;
+    let admin = Admin { browser: &browser };
+    browser.virtual_authenticator().await;
+    accept_in_browser(
+        &browser,
+        &admin,
+        &by_name,
+        &owner_link,
+        "Olive Owner",
+        "sso-0-owner-invitation",
+    )
+    .await;
+    admin.fill("passkey-name", "Desk laptop").await;
+    browser.click("#passkey-add").await;
+    browser
+        .until("the recovery codes", "document.getElementById('recovery-codes')")
+        .await;
+    browser.click("#codes-saved").await;
+    browser
+        .until("the workspace", "!document.getElementById('workspace').hidden")
+        .await;
+    admin.tab("sso").await;
+    let text = admin.panel_text("sso").await;
+    assert!(
+        text.contains("Test ID") && text.contains(&format!("/sso/{id}/callback")),
+        "{text}"
+    );
+    browser.click("#sso-only").await;
+    admin.fill("sso-break-glass", "olive@harbour.test").await;
+    let (status, error) = admin.press("#sso-policy-form button[type=submit]").await;
+    assert!(status.contains("Single sign-on only"), "{status} {error}");
+    admin.shot("sso-tab").await;
+
+    // Ann, at the address the provider sends people back to: the button, the provider's page, back.
+    let phone = Browser::start(390, 844).await;
+    phone.goto(&format!("{}/", server.base)).await;
+    phone
+        .until("the provider's button", &format!("document.getElementById('sso-{id}')"))
+        .await;
+    let folded = phone
+        .js("const fold = document.getElementById('break-glass'); return !!fold && !fold.open && fold.contains(document.getElementById('email'));")
+        .await;
+    assert_eq!(
+        folded,
+        json!(true),
+        "the password form is folded away for the break-glass owner"
+    );
+    phone.assert_accessible("the sign-in page with single sign-on").await;
+    phone.screenshot("sso-1-sign-in-phone").await;
+    phone.click(&format!("#sso-{id}")).await;
+    phone
+        .until(
+            "the provider's login page",
+            "document.getElementById('provider-submit')",
+        )
+        .await;
+    phone.screenshot("sso-2-provider-login-phone").await;
+    phone.click("#login").await;
+    phone.keys("ann").await;
+    phone.click("#password").await;
+    phone.keys("pw").await;
+    phone.click("#provider-submit").await;
+    phone
+        .until(
+            "repbook's second factor",
+            "document.getElementById('sign-in-heading') && document.getElementById('sign-in-heading').textContent.startsWith('Hello')",
+        )
+        .await;
+    phone.assert_accessible("the second factor after single sign-on").await;
+    phone.screenshot("sso-3-second-factor-phone").await;
+    let code = accounts::fresh_code(ann.totp_secret.as_deref().unwrap()).await;
+    let phone_admin = Admin { browser: &phone };
+    phone_admin.fill("code", &code).await;
+    phone.keys("\u{e007}").await;
+    phone
+        .until("the workspace", "!document.getElementById('workspace').hidden")
+        .await;
+    phone_admin.tab("account").await;
+    let text = phone_admin.panel_text("account").await;
+    assert!(text.contains("Linked sign-ins") && text.contains("Test ID"), "{text}");
+    phone_admin.shot("sso-my-account-phone").await;
+    phone.close().await;
+
+    // Ann's password no longer signs her in; the break-glass owner's password and passkey still do.
+    let mut session = Session::new(&server);
+    let (status, body) = session
+        .post("/api/v1/session", json!({"email": ann.email, "password": ann.password}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "password_sign_in_off", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("Test ID"), "{body}");
+    sign_out(&browser).await;
+    browser.click("#break-glass summary").await;
+    password_step(&browser, &admin, "olive@harbour.test").await;
+    let methods = browser
+        .js("return !!document.getElementById('second-passkey') && !document.getElementById('code');")
+        .await;
+    assert_eq!(
+        methods,
+        json!(true),
+        "the break-glass owner finishes with the passkey only"
+    );
+    browser.click("#second-passkey").await;
+    browser
+        .until("signed in", "!document.getElementById('workspace').hidden")
+        .await;
+    browser.close().await;
+}

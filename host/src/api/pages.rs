@@ -65,6 +65,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("admin-sign-in.js", include_str!("../../web/admin-sign-in.js"), SCRIPT),
     ("admin-people.js", include_str!("../../web/admin-people.js"), SCRIPT),
     ("admin-account.js", include_str!("../../web/admin-account.js"), SCRIPT),
+    ("admin-sso.js", include_str!("../../web/admin-sso.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {

@@ -104,7 +104,7 @@ impl AppState {
                 .store
                 .credentials(&person.id)
                 .ok()
-                .and_then(|c| self.app.methods_allowed(&c).ok())
+                .and_then(|c| self.app.methods_allowed(&c, session.record.via_provider.is_some()).ok())
                 .unwrap_or_default(),
             _ => Vec::new(),
         };

@@ -29,20 +29,20 @@ const ERROR: &str = "Error envelope: what happened and what to do";
 const BINDING_COOKIE: &str = "repbook_sso";
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ProviderList {
+pub struct SsoProviderList {
     pub providers: Vec<SsoProviderView>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LinkList {
+pub struct SsoLinkList {
     pub links: Vec<SsoLinkView>,
 }
 
 #[utoipa::path(operation_id = "sso_providers_list", get, path = "/api/v1/sso/providers", tag = "single sign-on",
     summary = "The host's sign-in providers (never their secrets), with the redirect URI to register at each",
-    responses((status = 200, description = "Done", body = ProviderList), (status = "default", description = ERROR, body = crate::api::error::ErrorBody)))]
-pub async fn list(_owner: AsOwner, State(state): State<AppState>) -> Result<Json<ProviderList>, ApiError> {
-    Ok(Json(ProviderList {
+    responses((status = 200, description = "Done", body = SsoProviderList), (status = "default", description = ERROR, body = crate::api::error::ErrorBody)))]
+pub async fn list(_owner: AsOwner, State(state): State<AppState>) -> Result<Json<SsoProviderList>, ApiError> {
+    Ok(Json(SsoProviderList {
         providers: state.app.sso_providers()?,
     }))
 }
@@ -113,9 +113,9 @@ pub async fn options(State(state): State<AppState>) -> Result<Json<SignInOptions
 
 #[utoipa::path(operation_id = "me_sso_links", get, path = "/api/v1/me/sso-links", tag = "my account",
     summary = "Your linked sign-ins (a provider's account that signs in as you)",
-    responses((status = 200, description = "Done", body = LinkList), (status = "default", description = ERROR, body = crate::api::error::ErrorBody)))]
-pub async fn links(me: AsSession, State(state): State<AppState>) -> Result<Json<LinkList>, ApiError> {
-    Ok(Json(LinkList {
+    responses((status = 200, description = "Done", body = SsoLinkList), (status = "default", description = ERROR, body = crate::api::error::ErrorBody)))]
+pub async fn links(me: AsSession, State(state): State<AppState>) -> Result<Json<SsoLinkList>, ApiError> {
+    Ok(Json(SsoLinkList {
         links: state.app.my_sso_links(&me.person)?,
     }))
 }

@@ -46,7 +46,12 @@ pub struct SessionListed {
 
 impl App {
     /// A new session record in `stage` (not yet written).
-    fn session_record(&self, person: Option<&Person>, stage: SessionStage, from: &Requester) -> SessionRecord {
+    pub(super) fn session_record(
+        &self,
+        person: Option<&Person>,
+        stage: SessionStage,
+        from: &Requester,
+    ) -> SessionRecord {
         let now = self.now();
         let lifetime = match stage {
             SessionStage::Full | SessionStage::Enrol => self.accounts.sessions.max,
@@ -63,6 +68,7 @@ impl App {
             client: from.address.to_string(),
             device: crate::domain::device_words(&from.device),
             skipped_enrolment: false,
+            via_provider: None,
         }
     }
 

@@ -182,14 +182,18 @@ impl App {
                 },
             )
             .await?;
-        Ok((session, self.methods_allowed(&credentials)?))
+        Ok((session, self.methods_allowed(&credentials, false)?))
     }
 
-    /// The second factors a person may finish with: with password sign-in off (the break-glass owner),
-    /// only a passkey, which cannot be phished.
-    pub fn methods_allowed(&self, credentials: &Credentials) -> Result<Vec<SecondFactor>, AppError> {
+    /// The second factors a person may finish with: after a password with password sign-in off (the
+    /// break-glass owner), only a passkey, which cannot be phished; after single sign-on, any of theirs.
+    pub fn methods_allowed(
+        &self,
+        credentials: &Credentials,
+        via_provider: bool,
+    ) -> Result<Vec<SecondFactor>, AppError> {
         let mut methods = credentials.methods();
-        if !self.store.sso_policy()?.password_sign_in {
+        if !via_provider && !self.store.sso_policy()?.password_sign_in {
             methods.retain(|m| *m == SecondFactor::Passkey);
         }
         Ok(methods)
@@ -248,7 +252,10 @@ impl App {
     ) -> Result<NewSession, AppError> {
         let (person, mut credentials) = self.waiting_for_second_factor(session)?;
         self.throttled(&person.email, from)?;
-        if !self.methods_allowed(&credentials)?.contains(&factor) {
+        if !self
+            .methods_allowed(&credentials, session.record.via_provider.is_some())?
+            .contains(&factor)
+        {
             return Err(AppError::Forbidden {
                 code: "passkey_required",
                 message: "with single sign-on the only way, the break-glass account finishes signing in with its \

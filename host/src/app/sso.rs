@@ -377,7 +377,9 @@ impl App {
             invitations: write_invitation.iter().collect(),
             ..Default::default()
         };
-        self.start_session(Some(&person), stage, from, None, write).await
+        let mut record = self.session_record(Some(&person), stage, from);
+        record.via_provider = Some(provider.id.clone());
+        self.open_session(record, None, write).await
     }
 
     /// The person a provider's claims prove, and their link (new, or the existing one used now).

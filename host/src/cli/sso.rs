@@ -12,7 +12,7 @@ use super::ClientArgs;
 use super::client::{CliError, Client};
 use super::output::{or_dash, say, show};
 use super::{secret_input, table};
-use crate::api::sso::ProviderList;
+use crate::api::sso::SsoProviderList;
 use crate::app::{PolicyRequest, PolicyView};
 use crate::domain::{EmailClaim, NewSsoProvider, SsoProviderView};
 use crate::identity::oidc::DiscoveryReport;
@@ -79,7 +79,7 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: SsoCommand) -> Res
     let client = Client::discover(data_dir, args)?;
     match command {
         SsoCommand::List => {
-            let list: ProviderList = client.get(&["sso", "providers"]).await?;
+            let list: SsoProviderList = client.get(&["sso", "providers"]).await?;
             show(args, &list, |l| print_providers(&l.providers));
         }
         SsoCommand::Add {

@@ -39,6 +39,9 @@ pub struct SessionRecord {
     /// The demo lets its owner skip enrolment once; this session did.
     #[serde(default)]
     pub skipped_enrolment: bool,
+    /// The provider whose single sign-on opened it (none: a password or a passkey did).
+    #[serde(default)]
+    pub via_provider: Option<String>,
 }
 
 /// How long sessions live: idle and absolute. A session that is still signing in lives 10 minutes at most.
@@ -135,6 +138,7 @@ mod tests {
             client: "127.0.0.1".into(),
             device: "Chrome on Linux".into(),
             skipped_enrolment: false,
+            via_provider: None,
         }
     }
 

@@ -56,7 +56,11 @@ pub struct NewSsoProvider {
     #[schema(min_length = 1, max_length = 60, pattern = "@line")]
     pub name: String,
     /// The issuer: `https://login.microsoftonline.com/TENANT-ID/v2.0`, `https://accounts.google.com`.
-    #[schema(min_length = 1, max_length = 300, pattern = "@url")]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^(https://[A-Za-z0-9][A-Za-z0-9.-]*|http://(127\.0\.0\.1|localhost|\[::1\]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[^\s?#]*)?$"
+    )]
     pub issuer: String,
     /// The application (client) id the provider gave repbook.
     #[schema(min_length = 1, max_length = 200, pattern = "@line")]
