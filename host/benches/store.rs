@@ -142,7 +142,7 @@ async fn repbook(dir: &Path, writers: usize, clinics: usize) -> Figures {
         Clock::system(),
         dir.to_path_buf(),
         Arc::new(
-            repbook::identity::Identity::new(None, Default::default(), 1)
+            repbook::identity::Identity::new(None, "http://127.0.0.1", Default::default(), 1)
                 .await
                 .unwrap(),
         ),

@@ -78,7 +78,7 @@ async fn main() {
         Clock::system(),
         dir.path().to_path_buf(),
         Arc::new(
-            repbook::identity::Identity::new(None, Default::default(), 1)
+            repbook::identity::Identity::new(None, "http://127.0.0.1", Default::default(), 1)
                 .await
                 .unwrap(),
         ),

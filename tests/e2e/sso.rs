@@ -615,3 +615,131 @@ async fn sso_browser_signs_in_through_the_providers_pages_and_sso_only_keeps_the
         .await;
     browser.close().await;
 }
+
+/// `repbook sso` on the server's command line: the secret from a file or standard input (never printed),
+/// the redirect URI to register, the provider checked at once; list, test, policy, remove; clear errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sso_cli_adds_lists_tests_and_removes_providers_without_printing_the_secret() {
+    use crate::support::cli;
+    let w = world(json!({}), json!({})).await;
+    let data_dir = w._dir.path();
+    let secret_file = data_dir.with_extension("secret");
+    std::fs::write(&secret_file, "the-cli-secret-value\n").unwrap();
+    let issuer = w.provider.issuer.clone();
+    let out = cli(
+        data_dir,
+        &[
+            "sso",
+            "add",
+            "--name",
+            "Microsoft 365",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "cli-client",
+            "--client-secret-file",
+            secret_file.to_str().unwrap(),
+            "--email-claim",
+            "xms-edov",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Register this redirect URI"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Reachable: {issuer}")),
+        "the provider is checked at once: {stdout}"
+    );
+    assert!(!stdout.contains("the-cli-secret-value"), "{stdout}");
+    let id = stdout
+        .split("/sso/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+
+    // The secret through standard input, as a pipe.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_repbook"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "sso",
+            "add",
+            "--name",
+            "Google",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "stdin-client",
+            "--client-secret-file",
+            "-",
+        ])
+        .env_remove("REPBOOK_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"piped-secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = cli(data_dir, &["sso", "list"]);
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{list}");
+    for words in [
+        "Microsoft 365",
+        "Google",
+        "Test ID",
+        "xms_edov",
+        &format!("/sso/{id}/callback"),
+    ] {
+        assert!(list.contains(words), "{words} in {list}");
+    }
+    assert!(!list.contains("secret"), "{list}");
+
+    let out = cli(data_dir, &["sso", "test", &id]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && report.contains("signing key(s)"), "{report}");
+
+    let out = cli(
+        data_dir,
+        &["sso", "policy", "--sso-only", "--break-glass", "nobody@harbour.test"],
+    );
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(error.contains("nobody@harbour.test has no account here"), "{error}");
+    let out = cli(data_dir, &["sso", "policy"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Passwords sign in"));
+
+    let out = cli(data_dir, &["sso", "remove", &id]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(data_dir, &["sso", "remove", &id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such sign-in provider"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(
+        data_dir,
+        &[
+            "sso",
+            "add",
+            "--name",
+            "X",
+            "--issuer",
+            "http://login.example.com",
+            "--client-id",
+            "c",
+            "--client-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("https://"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

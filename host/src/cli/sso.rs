@@ -99,10 +99,11 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: SsoCommand) -> Res
             };
             let added: SsoProviderView = client.post(&["sso", "providers"], &request).await?;
             show(args, &added, |p| {
+                say(format!("Added {} ({}).", p.name, p.id));
                 say(format!(
-                    "Added {} ({}).\nRegister this redirect URI at the provider (a Web platform): {}",
-                    p.name, p.id, p.redirect_uri
-                ))
+                    "Register this redirect URI at the provider (a Web platform): {}",
+                    p.redirect_uri
+                ));
             });
             match client
                 .post::<DiscoveryReport, _>(&["sso", "providers", &added.id, "test"], &())
@@ -113,10 +114,10 @@ pub async fn run(data_dir: &Path, args: &ClientArgs, command: SsoCommand) -> Res
                         print_report(&report)
                     }
                 }
-                Err(error) => say(format!(
-                    "The provider could not be checked yet: {error}\n`repbook sso test {}` tries again.",
-                    added.id
-                )),
+                Err(error) => {
+                    say(format!("The provider could not be checked yet: {error}"));
+                    say(format!("`repbook sso test {}` tries again.", added.id));
+                }
             }
         }
         SsoCommand::Remove { id } => {
@@ -181,13 +182,9 @@ fn print_providers(providers: &[SsoProviderView]) {
 }
 
 fn print_report(report: &DiscoveryReport) {
-    say(format!(
-        "Reachable: {}\n  signs in at {}\n  tokens from {}\n  {} signing key(s) at {}\n  ID token algorithms accepted: {}",
-        report.issuer,
-        report.authorization_endpoint,
-        report.token_endpoint,
-        report.keys,
-        report.jwks_uri,
-        report.algorithms.join(", ")
-    ));
+    say(format!("Reachable: {}", report.issuer));
+    say(format!("  signs in at {}", report.authorization_endpoint));
+    say(format!("  tokens from {}", report.token_endpoint));
+    say(format!("  {} signing key(s) at {}", report.keys, report.jwks_uri));
+    say(format!("  ID token algorithms accepted: {}", report.algorithms.join(", ")));
 }
