@@ -186,5 +186,8 @@ fn print_report(report: &DiscoveryReport) {
     say(format!("  signs in at {}", report.authorization_endpoint));
     say(format!("  tokens from {}", report.token_endpoint));
     say(format!("  {} signing key(s) at {}", report.keys, report.jwks_uri));
-    say(format!("  ID token algorithms accepted: {}", report.algorithms.join(", ")));
+    say(format!(
+        "  ID token algorithms accepted: {}",
+        report.algorithms.join(", ")
+    ));
 }
