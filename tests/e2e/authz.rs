@@ -44,6 +44,8 @@ const CLASSES: &[(&str, &str, Class)] = &[
     ("GET", "/api/v1/appointments/{id}", Class::FrontDesk),
     ("PATCH", "/api/v1/appointments/{id}", Class::FrontDesk),
     ("POST", "/api/v1/appointments/{id}/approve", Class::FrontDesk),
+    ("PUT", "/api/v1/appointments/{id}/attendance", Class::FrontDesk),
+    ("DELETE", "/api/v1/appointments/{id}/attendance", Class::FrontDesk),
     ("POST", "/api/v1/appointments/{id}/cancel", Class::FrontDesk),
     ("POST", "/api/v1/appointments/{id}/decline", Class::FrontDesk),
     ("POST", "/api/v1/appointments/{id}/resend", Class::FrontDesk),
@@ -70,6 +72,8 @@ const CLASSES: &[(&str, &str, Class)] = &[
     ("DELETE", "/api/v1/clinics/{clinic}/links/{id}", Class::Manager),
     ("POST", "/api/v1/clinics/{clinic}/links/{id}/renew", Class::Manager),
     ("GET", "/api/v1/clinics/{clinic}/messages", Class::FrontDesk),
+    ("GET", "/api/v1/clinics/{clinic}/no-show-blocks", Class::Manager),
+    ("DELETE", "/api/v1/clinics/{clinic}/no-show-blocks/{id}", Class::Manager),
     ("PUT", "/api/v1/clinics/{clinic}/pms", Class::Manager),
     ("GET", "/api/v1/clinics/{clinic}/pms/locations", Class::Manager),
     ("POST", "/api/v1/clinics/{clinic}/pms/reset", Class::Manager),
@@ -85,6 +89,7 @@ const CLASSES: &[(&str, &str, Class)] = &[
     ("POST", "/api/v1/clinics/{clinic}/sync/reconcile", Class::Manager),
     ("POST", "/api/v1/clinics/{clinic}/sync/retry-parked", Class::Manager),
     ("GET", "/api/v1/clinics/{clinic}/times", Class::FrontDesk),
+    ("GET", "/api/v1/clinics/{clinic}/today", Class::FrontDesk),
     ("POST", "/api/v1/clinics/{clinic}/times", Class::Manager),
     ("DELETE", "/api/v1/clinics/{clinic}/times/{id}", Class::Manager),
     ("GET", "/api/v1/clinics/{clinic}/waitlist", Class::FrontDesk),
@@ -347,6 +352,7 @@ impl World {
             }
             "passkeys" => "no-such-passkey".into(),
             "sso-links" => "no-such-link".into(),
+            "no-show-blocks" => "no-such-block".into(),
             // A provider needs no outside service to exist: discovery happens only at `test` and sign-in.
             "providers" => {
                 let (status, added) = server

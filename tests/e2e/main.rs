@@ -10,6 +10,7 @@ mod support;
 mod accounts;
 mod admin_page;
 mod api;
+mod attendance;
 mod audit;
 mod authz;
 mod browser;

@@ -12,7 +12,7 @@ use super::model::{AppointmentList, AppointmentQuery, AppointmentView, ResendVie
 use crate::app::{Cursor, ListAppointments, Listed};
 use crate::domain::{Clinic, MoveRequest, NewAppointment};
 
-fn view(clinic: &Clinic, listed: Listed) -> AppointmentView {
+pub(super) fn view(clinic: &Clinic, listed: Listed) -> AppointmentView {
     AppointmentView::new(&listed.appointment, clinic, listed.with, listed.pms)
 }
 

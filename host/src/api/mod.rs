@@ -4,6 +4,7 @@
 
 pub mod access;
 mod appointments;
+mod attendance;
 pub mod audit;
 pub mod auth;
 mod backup;
@@ -165,6 +166,10 @@ pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(appointments::resend))
         .routes(routes!(appointments::approve))
         .routes(routes!(appointments::decline))
+        .routes(routes!(attendance::mark, attendance::unmark))
+        .routes(routes!(attendance::today))
+        .routes(routes!(attendance::blocks))
+        .routes(routes!(attendance::lift))
         .routes(routes!(times::list_categories, times::add_category))
         .routes(routes!(times::remove_category))
         .routes(routes!(times::list_times, times::add_time))

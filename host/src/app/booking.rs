@@ -141,6 +141,10 @@ impl App {
         now: Timestamp,
         except: Option<&str>,
     ) -> Result<(), AppError> {
+        // A rep the clinic's no-show limit pauses books nothing new through its links (a swap is no new booking).
+        if except.is_none() {
+            self.refuse_paused_rep(clinic, &rep.email, now)?;
+        }
         // Only confirmed bookings count toward a rep's limits: a hold for an unproven address does not.
         let others = || {
             appointments

@@ -14,6 +14,7 @@
 //! (password, TOTP, passkeys, recovery codes), `password_reset`, `tokens` (personal API tokens).
 
 mod appointments;
+mod attendance;
 mod availability;
 mod booking;
 mod clinics;
@@ -46,6 +47,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use appointments::{Cursor, DEFAULT_PAGE, ListAppointments, Listed, MAX_PAGE, Page};
+pub use attendance::{MarkRequest, PauseView};
 pub use availability::{Availability, AvailabilityConfig, AvailabilityView, DiaryView};
 pub use booking::{Booked, BookingRequest, RepVisit, digest, new_capability};
 pub use doctor::{Check, CheckStatus, DoctorReport};

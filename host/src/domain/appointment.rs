@@ -94,6 +94,9 @@ pub struct Appointment {
     /// (`swaps_per_day`), since each one is a write into the PMS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub swapped_at: Vec<Timestamp>,
+    /// The front desk's mark on the day: arrived, no-show, or the clinic could not see them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attendance: Option<super::Attendance>,
 }
 
 fn staff_source() -> BookingSource {

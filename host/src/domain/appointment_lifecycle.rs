@@ -113,6 +113,7 @@ impl Appointment {
             request_expires_at: None,
             hold: None,
             swapped_at: Vec::new(),
+            attendance: None,
         })
     }
 
@@ -173,6 +174,7 @@ impl Appointment {
             request_expires_at: expires,
             hold,
             swapped_at: Vec::new(),
+            attendance: None,
         })
     }
 

@@ -26,6 +26,8 @@ pub struct AppointmentView {
     pub status: AppointmentStatus,
     pub version: u64,
     pub pms: PmsSyncStatus,
+    /// The front desk's mark on the day, if any.
+    pub attendance: Option<super::Attendance>,
 }
 
 impl AppointmentView {
@@ -51,6 +53,7 @@ impl AppointmentView {
             status: appointment.status,
             version: appointment.version,
             pms,
+            attendance: appointment.attendance.clone(),
         }
     }
 }

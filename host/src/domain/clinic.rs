@@ -290,6 +290,10 @@ pub struct ClinicUpdate {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 254, pattern = "@email-or-blank")]
     pub reply_to: Option<Option<String>>,
+    /// `{"count": 2, "days": 180, "block_days": 90}`: that many no-shows within `days` pause a rep's link
+    /// bookings for `block_days`; `null` turns it off.
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub no_show_limit: Option<Option<super::NoShowLimit>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -401,6 +405,8 @@ pub struct BookingRules {
     pub waitlist_policy: OfferPolicy,
     /// In turn: how long a freed time is held for the rep it is offered to before it passes to the next.
     pub offer_hold_minutes: u32,
+    /// No-shows that pause a rep's link bookings here; `None` (the default): no pause.
+    pub no_show_limit: Option<super::NoShowLimit>,
 }
 
 /// How a clinic offers a freed time to the reps on its waitlist.
@@ -431,6 +437,7 @@ impl Default for BookingRules {
             clinic_visit_practitioner_id: None,
             waitlist_policy: OfferPolicy::InTurn,
             offer_hold_minutes: 120,
+            no_show_limit: None,
         }
     }
 }
@@ -465,6 +472,9 @@ impl BookingRules {
         }
         if let Some(v) = update.max_open_bookings_per_rep {
             self.max_open_bookings_per_rep = in_range("max_open_bookings_per_rep", v, 1..=50, "bookings")?;
+        }
+        if let Some(limit) = update.no_show_limit {
+            self.no_show_limit = limit.map(super::NoShowLimit::checked).transpose()?;
         }
         if let Some(v) = update.company_visit_interval_weeks {
             self.company_visit_interval_weeks = v

@@ -81,6 +81,9 @@ pub enum DomainError {
     NotHeld { id: String, state: String },
     #[error("{message}")]
     BookingRule { code: &'static str, message: String },
+    /// A front-desk mark that cannot be made (not booked, not today, not started yet).
+    #[error("{message}")]
+    AttendanceRule { code: &'static str, message: String },
 }
 
 impl DomainError {
@@ -101,6 +104,7 @@ impl DomainError {
             DomainError::HoldExpired { .. } => "hold_expired",
             DomainError::NotHeld { .. } => "already_confirmed",
             DomainError::BookingRule { code, .. } => code,
+            DomainError::AttendanceRule { code, .. } => code,
         }
     }
 
@@ -114,7 +118,8 @@ impl DomainError {
             | DomainError::SlotTaken { .. }
             | DomainError::HoldExpired { .. }
             | DomainError::NotHeld { .. }
-            | DomainError::BookingRule { .. } => ErrorKind::Conflict,
+            | DomainError::BookingRule { .. }
+            | DomainError::AttendanceRule { .. } => ErrorKind::Conflict,
             _ => ErrorKind::Invalid,
         }
     }

@@ -7,6 +7,7 @@ mod api_token;
 mod appointment;
 mod appointment_lifecycle;
 mod appointment_view;
+mod attendance;
 mod audit;
 mod booking_link;
 mod clinic;
@@ -34,6 +35,7 @@ pub use api_token::{ApiToken, ApiTokenView, TOKEN_PREFIX};
 pub use appointment::{Appointment, AppointmentStatus, BookingSource, Hold, ManageAccess, OutboxChange, find_overlap};
 pub use appointment_lifecycle::{LinkBooking, MoveRequest, NewAppointment, Placement};
 pub use appointment_view::AppointmentView;
+pub use attendance::{Attendance, AttendanceMark, NoShowLimit, Pause, pause_of};
 pub use audit::{ActorKind, AuditActor, AuditEntry};
 pub use booking_link::{BookingLink, NewBookingLink, digest};
 pub use clinic::{

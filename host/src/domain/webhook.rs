@@ -31,6 +31,12 @@ pub enum EventKind {
     AppointmentSwapped,
     #[serde(rename = "appointment.cancelled")]
     AppointmentCancelled,
+    /// The front desk marked the rep as arrived.
+    #[serde(rename = "appointment.arrived")]
+    AppointmentArrived,
+    /// The front desk marked the rep as not come.
+    #[serde(rename = "appointment.no_show")]
+    AppointmentNoShow,
     #[serde(rename = "pms.synced")]
     PmsSynced,
     #[serde(rename = "pms.parked")]
@@ -46,7 +52,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every event an endpoint may subscribe to.
-    pub const SUBSCRIBABLE: [EventKind; 13] = [
+    pub const SUBSCRIBABLE: [EventKind; 15] = [
         EventKind::AppointmentHeld,
         EventKind::AppointmentBooked,
         EventKind::AppointmentRequested,
@@ -56,6 +62,8 @@ impl EventKind {
         EventKind::AppointmentMoved,
         EventKind::AppointmentSwapped,
         EventKind::AppointmentCancelled,
+        EventKind::AppointmentArrived,
+        EventKind::AppointmentNoShow,
         EventKind::PmsSynced,
         EventKind::PmsParked,
         EventKind::WaitlistOffered,
@@ -73,6 +81,8 @@ impl EventKind {
             EventKind::AppointmentMoved => "appointment.moved",
             EventKind::AppointmentSwapped => "appointment.swapped",
             EventKind::AppointmentCancelled => "appointment.cancelled",
+            EventKind::AppointmentArrived => "appointment.arrived",
+            EventKind::AppointmentNoShow => "appointment.no_show",
             EventKind::PmsSynced => "pms.synced",
             EventKind::PmsParked => "pms.parked",
             EventKind::WaitlistOffered => "waitlist.offered",
@@ -101,6 +111,15 @@ impl EventKind {
                 (_, S::Expired) => Some(EventKind::AppointmentExpired),
                 (_, S::Cancelled) => Some(EventKind::AppointmentCancelled),
                 (_, S::Held) => Some(EventKind::AppointmentHeld),
+            };
+        }
+        let mark = |a: &Appointment| a.attendance.as_ref().map(|m| m.mark);
+        if mark(previous) != mark(next) {
+            return match mark(next) {
+                Some(super::AttendanceMark::Arrived) => Some(EventKind::AppointmentArrived),
+                Some(super::AttendanceMark::NoShow) => Some(EventKind::AppointmentNoShow),
+                // "Could not see them" and a mark taken back are the clinic's own business.
+                _ => None,
             };
         }
         let placed = |a: &Appointment| (a.start, a.practitioner_id.clone(), a.duration_minutes);

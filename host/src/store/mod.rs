@@ -6,6 +6,7 @@
 //! cross-record rules (no overlapping bookings, one practitioner per AHPRA number) hold.
 
 mod appointments;
+mod attendance;
 mod audit;
 pub mod backup;
 pub(crate) mod codec;
@@ -87,6 +88,7 @@ pub struct Store {
     /// Staff accounts, their credentials, sessions, invitations and tokens (see `people`).
     people: people::PeopleTrees,
     sso: sso::SsoTrees,
+    no_show_lifts: sled::Tree,
     commits: GroupCommit,
     clinic_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Notified after every commit that adds to the outbox, so the sync worker never has to be told.
@@ -211,6 +213,7 @@ impl Store {
             waitlist: db.open_tree("waitlist")?,
             people: people::PeopleTrees::open(&db)?,
             sso: sso::SsoTrees::open(&db)?,
+            no_show_lifts: db.open_tree("no_show_lifts")?,
             commits: GroupCommit::start(db.clone(), meta.clone(), generation, path.clone(), fault.clone())?,
             clinic_locks: Mutex::new(HashMap::new()),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
