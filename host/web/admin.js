@@ -21,15 +21,16 @@ import * as webhooks from "./admin-webhooks.js";
 import * as people from "./admin-people.js";
 import * as account from "./admin-account.js";
 import * as sso from "./admin-sso.js";
+import * as today from "./admin-today.js";
 
 const TABS = {
-  instructions, clinic: clinicInfo, staff, times, requests, waitlist, appointments, sync, messages, webhooks,
+  instructions, clinic: clinicInfo, staff, times, today, requests, waitlist, appointments, sync, messages, webhooks,
   connectors, activity, people, sso, account,
 };
 const TAB_NAMES = Object.keys(TABS);
 // The least role each tab is for (the API checks every call; this only keeps the page tidy).
 const NEEDS = {
-  instructions: "manager", clinic: "manager", staff: "manager", times: "manager", requests: "front_desk",
+  instructions: "manager", clinic: "manager", staff: "manager", times: "manager", today: "front_desk", requests: "front_desk",
   waitlist: "front_desk", appointments: "front_desk", sync: "front_desk", messages: "front_desk",
   webhooks: "manager", connectors: "owner", activity: "manager", people: "manager", sso: "owner",
   account: "front_desk",

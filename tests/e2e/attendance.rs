@@ -122,7 +122,12 @@ async fn attendance_marks_the_day_corrects_a_mark_and_names_who_marked() {
         .filter(|e| e["action"].as_str().unwrap().contains("/attendance") && e["outcome"] == "200")
         .collect();
     assert_eq!(marks.len(), 4, "{trail:#}");
-    assert!(marks.iter().all(|e| e["actor"]["name"].as_str().unwrap().starts_with("fred")), "{marks:#?}");
+    assert!(
+        marks
+            .iter()
+            .all(|e| e["actor"]["name"].as_str().unwrap().starts_with("fred")),
+        "{marks:#?}"
+    );
 
     // The next day the marks stand as they are.
     clock_to(&server, &format!("{}T09:00", local_date_in("Australia/Sydney", 2))).await;
@@ -307,4 +312,63 @@ async fn attendance_no_show_limit_is_checked_as_a_setting() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["no_show_limit"], Value::Null, "{body}");
+}
+
+/// The Today tab at tablet width, as the receptionist uses it: the day's visits in time order, a tap for
+/// each mark (the API's refusal shown as it is), Undo; axe-core on each state; screenshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attendance_browser_today_at_tablet_width() {
+    use crate::support::browser::{Admin, Browser};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let c = clinic(&server, "Australia/Sydney", "NSW").await;
+    let tomorrow = local_date_in("Australia/Sydney", 1);
+    let (_, early) = server.book(&c.id, &c.ana, &format!("{tomorrow}T10:00"), 15).await;
+    let (_, late) = server.book(&c.id, &c.ben, &format!("{tomorrow}T15:00"), 15).await;
+    clock_to(&server, &format!("{tomorrow}T10:30")).await;
+    let (fred, _) = accounts::invited(&server, None, "fred@clinic.test", "front_desk", Some(&c.id)).await;
+    let browser = Browser::start(820, 1180).await;
+    let admin = Admin { browser: &browser };
+    admin.sign_in_as(&server.base, &fred).await;
+    browser
+        .until("the workspace", "!document.getElementById('workspace').hidden")
+        .await;
+    admin.tab("today").await;
+    let text = admin.panel_text("today").await;
+    let (first, second) = (text.find("10:00 am").unwrap(), text.find("3:00 pm").unwrap());
+    assert!(first < second, "in time order: {text}");
+    assert!(
+        !text.contains("Reps paused"),
+        "the managers' part is not the front desk's: {text}"
+    );
+    admin.shot("today-tablet").await;
+
+    let (_, error) = admin
+        .press("button[aria-label^='Did not come: Jane Citizen (Acme Pharma) at 3:00 pm']")
+        .await;
+    assert!(error.contains("only after the start"), "the API's words: {error}");
+    let (status, error) = admin
+        .press("button[aria-label^='Did not come: Jane Citizen (Acme Pharma) at 10:00 am']")
+        .await;
+    assert!(status.contains("did not come"), "{status} {error}");
+    admin.tab("today").await;
+    let (status, error) = admin
+        .press("button[aria-label^='Arrived: Jane Citizen (Acme Pharma) at 3:00 pm']")
+        .await;
+    assert!(status.contains("arrived"), "{status} {error}");
+    admin.tab("today").await;
+    admin.shot("today-marked-tablet").await;
+    let (_, shown) = server
+        .get(&format!("/api/v1/appointments/{}", early["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(shown["attendance"]["mark"], "no_show", "{shown}");
+    let (status, _) = admin
+        .press("button[aria-label^='Undo the mark for Jane Citizen (Acme Pharma) at 3:00 pm']")
+        .await;
+    assert!(status.contains("taken back"), "{status}");
+    let (_, shown) = server
+        .get(&format!("/api/v1/appointments/{}", late["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(shown["attendance"], Value::Null, "{shown}");
+    browser.close().await;
 }

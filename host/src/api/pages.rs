@@ -66,6 +66,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("admin-people.js", include_str!("../../web/admin-people.js"), SCRIPT),
     ("admin-account.js", include_str!("../../web/admin-account.js"), SCRIPT),
     ("admin-sso.js", include_str!("../../web/admin-sso.js"), SCRIPT),
+    ("admin-today.js", include_str!("../../web/admin-today.js"), SCRIPT),
 ];
 
 fn page(html: &'static str) -> Response {
