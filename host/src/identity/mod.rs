@@ -4,6 +4,7 @@
 //! `app/factors.rs`) and the domain's (`domain/people.rs`).
 
 pub mod oidc;
+mod oidc_error;
 pub mod passkeys;
 pub mod password;
 pub mod recovery;
