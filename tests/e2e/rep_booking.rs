@@ -707,7 +707,17 @@ async fn rep_booking_opening_links_never_changes_anything() {
             .await;
         list
     };
-    let before = snapshot().await;
+    // The sync worker records where the new booking stands with the PMS a moment after it is made: take
+    // the snapshot once that has settled, so only the GETs below could change it.
+    let mut before = snapshot().await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let again = snapshot().await;
+        if again == before {
+            break;
+        }
+        before = again;
+    }
 
     // What a mail scanner or link preview does: GET everything, several times, and try GET on the POSTs.
     for _ in 0..3 {

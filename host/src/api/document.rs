@@ -39,6 +39,13 @@ fn patterns() -> Vec<(&'static str, String)> {
         ),
         ("@hh-mm", r"^\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*$".into()),
         ("@url", r"^\s*https?://[^\s]+\s*$".into()),
+        // `domain::sso::check_issuer`: https, or http to this machine; no query or fragment; a path of plain text.
+        (
+            "@issuer",
+            format!(
+                r"^(https://[A-Za-z0-9][A-Za-z0-9.-]*|http://(127\.0\.0\.1|localhost|\[::1\]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{{2}}|6[0-4][0-9]{{3}}|[1-5][0-9]{{4}}|[1-9][0-9]{{0,3}}))?(/[^\s?#{REFUSED}]*)?$"
+            ),
+        ),
         // `AustralianState`, any case.
         ("@state", r"^\s*([Nn][Ss][Ww]|[Vv][Ii][Cc]|[Qq][Ll][Dd]|[Ss][Aa]|[Ww][Aa]|[Tt][Aa][Ss]|[Nn][Tt]|[Aa][Cc][Tt])\s*$".into()),
     ]

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, normalize_email, refuse_controls, require_text};
+use super::{DomainError, normalize_email, refuse_controls, refuse_invisible, require_text};
 
 /// Which claim says that the provider checked the address it sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -56,11 +56,7 @@ pub struct NewSsoProvider {
     #[schema(min_length = 1, max_length = 60, pattern = "@line")]
     pub name: String,
     /// The issuer: `https://login.microsoftonline.com/TENANT-ID/v2.0`, `https://accounts.google.com`.
-    #[schema(
-        min_length = 1,
-        max_length = 300,
-        pattern = r"^(https://[A-Za-z0-9][A-Za-z0-9.-]*|http://(127\.0\.0\.1|localhost|\[::1\]))(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[^\s?#]*)?$"
-    )]
+    #[schema(min_length = 1, max_length = 300, pattern = "@issuer")]
     pub issuer: String,
     /// The application (client) id the provider gave repbook.
     #[schema(min_length = 1, max_length = 200, pattern = "@line")]
@@ -136,6 +132,7 @@ fn check_issuer(issuer: &str) -> Result<String, DomainError> {
         message,
     };
     refuse_controls("issuer", issuer, false)?;
+    refuse_invisible("issuer", issuer)?;
     let url = url::Url::parse(issuer).map_err(|e| {
         invalid(format!(
             "issuer is not a URL ({e}): give the provider's issuer, such as https://login.microsoftonline.com/TENANT-ID/v2.0"
