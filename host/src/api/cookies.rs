@@ -19,7 +19,11 @@ fn cookie_name(https: Https) -> &'static str {
 
 /// Every value of the session cookie's name for this transport, in the order sent.
 pub fn session_cookies(headers: &HeaderMap, https: Https) -> Vec<String> {
-    let wanted = cookie_name(https);
+    cookies_named(headers, cookie_name(https))
+}
+
+/// Every value the request's `Cookie` headers give `wanted`, in the order sent.
+pub fn cookies_named(headers: &HeaderMap, wanted: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

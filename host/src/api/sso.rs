@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::access::{AsOwner, AsSession};
 use super::auth::requester;
-use super::cookies::cookie_header;
+use super::cookies::{cookie_header, cookies_named};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::listener::{ClientAddr, Https};
@@ -189,14 +189,7 @@ fn binding_cookie(value: &str, max_age: u64, https: Https) -> HeaderValue {
 }
 
 fn binding_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == BINDING_COOKIE)
-        .map(|(_, value)| value.to_string())
+    cookies_named(headers, BINDING_COOKIE).into_iter().next()
 }
 
 #[utoipa::path(operation_id = "sso_start", get, path = "/sso/{provider}/start", tag = "pages",

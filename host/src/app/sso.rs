@@ -442,17 +442,8 @@ impl App {
         Ok(self
             .store
             .sso_links_of(&person.id)?
-            .into_iter()
-            .map(|link| SsoLinkView {
-                provider: providers
-                    .iter()
-                    .find(|p| p.issuer == link.issuer)
-                    .map_or_else(|| link.issuer.clone(), |p| p.name.clone()),
-                id: link.id,
-                email_at_link: link.email_at_link,
-                linked_at: link.linked_at,
-                last_used_at: link.last_used_at,
-            })
+            .iter()
+            .map(|link| link_view(&providers, link))
             .collect())
     }
 
@@ -460,14 +451,6 @@ impl App {
     /// vouched address).
     pub async fn unlink_sso(&self, person: &Person, link_id: &str) -> Result<SsoLinkView, AppError> {
         let _people = self.people_lock.lock().await;
-        let view = self
-            .my_sso_links(person)?
-            .into_iter()
-            .find(|l| l.id == link_id)
-            .ok_or_else(|| AppError::DeadLink {
-                code: "not_found",
-                message: "no such linked sign-in on your account".into(),
-            })?;
         let link = self
             .store
             .sso_links_of(&person.id)?
@@ -477,11 +460,26 @@ impl App {
                 code: "not_found",
                 message: "no such linked sign-in on your account".into(),
             })?;
+        let view = link_view(&self.store.sso_providers()?, &link);
         self.store.write_people(PeopleWrite {
             remove_sso_links: vec![&link],
             ..Default::default()
         })?;
         self.store.durable().await?;
         Ok(view)
+    }
+}
+
+/// A link as My account shows it: by its provider's name (its issuer, once that provider was removed).
+fn link_view(providers: &[SsoProvider], link: &SsoLink) -> SsoLinkView {
+    SsoLinkView {
+        id: link.id.clone(),
+        provider: providers
+            .iter()
+            .find(|p| p.issuer == link.issuer)
+            .map_or_else(|| link.issuer.clone(), |p| p.name.clone()),
+        email_at_link: link.email_at_link.clone(),
+        linked_at: link.linked_at,
+        last_used_at: link.last_used_at,
     }
 }
